@@ -1,0 +1,149 @@
+//! Handler configuration and its builder.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::handler::TusHandler;
+use super::location::LocationStyle;
+use super::lock::{Locker, MemoryLocker};
+use crate::proto::cors::Cors;
+use crate::proto::decide::Policy;
+use crate::proto::headers::Extension;
+use crate::store::{IdGenerator, RandomIds, Store};
+
+/// The current time. Injected so tests are deterministic.
+pub trait Clock: Send + Sync + 'static {
+    /// Now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Everything a [`TusHandler`] is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path of the upload collection, starting and ending with `/` (default `/files/`).
+    pub base_path: String,
+    /// Largest upload accepted, advertised as `Tus-Max-Size`.
+    pub max_size: Option<u64>,
+    /// Serve `GET` downloads of completed uploads (default on).
+    pub download: bool,
+    /// CORS (default: any origin).
+    pub cors: Cors,
+    /// How `Location` URLs are built.
+    pub location: LocationStyle,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_path: "/files/".to_owned(),
+            max_size: None,
+            download: true,
+            cors: Cors::default(),
+            location: LocationStyle::default(),
+        }
+    }
+}
+
+/// The extensions this handler implements today, given what the store can do.
+pub(crate) fn policy(config: &Config, store: &dyn Store) -> Policy {
+    let capabilities = store.capabilities();
+    let mut extensions = vec![Extension::Creation, Extension::CreationWithUpload];
+    if capabilities.deferred_length() {
+        extensions.push(Extension::CreationDeferLength);
+    }
+    if capabilities.termination() {
+        extensions.push(Extension::Termination);
+    }
+    Policy { max_size: config.max_size, extensions }
+}
+
+/// Builds a [`TusHandler`]; start with [`TusHandler::builder`].
+pub struct TusHandlerBuilder {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) locker: Arc<dyn Locker>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+}
+
+impl std::fmt::Debug for TusHandlerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TusHandlerBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl TusHandlerBuilder {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            locker: Arc::new(MemoryLocker::new()),
+            ids: Arc::new(RandomIds),
+            clock: Arc::new(SystemClock),
+            config: Config::default(),
+        }
+    }
+
+    /// The collection path, e.g. `/files/`. Leading and trailing `/` are added if missing.
+    pub fn base_path(mut self, path: &str) -> Self {
+        let trimmed = path.trim_matches('/');
+        self.config.base_path = if trimmed.is_empty() { "/".to_owned() } else { format!("/{trimmed}/") };
+        self
+    }
+
+    /// The largest upload accepted, in bytes.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.config.max_size = Some(bytes);
+        self
+    }
+
+    /// Whether `GET` serves completed uploads (default `true`).
+    pub fn download(mut self, enabled: bool) -> Self {
+        self.config.download = enabled;
+        self
+    }
+
+    /// CORS settings.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.cors = cors;
+        self
+    }
+
+    /// How `Location` URLs are built.
+    pub fn location(mut self, style: LocationStyle) -> Self {
+        self.config.location = style;
+        self
+    }
+
+    /// The locker guarding PATCH and DELETE (default: [`MemoryLocker`]).
+    pub fn locker(mut self, locker: Arc<dyn Locker>) -> Self {
+        self.locker = locker;
+        self
+    }
+
+    /// The id generator (default: [`RandomIds`]).
+    pub fn ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The finished handler.
+    pub fn build(self) -> TusHandler {
+        TusHandler::from_builder(self)
+    }
+}

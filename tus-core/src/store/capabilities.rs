@@ -1,0 +1,48 @@
+/// What a store can do beyond the core operations.
+///
+/// The advertised `Tus-Extension` list follows from this, so a store that
+/// lacks a capability never advertises the extension that needs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    termination: bool,
+    deferred_length: bool,
+    concatenation: bool,
+}
+
+impl Capabilities {
+    /// No optional capability.
+    pub const NONE: Self = Self { termination: false, deferred_length: false, concatenation: false };
+
+    /// Adds [`Store::terminate`](super::Store::terminate) support.
+    pub const fn with_termination(mut self) -> Self {
+        self.termination = true;
+        self
+    }
+
+    /// Adds [`Store::declare_length`](super::Store::declare_length) support.
+    pub const fn with_deferred_length(mut self) -> Self {
+        self.deferred_length = true;
+        self
+    }
+
+    /// Adds support for partial and final uploads.
+    pub const fn with_concatenation(mut self) -> Self {
+        self.concatenation = true;
+        self
+    }
+
+    /// Whether uploads can be terminated.
+    pub const fn termination(self) -> bool {
+        self.termination
+    }
+
+    /// Whether the length can be declared after creation.
+    pub const fn deferred_length(self) -> bool {
+        self.deferred_length
+    }
+
+    /// Whether partial and final uploads are supported.
+    pub const fn concatenation(self) -> bool {
+        self.concatenation
+    }
+}

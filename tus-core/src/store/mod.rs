@@ -1,0 +1,72 @@
+//! The storage contract: the [`Store`] trait, what a store can do
+//! ([`Capabilities`]), and its semantic errors.
+//!
+//! A store speaks uploads, not HTTP: ids, offsets, byte streams. The handler
+//! in [`crate::server`] decides everything protocol-related and calls the
+//! store with already-validated values.
+
+mod capabilities;
+mod error;
+mod id;
+mod info;
+mod memory;
+
+pub use capabilities::Capabilities;
+pub use error::{BoxError, StoreError};
+pub use id::{IdGenerator, InvalidUploadId, RandomIds, UploadId};
+pub use info::{NewUpload, UploadInfo, UploadKind, UploadSize};
+pub use memory::MemoryStore;
+
+use std::io;
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// A stream of bytes: a request body flowing into a store, or stored data
+/// flowing out.
+pub type DataStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// A storage backend for uploads. Object-safe: the handler holds `Arc<dyn Store>`.
+///
+/// # Contract
+/// Implementors MUST guarantee:
+/// - **Durable offsets.** The offset [`Store::info`] reports is data that
+///   [`Store::read`] returns, also after the process is killed and the store
+///   reopened over the same storage.
+/// - **Atomic appends.** [`Store::append`] fails with
+///   [`StoreError::OffsetMismatch`] when `offset` is not the upload's offset
+///   at the moment the write opens, and with [`StoreError::Busy`] while another
+///   append to the same upload runs. A stale offset never writes a byte.
+/// - **Keep what arrived.** When the data stream yields an error (the client
+///   went away), the store keeps every byte received before it and returns
+///   `Ok` with the new offset.
+/// - **Streaming.** Data is written as it arrives; memory use does not grow
+///   with the size of a body or an upload.
+pub trait Store: Send + Sync + 'static {
+    /// What this store can do; `Tus-Extension` is derived from it.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates an empty upload. Fails if the id exists.
+    fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>>;
+
+    /// The upload's current state; [`StoreError::NotFound`] if there is none.
+    fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>>;
+
+    /// Appends `data` at `offset` and returns the new offset (see the contract).
+    ///
+    /// The caller has already capped `data` so it never goes past the upload's
+    /// known size.
+    fn append<'a>(&'a self, id: &'a UploadId, offset: u64, data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// Sets the size of a deferred-length upload. Fails with
+    /// [`StoreError::LengthAlreadyKnown`] if it is already known.
+    fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Removes the upload and all its data.
+    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Streams the bytes in `range`, which lies within the stored offset.
+    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>>;
+}
