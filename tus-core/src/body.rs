@@ -42,7 +42,9 @@ impl RequestBody {
     {
         use futures::TryStreamExt as _;
         let frames = stream.map_ok(Frame::data).map_err(Into::into);
-        Self { inner: http_body_util::StreamBody::new(frames).boxed_unsync() }
+        Self {
+            inner: http_body_util::StreamBody::new(frames).boxed_unsync(),
+        }
     }
 
     /// A body with no bytes.
@@ -105,12 +107,19 @@ impl ResponseBody {
     /// A body of these bytes.
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
-        Self { kind: Kind::Full((!bytes.is_empty()).then_some(bytes)) }
+        Self {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
     }
 
     /// A body streamed from `stream`, which yields exactly `length` bytes.
     pub fn stream(stream: DataStream, length: u64) -> Self {
-        Self { kind: Kind::Stream { stream, remaining: length } }
+        Self {
+            kind: Kind::Stream {
+                stream,
+                remaining: length,
+            },
+        }
     }
 
     /// Collects the whole body (for tests and small bodies).

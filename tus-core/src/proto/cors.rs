@@ -117,7 +117,10 @@ impl Cors {
                 Some(extra) => HeaderValue::from_str(&format!("{ALLOWED_HEADERS}, {extra}")),
                 None => Ok(HeaderValue::from_static(ALLOWED_HEADERS)),
             };
-            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, allowed.unwrap_or(HeaderValue::from_static(ALLOWED_HEADERS)));
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                allowed.unwrap_or(HeaderValue::from_static(ALLOWED_HEADERS)),
+            );
             headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(self.max_age.as_secs()));
         } else {
             headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
@@ -132,7 +135,10 @@ mod tests {
     fn request(method: Method, list: &[(&str, &str)]) -> (Method, HeaderMap) {
         let mut headers = HeaderMap::new();
         for (name, value) in list {
-            headers.insert(http::HeaderName::from_bytes(name.as_bytes()).expect("name"), HeaderValue::from_str(value).expect("value"));
+            headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
         }
         (method, headers)
     }
@@ -140,14 +146,30 @@ mod tests {
     #[test]
     fn default_allows_any_origin_and_answers_preflight() {
         let cors = Cors::default();
-        let (method, headers) = request(Method::OPTIONS, &[("origin", "https://a.example"), ("access-control-request-method", "PATCH")]);
+        let (method, headers) = request(
+            Method::OPTIONS,
+            &[
+                ("origin", "https://a.example"),
+                ("access-control-request-method", "PATCH"),
+            ],
+        );
         let role = cors.classify(&method, &headers).expect("allowed");
         assert!(matches!(role, CorsRequest::Preflight(_)));
         let mut out = HeaderMap::new();
         cors.apply(&role, &mut out);
         assert_eq!(out[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        assert!(out[ACCESS_CONTROL_ALLOW_HEADERS].to_str().expect("ascii").contains("Upload-Offset"));
-        assert!(out[ACCESS_CONTROL_ALLOW_METHODS].to_str().expect("ascii").contains("PATCH"));
+        assert!(
+            out[ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .expect("ascii")
+                .contains("Upload-Offset")
+        );
+        assert!(
+            out[ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .expect("ascii")
+                .contains("PATCH")
+        );
     }
 
     #[test]
@@ -158,7 +180,13 @@ mod tests {
         let mut out = HeaderMap::new();
         cors.apply(&role, &mut out);
         let exposed = out[ACCESS_CONTROL_EXPOSE_HEADERS].to_str().expect("ascii");
-        for header in ["Location", "Upload-Offset", "Upload-Length", "Tus-Resumable", "Upload-Metadata"] {
+        for header in [
+            "Location",
+            "Upload-Offset",
+            "Upload-Length",
+            "Tus-Resumable",
+            "Upload-Metadata",
+        ] {
             assert!(exposed.contains(header), "{header}");
         }
     }
@@ -171,7 +199,10 @@ mod tests {
             ..Cors::default()
         };
         let (method, headers) = request(Method::PATCH, &[("origin", "https://evil.example")]);
-        assert!(matches!(cors.classify(&method, &headers), Err(TusError::OriginNotAllowed)));
+        assert!(matches!(
+            cors.classify(&method, &headers),
+            Err(TusError::OriginNotAllowed)
+        ));
         let (method, headers) = request(Method::PATCH, &[("origin", "https://app.example")]);
         let role = cors.classify(&method, &headers).expect("allowed");
         let mut out = HeaderMap::new();
@@ -184,6 +215,9 @@ mod tests {
     #[test]
     fn no_origin_means_no_cors() {
         let (method, headers) = request(Method::POST, &[]);
-        assert_eq!(Cors::default().classify(&method, &headers).expect("ok"), CorsRequest::None);
+        assert_eq!(
+            Cors::default().classify(&method, &headers).expect("ok"),
+            CorsRequest::None
+        );
     }
 }

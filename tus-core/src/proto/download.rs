@@ -38,7 +38,10 @@ const INLINE_TYPES: &[&str] = &[
 /// header is ignored (the whole body is sent), as RFC 9110 allows. A range
 /// that starts past the end is [`TusError::RangeNotSatisfiable`].
 pub fn resolve_range(header: Option<&HeaderValue>, length: u64) -> Result<Option<Range<u64>>, TusError> {
-    let Some(spec) = header.and_then(|value| value.to_str().ok()).and_then(|text| text.trim().strip_prefix("bytes=")) else {
+    let Some(spec) = header
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().strip_prefix("bytes="))
+    else {
         return Ok(None);
     };
     if spec.contains(',') {
@@ -49,7 +52,9 @@ pub fn resolve_range(header: Option<&HeaderValue>, length: u64) -> Result<Option
     };
     let number = |text: &str| -> Option<u64> {
         let text = text.trim();
-        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())
+            .flatten()
     };
     let unsatisfiable = TusError::RangeNotSatisfiable { length };
     match (first.trim().is_empty(), number(first), number(last)) {
@@ -104,11 +109,19 @@ pub fn download_head(metadata: &Metadata, length: u64, range: Option<&Range<u64>
 
 /// `filetype` when it is a plain `type/subtype` of token characters, else octet-stream.
 fn media_type(metadata: &Metadata) -> String {
-    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
     metadata
         .get_str("filetype")
         .map(|value| value.trim().to_ascii_lowercase())
-        .filter(|value| value.split_once('/').is_some_and(|(kind, sub)| token(kind) && token(sub)))
+        .filter(|value| {
+            value
+                .split_once('/')
+                .is_some_and(|(kind, sub)| token(kind) && token(sub))
+        })
         .unwrap_or_else(|| "application/octet-stream".to_owned())
 }
 
@@ -123,7 +136,10 @@ fn content_disposition(inline: bool, filename: Option<&[u8]>) -> String {
     if clean.is_empty() || clean == "." || clean == ".." {
         return kind.to_owned();
     }
-    let ascii: String = clean.chars().map(|c| if c.is_ascii() && c != '"' && c != '\\' { c } else { '_' }).collect();
+    let ascii: String = clean
+        .chars()
+        .map(|c| if c.is_ascii() && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
     let mut encoded = String::new();
     for byte in clean.bytes() {
         if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
@@ -173,10 +189,22 @@ mod tests {
     #[test]
     fn disposition_is_sanitized() {
         let cases: &[(&[u8], &str)] = &[
-            (b"report.pdf", "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"),
-            (b"../../etc/passwd", "attachment; filename=\"passwd\"; filename*=UTF-8''passwd"),
-            (b"a\r\nSet-Cookie: x=1.txt", "attachment; filename=\"aSet-Cookie: x=1.txt\"; filename*=UTF-8''aSet-Cookie%3A%20x%3D1.txt"),
-            ("na\u{ef}ve \"q\".txt".as_bytes(), "attachment; filename=\"na_ve _q_.txt\"; filename*=UTF-8''na%C3%AFve%20%22q%22.txt"),
+            (
+                b"report.pdf",
+                "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf",
+            ),
+            (
+                b"../../etc/passwd",
+                "attachment; filename=\"passwd\"; filename*=UTF-8''passwd",
+            ),
+            (
+                b"a\r\nSet-Cookie: x=1.txt",
+                "attachment; filename=\"aSet-Cookie: x=1.txt\"; filename*=UTF-8''aSet-Cookie%3A%20x%3D1.txt",
+            ),
+            (
+                "na\u{ef}ve \"q\".txt".as_bytes(),
+                "attachment; filename=\"na_ve _q_.txt\"; filename*=UTF-8''na%C3%AFve%20%22q%22.txt",
+            ),
             (b"..", "attachment"),
             (b"", "attachment"),
         ];

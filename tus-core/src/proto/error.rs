@@ -176,7 +176,10 @@ impl From<StoreError> for TusError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
-            StoreError::OffsetMismatch { current } => Self::MismatchedOffset { expected: current, provided: current },
+            StoreError::OffsetMismatch { current } => Self::MismatchedOffset {
+                expected: current,
+                provided: current,
+            },
             StoreError::Busy => Self::Locked,
             StoreError::LengthAlreadyKnown => Self::LengthAlreadySet,
             other => Self::Storage(other),
@@ -198,7 +201,10 @@ mod tests {
             TusError::MissingUploadLength,
             TusError::AmbiguousUploadLength,
             TusError::MaxSizeExceeded { max: 1 },
-            TusError::MismatchedOffset { expected: 1, provided: 2 },
+            TusError::MismatchedOffset {
+                expected: 1,
+                provided: 2,
+            },
             TusError::NotFound,
             TusError::ModifyFinal,
         ];
@@ -209,7 +215,13 @@ mod tests {
             assert!(!error.to_string().is_empty());
         }
         assert_eq!(TusError::UnsupportedVersion.status(), StatusCode::PRECONDITION_FAILED);
-        assert_eq!(TusError::InvalidContentType.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(TusError::MaxSizeExceeded { max: 1 }.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            TusError::InvalidContentType.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            TusError::MaxSizeExceeded { max: 1 }.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }

@@ -127,7 +127,10 @@ impl TusRequest {
             (&Method::HEAD, Target::Upload(id)) => Ok(Self::Head(id)),
             (&Method::PATCH, Target::Upload(id)) => parse_append(id, headers).map(Self::Append),
             (&Method::DELETE, Target::Upload(id)) => Ok(Self::Terminate(id)),
-            (&Method::GET, Target::Upload(id)) => Ok(Self::Download(DownloadRequest { id, range: headers.get(RANGE).cloned() })),
+            (&Method::GET, Target::Upload(id)) => Ok(Self::Download(DownloadRequest {
+                id,
+                range: headers.get(RANGE).cloned(),
+            })),
             _ => Err(TusError::MethodNotAllowed),
         }
     }
@@ -257,7 +260,11 @@ mod tests {
     #[test]
     fn version_negotiation_table() {
         let cases: &[(&Method, &[(&str, &str)], bool)] = &[
-            (&Method::POST, &[("tus-resumable", "0.2.2"), ("upload-length", "5")], false),
+            (
+                &Method::POST,
+                &[("tus-resumable", "0.2.2"), ("upload-length", "5")],
+                false,
+            ),
             (&Method::POST, &[("upload-length", "5")], false),
             (&Method::POST, &[T, ("upload-length", "5")], true),
             (&Method::HEAD, &[], false),
@@ -265,9 +272,17 @@ mod tests {
             (&Method::GET, &[], true),
         ];
         for (method, list, ok) in cases {
-            let path = if **method == Method::POST { "/files/" } else { "/files/abc" };
+            let path = if **method == Method::POST {
+                "/files/"
+            } else {
+                "/files/abc"
+            };
             let result = TusRequest::parse(method, path, &headers(list), "/files/");
-            assert_eq!(!matches!(result, Err(TusError::UnsupportedVersion)), *ok, "{method} {list:?}: {result:?}");
+            assert_eq!(
+                !matches!(result, Err(TusError::UnsupportedVersion)),
+                *ok,
+                "{method} {list:?}: {result:?}"
+            );
         }
     }
 
@@ -275,12 +290,18 @@ mod tests {
     fn creation_length_rules() {
         let parse = |list: &[(&str, &str)]| TusRequest::parse(&Method::POST, "/files/", &headers(list), "/files/");
         assert!(matches!(parse(&[T]), Err(TusError::MissingUploadLength)));
-        assert!(matches!(parse(&[T, ("upload-defer-length", "2")]), Err(TusError::InvalidHeader(HeaderKind::UploadDeferLength, _))));
+        assert!(matches!(
+            parse(&[T, ("upload-defer-length", "2")]),
+            Err(TusError::InvalidHeader(HeaderKind::UploadDeferLength, _))
+        ));
         assert!(matches!(
             parse(&[T, ("upload-length", "5"), ("upload-defer-length", "1")]),
             Err(TusError::AmbiguousUploadLength)
         ));
-        assert!(matches!(parse(&[T, ("upload-length", "-5")]), Err(TusError::InvalidHeader(HeaderKind::UploadLength, _))));
+        assert!(matches!(
+            parse(&[T, ("upload-length", "-5")]),
+            Err(TusError::InvalidHeader(HeaderKind::UploadLength, _))
+        ));
         assert!(matches!(
             parse(&[T, ("upload-concat", "final;/files/a"), ("upload-length", "5")]),
             Err(TusError::InvalidHeader(HeaderKind::UploadLength, _))
@@ -301,20 +322,33 @@ mod tests {
     #[test]
     fn append_header_rules() {
         let parse = |list: &[(&str, &str)]| TusRequest::parse(&Method::PATCH, "/files/abc", &headers(list), "/files/");
-        assert!(matches!(parse(&[T, ("upload-offset", "0")]), Err(TusError::InvalidContentType)));
+        assert!(matches!(
+            parse(&[T, ("upload-offset", "0")]),
+            Err(TusError::InvalidContentType)
+        ));
         assert!(matches!(
             parse(&[T, ("upload-offset", "0"), ("content-type", "application/octet-stream")]),
             Err(TusError::InvalidContentType)
         ));
-        assert!(matches!(parse(&[T, OOS]), Err(TusError::MissingHeader(HeaderKind::UploadOffset))));
+        assert!(matches!(
+            parse(&[T, OOS]),
+            Err(TusError::MissingHeader(HeaderKind::UploadOffset))
+        ));
         for bad in ["-1", "abc", "1.5"] {
             assert!(matches!(
                 parse(&[T, OOS, ("upload-offset", bad)]),
                 Err(TusError::InvalidHeader(HeaderKind::UploadOffset, _))
             ));
         }
-        assert!(matches!(parse(&[T, OOS, ("upload-offset", "0"), ("upload-checksum", "whirlpool AAAA")]), Err(TusError::UnsupportedChecksumAlgorithm)));
-        let Ok(TusRequest::Append(append)) = parse(&[T, ("content-type", "Application/Offset+Octet-Stream; x=y"), ("upload-offset", "70")]) else {
+        assert!(matches!(
+            parse(&[T, OOS, ("upload-offset", "0"), ("upload-checksum", "whirlpool AAAA")]),
+            Err(TusError::UnsupportedChecksumAlgorithm)
+        ));
+        let Ok(TusRequest::Append(append)) = parse(&[
+            T,
+            ("content-type", "Application/Offset+Octet-Stream; x=y"),
+            ("upload-offset", "70"),
+        ]) else {
             panic!("expected append");
         };
         assert_eq!(append.offset, 70);
@@ -326,8 +360,17 @@ mod tests {
         let map = headers(&[("x-http-method-override", "DELETE")]);
         assert_eq!(effective_method(&Method::POST, &map).expect("override"), Method::DELETE);
         assert!(effective_method(&Method::POST, &headers(&[("x-http-method-override", "BREW")])).is_err());
-        assert!(matches!(TusRequest::parse(&Method::PUT, "/files/abc", &headers(&[T]), "/files/"), Err(TusError::MethodNotAllowed)));
-        assert!(matches!(TusRequest::parse(&Method::POST, "/files/abc", &headers(&[T]), "/files/"), Err(TusError::MethodNotAllowed)));
-        assert!(matches!(TusRequest::parse(&Method::HEAD, "/other/a/b", &headers(&[T]), "/files/"), Err(TusError::NotFound)));
+        assert!(matches!(
+            TusRequest::parse(&Method::PUT, "/files/abc", &headers(&[T]), "/files/"),
+            Err(TusError::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            TusRequest::parse(&Method::POST, "/files/abc", &headers(&[T]), "/files/"),
+            Err(TusError::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            TusRequest::parse(&Method::HEAD, "/other/a/b", &headers(&[T]), "/files/"),
+            Err(TusError::NotFound)
+        ));
     }
 }

@@ -3,12 +3,12 @@
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Response, StatusCode};
 
+use super::decide::Policy;
 use super::error::TusError;
 use super::headers::{
     self, ChecksumAlgorithm, TUS_VERSION_1_0_0, TusChecksumAlgorithm, TusExtension, TusMaxSize, TusResumable,
     TusVersion, UploadDeferLength, UploadLength, UploadOffset,
 };
-use super::decide::Policy;
 use crate::body::ResponseBody;
 use crate::store::{UploadInfo, UploadSize};
 

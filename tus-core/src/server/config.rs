@@ -64,7 +64,10 @@ pub(crate) fn policy(config: &Config, store: &dyn Store) -> Policy {
     if capabilities.termination() {
         extensions.push(Extension::Termination);
     }
-    Policy { max_size: config.max_size, extensions }
+    Policy {
+        max_size: config.max_size,
+        extensions,
+    }
 }
 
 /// Builds a [`TusHandler`]; start with [`TusHandler::builder`].
@@ -78,7 +81,9 @@ pub struct TusHandlerBuilder {
 
 impl std::fmt::Debug for TusHandlerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TusHandlerBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("TusHandlerBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -96,7 +101,11 @@ impl TusHandlerBuilder {
     /// The collection path, e.g. `/files/`. Leading and trailing `/` are added if missing.
     pub fn base_path(mut self, path: &str) -> Self {
         let trimmed = path.trim_matches('/');
-        self.config.base_path = if trimmed.is_empty() { "/".to_owned() } else { format!("/{trimmed}/") };
+        self.config.base_path = if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/{trimmed}/")
+        };
         self
     }
 

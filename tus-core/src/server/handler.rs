@@ -129,7 +129,12 @@ impl TusHandler {
         response::discovery(&self.inner.policy, &[])
     }
 
-    async fn create(&self, parts: &Parts, request: CreateRequest, body: RequestBody) -> Result<Response<ResponseBody>, TusError> {
+    async fn create(
+        &self,
+        parts: &Parts,
+        request: CreateRequest,
+        body: RequestBody,
+    ) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
         let plan = plan_creation(&request, &inner.policy)?;
         let id = inner.ids.generate().map_err(|_| TusError::IdGeneration)?;
@@ -137,12 +142,21 @@ impl TusHandler {
             Some(_) => return Err(TusError::ExtensionNotSupported(Extension::Concatenation)),
             None => UploadKind::Single,
         };
-        let upload = NewUpload { id, size: plan.size, metadata: request.metadata, kind, created_at: inner.clock.now() };
+        let upload = NewUpload {
+            id,
+            size: plan.size,
+            metadata: request.metadata,
+            kind,
+            created_at: inner.clock.now(),
+        };
         let info = inner.store.create(upload).await?;
         let location = inner.config.location.location(parts, &inner.config.base_path, &info.id);
         tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
         let offset = match plan.body_limit {
-            Some(limit) => self.write(&info.id, 0, plan.size, limit, request.content_length, body).await?,
+            Some(limit) => {
+                self.write(&info.id, 0, plan.size, limit, request.content_length, body)
+                    .await?
+            }
             None => 0,
         };
         Ok(response::created(location, offset))
@@ -150,14 +164,27 @@ impl TusHandler {
 
     async fn append(&self, request: AppendRequest, body: RequestBody) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
-        let _lock = inner.locker.lock(&request.id).await.map_err(|LockError::Busy| TusError::Locked)?;
+        let _lock = inner
+            .locker
+            .lock(&request.id)
+            .await
+            .map_err(|LockError::Busy| TusError::Locked)?;
         let info = inner.store.info(&request.id).await?;
         let plan = plan_append(&info, &request, &inner.policy)?;
         if let Some(length) = plan.declare_length {
             inner.store.declare_length(&request.id, length).await?;
         }
         let size = plan.declare_length.map_or(info.size, UploadSize::Known);
-        let offset = self.write(&request.id, request.offset, size, plan.body_limit, request.content_length, body).await?;
+        let offset = self
+            .write(
+                &request.id,
+                request.offset,
+                size,
+                plan.body_limit,
+                request.content_length,
+                body,
+            )
+            .await?;
         Ok(response::appended(offset))
     }
 
@@ -177,7 +204,10 @@ impl TusHandler {
         }
         let (stream, outcome) = capped_stream(body, limit);
         let new_offset = store.append(id, offset, stream).await.map_err(|error| match error {
-            StoreError::OffsetMismatch { current } => TusError::MismatchedOffset { expected: current, provided: offset },
+            StoreError::OffsetMismatch { current } => TusError::MismatchedOffset {
+                expected: current,
+                provided: offset,
+            },
             other => other.into(),
         })?;
         if size.known() == Some(new_offset) {
@@ -198,7 +228,11 @@ impl TusHandler {
         if !inner.policy.supports(Extension::Termination) {
             return Err(TusError::ExtensionNotSupported(Extension::Termination));
         }
-        let _lock = inner.locker.lock(id).await.map_err(|LockError::Busy| TusError::Locked)?;
+        let _lock = inner
+            .locker
+            .lock(id)
+            .await
+            .map_err(|LockError::Busy| TusError::Locked)?;
         inner.store.terminate(id).await?;
         tracing::info!(%id, "upload terminated");
         Ok(response::terminated())
@@ -220,7 +254,10 @@ impl TusHandler {
         let body = if range.is_empty() {
             ResponseBody::empty()
         } else {
-            ResponseBody::stream(inner.store.read(&request.id, range.clone()).await?, range.end - range.start)
+            ResponseBody::stream(
+                inner.store.read(&request.id, range.clone()).await?,
+                range.end - range.start,
+            )
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;

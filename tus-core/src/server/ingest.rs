@@ -48,7 +48,12 @@ struct State {
 /// bytes in total. Past the limit, or on a body error, it yields one error and ends.
 pub(crate) fn capped_stream(body: RequestBody, limit: u64) -> (DataStream, BodyOutcome) {
     let outcome = BodyOutcome::default();
-    let state = State { body, remaining: limit, outcome: outcome.clone(), done: false };
+    let state = State {
+        body,
+        remaining: limit,
+        outcome: outcome.clone(),
+        done: false,
+    };
     let stream = futures::stream::unfold(state, |mut state| async move {
         if state.done {
             return None;
@@ -76,7 +81,7 @@ pub(crate) fn capped_stream(body: RequestBody, limit: u64) -> (DataStream, BodyO
                         state.remaining -= len;
                         return Some((Ok(data), state));
                     }
-                    return Some(over_limit(data, state));
+                    return Some(over_limit(&data, state));
                 }
             }
         }
@@ -85,7 +90,7 @@ pub(crate) fn capped_stream(body: RequestBody, limit: u64) -> (DataStream, BodyO
 }
 
 /// Passes on the part of `data` within the limit, then ends with an error.
-fn over_limit(data: Bytes, mut state: State) -> (io::Result<Bytes>, State) {
+fn over_limit(data: &Bytes, mut state: State) -> (io::Result<Bytes>, State) {
     state.outcome.set(BodyEnd::TooLong);
     state.done = true;
     let allowed = usize::try_from(state.remaining).unwrap_or(usize::MAX).min(data.len());
@@ -121,7 +126,11 @@ mod tests {
     fn never_yields_a_byte_past_the_limit() {
         let (stream, outcome) = capped_stream(body(&[b"hello", b" world"]), 7);
         let items: Vec<io::Result<Bytes>> = futures::executor::block_on(stream.collect());
-        let bytes: Vec<u8> = items.iter().filter_map(|item| item.as_ref().ok()).flat_map(|b| b.to_vec()).collect();
+        let bytes: Vec<u8> = items
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .flat_map(|b| b.to_vec())
+            .collect();
         assert_eq!(bytes, b"hello w");
         assert!(matches!(outcome.take(), Some(BodyEnd::TooLong)));
     }

@@ -66,13 +66,17 @@ fn origin(parts: &Parts, trust_forwarded: bool) -> Option<(String, String)> {
                 }
             }
         }
-        host = host.or_else(|| header("x-forwarded-host").map(|h| h.split(',').next().unwrap_or_default().trim().to_owned()));
-        scheme = scheme.or_else(|| header("x-forwarded-proto").map(|p| p.split(',').next().unwrap_or_default().trim().to_owned()));
+        host = host
+            .or_else(|| header("x-forwarded-host").map(|h| h.split(',').next().unwrap_or_default().trim().to_owned()));
+        scheme = scheme
+            .or_else(|| header("x-forwarded-proto").map(|p| p.split(',').next().unwrap_or_default().trim().to_owned()));
     }
     let host = host
         .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))?;
-    let authority = Authority::from_str(host.trim()).ok().filter(|a| !a.as_str().contains('@'))?;
+    let authority = Authority::from_str(host.trim())
+        .ok()
+        .filter(|a| !a.as_str().contains('@'))?;
     let scheme = scheme
         .map(|s| s.to_ascii_lowercase())
         .filter(|s| s == "http" || s == "https")
@@ -103,19 +107,54 @@ mod tests {
         let trusted = LocationStyle::FromRequest { trust_forwarded: true };
         let direct = LocationStyle::default();
         let cases: &[(&LocationStyle, &[(&str, &str)], &str)] = &[
-            (&direct, &[("host", "127.0.0.1:1080")], "http://127.0.0.1:1080/files/abc"),
-            (&direct, &[("host", "a.example"), ("x-forwarded-proto", "https")], "http://a.example/files/abc"),
-            (&trusted, &[("host", "10.0.0.1"), ("x-forwarded-proto", "https"), ("x-forwarded-host", "a.example")], "https://a.example/files/abc"),
-            (&trusted, &[("host", "10.0.0.1"), ("forwarded", "for=1.2.3.4;host=b.example:443;proto=https")], "https://b.example/files/abc"),
-            (&trusted, &[("host", "h"), ("x-forwarded-proto", "gopher")], "http://h/files/abc"),
+            (
+                &direct,
+                &[("host", "127.0.0.1:1080")],
+                "http://127.0.0.1:1080/files/abc",
+            ),
+            (
+                &direct,
+                &[("host", "a.example"), ("x-forwarded-proto", "https")],
+                "http://a.example/files/abc",
+            ),
+            (
+                &trusted,
+                &[
+                    ("host", "10.0.0.1"),
+                    ("x-forwarded-proto", "https"),
+                    ("x-forwarded-host", "a.example"),
+                ],
+                "https://a.example/files/abc",
+            ),
+            (
+                &trusted,
+                &[
+                    ("host", "10.0.0.1"),
+                    ("forwarded", "for=1.2.3.4;host=b.example:443;proto=https"),
+                ],
+                "https://b.example/files/abc",
+            ),
+            (
+                &trusted,
+                &[("host", "h"), ("x-forwarded-proto", "gopher")],
+                "http://h/files/abc",
+            ),
             (&direct, &[("host", "evil.example/x?")], "/files/abc"),
             (&direct, &[("host", "user@evil.example")], "/files/abc"),
             (&direct, &[], "/files/abc"),
             (&LocationStyle::Relative, &[("host", "a.example")], "/files/abc"),
-            (&LocationStyle::Fixed("https://up.example/".into()), &[("host", "a")], "https://up.example/files/abc"),
+            (
+                &LocationStyle::Fixed("https://up.example/".into()),
+                &[("host", "a")],
+                "https://up.example/files/abc",
+            ),
         ];
         for (style, headers, expected) in cases {
-            assert_eq!(style.location(&parts(headers), "/files/", &id), *expected, "{style:?} {headers:?}");
+            assert_eq!(
+                style.location(&parts(headers), "/files/", &id),
+                *expected,
+                "{style:?} {headers:?}"
+            );
         }
     }
 }

@@ -31,7 +31,9 @@ pub struct LockGuard {
 impl LockGuard {
     /// A guard that runs `release`'s `Drop` when the lock is released.
     pub fn new(release: impl Send + Sync + 'static) -> Self {
-        Self { _release: Box::new(release) }
+        Self {
+            _release: Box::new(release),
+        }
     }
 }
 
@@ -96,7 +98,11 @@ impl Locker for MemoryLocker {
         Box::pin(async move {
             let entry = map(&self.locks).entry(id.clone()).or_default().clone();
             let guard = entry.lock_owned().await;
-            Ok(LockGuard::new(Held { locks: self.locks.clone(), id: id.clone(), guard: Some(guard) }))
+            Ok(LockGuard::new(Held {
+                locks: self.locks.clone(),
+                id: id.clone(),
+                guard: Some(guard),
+            }))
         })
     }
 }

@@ -11,7 +11,11 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// No optional capability.
-    pub const NONE: Self = Self { termination: false, deferred_length: false, concatenation: false };
+    pub const NONE: Self = Self {
+        termination: false,
+        deferred_length: false,
+        concatenation: false,
+    };
 
     /// Adds [`Store::terminate`](super::Store::terminate) support.
     pub const fn with_termination(mut self) -> Self {

@@ -34,7 +34,11 @@ impl MemoryStore {
         self.uploads.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn with_entry<T>(&self, id: &UploadId, f: impl FnOnce(&mut Entry) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_entry<T>(
+        &self,
+        id: &UploadId,
+        f: impl FnOnce(&mut Entry) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut uploads = self.uploads();
         let entry = uploads.get_mut(id).ok_or(StoreError::NotFound)?;
         f(entry)
@@ -57,7 +61,10 @@ impl Drop for WriterGuard<'_> {
 
 impl Store for MemoryStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE.with_termination().with_deferred_length().with_concatenation()
+        Capabilities::NONE
+            .with_termination()
+            .with_deferred_length()
+            .with_concatenation()
     }
 
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
@@ -67,7 +74,14 @@ impl Store for MemoryStore {
                 return Err(StoreError::backend(format!("upload {} already exists", upload.id)));
             }
             let info = UploadInfo::new(upload);
-            uploads.insert(info.id.clone(), Entry { info: info.clone(), data: BytesMut::new(), writing: false });
+            uploads.insert(
+                info.id.clone(),
+                Entry {
+                    info: info.clone(),
+                    data: BytesMut::new(),
+                    writing: false,
+                },
+            );
             Ok(info)
         })
     }
@@ -76,14 +90,21 @@ impl Store for MemoryStore {
         Box::pin(async move { self.with_entry(id, |entry| Ok(entry.info.clone())) })
     }
 
-    fn append<'a>(&'a self, id: &'a UploadId, offset: u64, mut data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>> {
+    fn append<'a>(
+        &'a self,
+        id: &'a UploadId,
+        offset: u64,
+        mut data: DataStream,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
             self.with_entry(id, |entry| {
                 if entry.writing {
                     return Err(StoreError::Busy);
                 }
                 if entry.info.offset != offset {
-                    return Err(StoreError::OffsetMismatch { current: entry.info.offset });
+                    return Err(StoreError::OffsetMismatch {
+                        current: entry.info.offset,
+                    });
                 }
                 entry.writing = true;
                 Ok(())
@@ -124,7 +145,10 @@ impl Store for MemoryStore {
                     (Ok(start), Ok(end)) if start <= end && end <= entry.data.len() => {
                         Ok(Bytes::copy_from_slice(&entry.data[start..end]))
                     }
-                    _ => Err(StoreError::backend(io::Error::new(io::ErrorKind::InvalidInput, "range outside stored data"))),
+                    _ => Err(StoreError::backend(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "range outside stored data",
+                    ))),
                 }
             })?;
             let stream: DataStream = futures::stream::iter([Ok(bytes)]).boxed();

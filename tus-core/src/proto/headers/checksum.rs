@@ -73,7 +73,8 @@ impl TusHeader for UploadChecksum {
         let Some((name, encoded)) = text.split_once(' ') else {
             return Err(HeaderError::Malformed("expected `ALGORITHM BASE64-DIGEST`"));
         };
-        let algorithm = ChecksumAlgorithm::from_name(name).ok_or(HeaderError::NotAllowed("unsupported checksum algorithm"))?;
+        let algorithm =
+            ChecksumAlgorithm::from_name(name).ok_or(HeaderError::NotAllowed("unsupported checksum algorithm"))?;
         let digest = STANDARD
             .decode(encoded.trim())
             .map_err(|_| HeaderError::Malformed("checksum digest is not valid base64"))?;
@@ -100,7 +101,9 @@ impl TusHeader for TusChecksumAlgorithm {
     fn decode(value: &HeaderValue) -> Result<Self, HeaderError> {
         ascii(value)?
             .split(',')
-            .map(|name| ChecksumAlgorithm::from_name(name.trim()).ok_or(HeaderError::NotAllowed("unknown checksum algorithm")))
+            .map(|name| {
+                ChecksumAlgorithm::from_name(name.trim()).ok_or(HeaderError::NotAllowed("unknown checksum algorithm"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -121,9 +124,18 @@ mod tests {
         let cases: &[(&str, Result<UploadChecksum, ()>)] = &[
             (
                 "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=",
-                Ok(UploadChecksum { algorithm: ChecksumAlgorithm::Sha1, digest: hello_sha1.clone() }),
+                Ok(UploadChecksum {
+                    algorithm: ChecksumAlgorithm::Sha1,
+                    digest: hello_sha1.clone(),
+                }),
             ),
-            ("crc32 DUoRhQ==", Ok(UploadChecksum { algorithm: ChecksumAlgorithm::Crc32, digest: vec![0x0d, 0x4a, 0x11, 0x85] })),
+            (
+                "crc32 DUoRhQ==",
+                Ok(UploadChecksum {
+                    algorithm: ChecksumAlgorithm::Crc32,
+                    digest: vec![0x0d, 0x4a, 0x11, 0x85],
+                }),
+            ),
             ("whirlpool AAAA", Err(())),
             ("sha1", Err(())),
             ("sha1 !!notbase64", Err(())),

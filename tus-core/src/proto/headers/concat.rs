@@ -28,7 +28,9 @@ impl TusHeader for UploadConcat {
         };
         let references: Vec<String> = list.split_ascii_whitespace().map(str::to_owned).collect();
         if references.is_empty() {
-            return Err(HeaderError::Malformed("a final upload needs at least one partial upload"));
+            return Err(HeaderError::Malformed(
+                "a final upload needs at least one partial upload",
+            ));
         }
         for reference in &references {
             if reference.parse::<Uri>().is_err() || !valid_percent_escapes(reference) {
@@ -66,7 +68,10 @@ mod tests {
             ("partial", Some(UploadConcat::Partial)),
             ("final;/files/a /files/b", final_of(&["/files/a", "/files/b"])),
             ("final; /files/a  /files/a ", final_of(&["/files/a", "/files/a"])),
-            ("final;https://host/files/a http://h:1/files/b", final_of(&["https://host/files/a", "http://h:1/files/b"])),
+            (
+                "final;https://host/files/a http://h:1/files/b",
+                final_of(&["https://host/files/a", "http://h:1/files/b"]),
+            ),
             ("final;", None),
             ("final", None),
             ("bogus", None),

@@ -93,7 +93,12 @@ mod tests {
     fn round_trips_every_extension() {
         let header = TusExtension(Extension::ALL.to_vec());
         let encoded = header.encode();
-        assert!(encoded.to_str().expect("ascii").starts_with("creation,creation-with-upload,"));
+        assert!(
+            encoded
+                .to_str()
+                .expect("ascii")
+                .starts_with("creation,creation-with-upload,")
+        );
         assert_eq!(TusExtension::decode(&encoded), Ok(header));
     }
 

@@ -66,7 +66,14 @@ mod tests {
 
     #[test]
     fn defer_length_accepts_only_one() {
-        let cases: &[(&str, bool)] = &[("1", true), (" 1", true), ("0", false), ("2", false), ("true", false), ("", false)];
+        let cases: &[(&str, bool)] = &[
+            ("1", true),
+            (" 1", true),
+            ("0", false),
+            ("2", false),
+            ("true", false),
+            ("", false),
+        ];
         for (input, ok) in cases {
             let value = HeaderValue::from_str(input).expect("value");
             assert_eq!(UploadDeferLength::decode(&value).is_ok(), *ok, "input {input:?}");
@@ -76,8 +83,14 @@ mod tests {
     #[test]
     fn integer_headers_round_trip() {
         for number in [0, 1, 70, 1 << 40, i64::MAX as u64] {
-            assert_eq!(UploadOffset::decode(&UploadOffset(number).encode()), Ok(UploadOffset(number)));
-            assert_eq!(UploadLength::decode(&UploadLength(number).encode()), Ok(UploadLength(number)));
+            assert_eq!(
+                UploadOffset::decode(&UploadOffset(number).encode()),
+                Ok(UploadOffset(number))
+            );
+            assert_eq!(
+                UploadLength::decode(&UploadLength(number).encode()),
+                Ok(UploadLength(number))
+            );
             assert_eq!(TusMaxSize::decode(&TusMaxSize(number).encode()), Ok(TusMaxSize(number)));
         }
         for bad in ["-5", "abc", "1.5", "18446744073709551616"] {

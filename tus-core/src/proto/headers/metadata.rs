@@ -97,12 +97,15 @@ impl Metadata {
             let mut parts = pair.splitn(2, |&b| b == b' ');
             let key = parts.next().unwrap_or_default();
             let value = parts.next().unwrap_or_default().trim_ascii();
-            let key = std::str::from_utf8(key).map_err(|_| MetadataError::InvalidKey(String::from_utf8_lossy(key).into_owned()))?;
+            let key = std::str::from_utf8(key)
+                .map_err(|_| MetadataError::InvalidKey(String::from_utf8_lossy(key).into_owned()))?;
             validate_key(key)?;
             if value.contains(&b' ') {
                 return Err(MetadataError::ExtraValue(key.to_owned()));
             }
-            let decoded = BASE64.decode(value).map_err(|_| MetadataError::InvalidBase64(key.to_owned()))?;
+            let decoded = BASE64
+                .decode(value)
+                .map_err(|_| MetadataError::InvalidBase64(key.to_owned()))?;
             metadata.insert(key, decoded)?;
         }
         Ok(metadata)
@@ -113,7 +116,13 @@ impl Metadata {
         let pairs: Vec<String> = self
             .entries
             .iter()
-            .map(|(key, value)| if value.is_empty() { key.clone() } else { format!("{key} {}", BASE64.encode(value)) })
+            .map(|(key, value)| {
+                if value.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{key} {}", BASE64.encode(value))
+                }
+            })
             .collect();
         pairs.join(",")
     }
@@ -208,7 +217,10 @@ mod tests {
         let mut metadata = Metadata::new();
         metadata.insert("a", "1").expect("insert");
         assert_eq!(metadata.insert("a", "2"), Err(MetadataError::DuplicateKey("a".into())));
-        assert_eq!(metadata.insert("b c", "2"), Err(MetadataError::InvalidKey("b c".into())));
+        assert_eq!(
+            metadata.insert("b c", "2"),
+            Err(MetadataError::InvalidKey("b c".into()))
+        );
         assert_eq!(metadata.insert("", "2"), Err(MetadataError::EmptyKey));
     }
 }

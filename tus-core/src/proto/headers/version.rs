@@ -14,19 +14,30 @@ pub struct Version {
 }
 
 /// Version 1.0.0, the only version this crate speaks.
-pub const TUS_VERSION_1_0_0: Version = Version { major: 1, minor: 0, patch: 0 };
+pub const TUS_VERSION_1_0_0: Version = Version {
+    major: 1,
+    minor: 0,
+    patch: 0,
+};
 
 impl Version {
     fn parse(text: &str) -> Result<Self, HeaderError> {
         let mut parts = text.split('.');
         let mut next = || -> Result<u16, HeaderError> {
-            let part = parts.next().ok_or(HeaderError::Malformed("expected MAJOR.MINOR.PATCH"))?;
+            let part = parts
+                .next()
+                .ok_or(HeaderError::Malformed("expected MAJOR.MINOR.PATCH"))?;
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(HeaderError::Malformed("expected MAJOR.MINOR.PATCH"));
             }
-            part.parse().map_err(|_| HeaderError::Malformed("version part too large"))
+            part.parse()
+                .map_err(|_| HeaderError::Malformed("version part too large"))
         };
-        let version = Self { major: next()?, minor: next()?, patch: next()? };
+        let version = Self {
+            major: next()?,
+            minor: next()?,
+            patch: next()?,
+        };
         if parts.next().is_some() {
             return Err(HeaderError::Malformed("expected MAJOR.MINOR.PATCH"));
         }
@@ -92,7 +103,14 @@ mod tests {
     fn tus_resumable_table() {
         let cases: &[(&str, Option<Version>)] = &[
             ("1.0.0", Some(TUS_VERSION_1_0_0)),
-            ("0.2.2", Some(Version { major: 0, minor: 2, patch: 2 })),
+            (
+                "0.2.2",
+                Some(Version {
+                    major: 0,
+                    minor: 2,
+                    patch: 2,
+                }),
+            ),
             (" 1.0.0 ", Some(TUS_VERSION_1_0_0)),
             ("1.0", None),
             ("1.0.0.0", None),
@@ -109,7 +127,14 @@ mod tests {
 
     #[test]
     fn tus_version_round_trips() {
-        let header = TusVersion(vec![TUS_VERSION_1_0_0, Version { major: 0, minor: 2, patch: 2 }]);
+        let header = TusVersion(vec![
+            TUS_VERSION_1_0_0,
+            Version {
+                major: 0,
+                minor: 2,
+                patch: 2,
+            },
+        ]);
         assert_eq!(header.encode(), "1.0.0,0.2.2");
         assert_eq!(TusVersion::decode(&header.encode()), Ok(header));
         assert!(TusVersion::decode(&HeaderValue::from_static("1.0.0,,")).is_err());

@@ -1,0 +1,125 @@
+//! `tus-axum`: a tus 1.0.0 upload server on the filesystem store.
+//!
+//! ```text
+//! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
+//! ```
+//!
+//! This is also the reference for embedding tus-core in an axum app: build a
+//! `TusHandler` over a store and mount `handler.into_service()` with
+//! `Router::nest_service`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use clap::Parser;
+use tus_core::server::TusHandler;
+use tus_store_fs::FileStore;
+
+/// Command-line flags. Kept stable: later examples (actix) take the same ones.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tus-axum",
+    version,
+    about = "A tus 1.0.0 resumable upload server (axum + filesystem store)"
+)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:1080")]
+    listen: SocketAddr,
+    /// URL path of the upload collection.
+    #[arg(long, default_value = "/files/")]
+    base_path: String,
+    /// Directory where uploads are stored.
+    #[arg(long, default_value = "./uploads")]
+    dir: PathBuf,
+    /// Largest upload accepted, in bytes (advertised as Tus-Max-Size).
+    #[arg(long)]
+    max_size: Option<u64>,
+    /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    shutdown_timeout: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tus_core=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+
+    let store = FileStore::new(&args.dir)?;
+    let mut builder = TusHandler::builder(Arc::new(store)).base_path(&args.base_path);
+    if let Some(max_size) = args.max_size {
+        builder = builder.max_size(max_size);
+    }
+    let handler = builder.build();
+    let base_path = handler.config().base_path.clone();
+    let app = router(handler, &base_path).layer(middleware::from_fn(log_request));
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        let _ = stop_rx.await;
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => result?,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down; waiting for in-flight requests");
+            let _ = stop_tx.send(());
+            if tokio::time::timeout(Duration::from_secs(args.shutdown_timeout), server).await.is_err() {
+                tracing::warn!("in-flight requests still running after the shutdown timeout; exiting (received bytes are on disk)");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mounts the tus service at `base_path` (`/files/` → `/files` and everything below it).
+fn router(handler: TusHandler, base_path: &str) -> Router {
+    let mount = base_path.trim_end_matches('/');
+    if mount.is_empty() {
+        Router::new().fallback_service(handler.into_service())
+    } else {
+        Router::new().nest_service(mount, handler.into_service())
+    }
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(%method, path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,103 @@
+//! Starts `tus-axum` on a free loopback port and talks HTTP/1.1 to it.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+#[derive(Debug)]
+pub struct Server {
+    pub addr: String,
+    child: Child,
+}
+
+impl Server {
+    /// Starts the binary over `dir` with the scenarios' max size; waits until it accepts connections.
+    pub async fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_tus-axum"))
+            .args(["--listen", &addr, "--base-path", "/files/", "--max-size"])
+            .arg(tus_conformance::scenarios::MAX_SIZE.to_string())
+            .arg("--dir")
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn tus-axum");
+        for _ in 0..200 {
+            if TcpStream::connect(&addr).await.is_ok() {
+                return Self { addr, child };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("tus-axum did not start on {addr}");
+    }
+
+    /// SIGKILL, as a crash would.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill");
+    }
+}
+
+#[derive(Debug)]
+pub struct HyperTransport {
+    pub addr: String,
+}
+
+impl HyperTransport {
+    pub async fn send_request(&self, request: http::Request<Vec<Bytes>>) -> Result<http::Response<Bytes>, String> {
+        let stream = TcpStream::connect(&self.addr).await.map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let chunked = !request.headers().contains_key("content-length");
+        let (mut parts, chunks) = request.into_parts();
+        if parts.headers.get("host").is_none() {
+            parts.headers.insert("host", self.addr.parse().map_err(|_| "host")?);
+        }
+        let response = if chunked {
+            let frames = futures::stream::iter(
+                chunks
+                    .into_iter()
+                    .map(|c| Ok::<_, std::io::Error>(hyper::body::Frame::data(c))),
+            );
+            sender
+                .send_request(http::Request::from_parts(parts, StreamBody::new(frames).boxed()))
+                .await
+        } else {
+            let body = Full::new(Bytes::from(chunks.concat()))
+                .map_err(|never| match never {})
+                .boxed();
+            sender.send_request(http::Request::from_parts(parts, body)).await
+        }
+        .map_err(|e| e.to_string())?;
+        let (parts, body) = response.into_parts();
+        let bytes = tokio::time::timeout(Duration::from_secs(30), body.collect())
+            .await
+            .map_err(|_| "timed out reading the body".to_owned())?
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+impl tus_conformance::scenarios::Transport for HyperTransport {
+    fn send(&self, request: http::Request<Vec<Bytes>>) -> BoxFuture<'_, Result<http::Response<Bytes>, String>> {
+        Box::pin(self.send_request(request))
+    }
+}

@@ -1,0 +1,251 @@
+//! Streaming a body onto the end of a data file.
+//!
+//! ```text
+//!   open (append mode) ─▶ try_lock ─▶ length == offset? ─▶ loop {
+//!       chunk ready now?  yes: add it to the batch; write the batch when full
+//!                         no:  write the batch, then wait for the chunk
+//!   } ─▶ write the rest ─▶ fsync ─▶ new offset = file length
+//! ```
+//!
+//! The batch is bounded ([`MAX_BATCH_BYTES`], [`MAX_BATCH_CHUNKS`]) and
+//! written with one vectored write, so chunks are never copied. Writing
+//! whenever the body is not immediately ready means a slow client's bytes
+//! reach the file at once instead of waiting for the batch to fill.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, IoSlice, Write};
+use std::path::Path;
+
+use bytes::Bytes;
+use futures::{FutureExt as _, StreamExt as _};
+use tus_core::store::{DataStream, StoreError, UploadId};
+
+use crate::blocking;
+
+/// The most bytes held before they are written.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// The most chunks held before they are written (one `IoSlice` each).
+const MAX_BATCH_CHUNKS: usize = 64;
+
+/// Opens the data file for appending, takes its exclusive lock and checks
+/// that `offset` is its length. Blocking.
+///
+/// The lock is an advisory, non-blocking lock on the open file: another
+/// writer, in this process or another, gets [`StoreError::Busy`]. It is
+/// released when the returned file is dropped.
+pub(crate) fn open(data: &Path, info: &Path, offset: u64) -> Result<File, StoreError> {
+    let file = OpenOptions::new().append(true).open(data)?;
+    lock(&file)?;
+    // A data file without its sidecar is the remains of a terminated upload.
+    if !info.try_exists().map_err(StoreError::backend)? {
+        return Err(StoreError::NotFound);
+    }
+    let current = file.metadata().map_err(StoreError::backend)?.len();
+    if current != offset {
+        return Err(StoreError::OffsetMismatch { current });
+    }
+    Ok(file)
+}
+
+/// Takes the exclusive lock on `file` without waiting.
+pub(crate) fn lock(file: &File) -> Result<(), StoreError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Busy),
+        Err(TryLockError::Error(error)) => Err(StoreError::backend(error)),
+    }
+}
+
+/// Writes `data` to the end of the locked `file` until it ends or fails,
+/// then (with `sync`) flushes the file to disk, and returns its new length.
+///
+/// A body error ends the append like the end of the body: every byte
+/// received before it is kept.
+pub(crate) async fn write(file: File, mut data: DataStream, sync: bool, id: &UploadId) -> Result<u64, StoreError> {
+    let mut writer = Writer {
+        file,
+        batch: Batch::default(),
+    };
+    loop {
+        let next = match data.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                writer = writer.flush().await?;
+                data.next().await
+            }
+        };
+        match next {
+            Some(Ok(chunk)) => {
+                writer.batch.push(chunk);
+                if writer.batch.is_full() {
+                    writer = writer.flush().await?;
+                }
+            }
+            Some(Err(error)) => {
+                tracing::debug!(%id, %error, "request body failed; keeping the bytes received");
+                break;
+            }
+            None => break,
+        }
+    }
+    writer.flush().await?.finish(sync).await
+}
+
+/// The locked file and the chunks not yet written to it.
+struct Writer {
+    file: File,
+    batch: Batch,
+}
+
+impl Writer {
+    /// Writes the batch, if any, on the blocking pool. The writer moves into
+    /// the blocking task and back out, so if this future is dropped the task
+    /// still finishes its write and then unlocks the file.
+    async fn flush(mut self) -> Result<Self, StoreError> {
+        if self.batch.is_empty() {
+            return Ok(self);
+        }
+        blocking::run(move || {
+            write_all_vectored(&mut self.file, &self.batch.chunks).map_err(StoreError::backend)?;
+            self.batch.clear();
+            Ok(self)
+        })
+        .await
+    }
+
+    /// Flushes the file to disk (with `sync`) and returns its length.
+    async fn finish(self, sync: bool) -> Result<u64, StoreError> {
+        let file = self.file;
+        blocking::run(move || {
+            if sync {
+                file.sync_data().map_err(StoreError::backend)?;
+            }
+            Ok(file.metadata().map_err(StoreError::backend)?.len())
+        })
+        .await
+    }
+}
+
+/// Chunks received but not yet written.
+#[derive(Debug, Default)]
+struct Batch {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.len += chunk.len();
+            self.chunks.push(chunk);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Forgets the written chunks, keeping the allocation.
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+    }
+
+    fn is_full(&self) -> bool {
+        self.len >= MAX_BATCH_BYTES || self.chunks.len() >= MAX_BATCH_CHUNKS
+    }
+}
+
+/// Writes every byte of `chunks`, in order, with as few vectored writes as
+/// the writer allows.
+fn write_all_vectored(out: &mut impl Write, chunks: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|chunk| IoSlice::new(chunk)).collect();
+    let mut remaining = slices.as_mut_slice();
+    while !remaining.is_empty() {
+        match out.write_vectored(remaining) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut remaining, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts at most `limit` bytes per call, from the first non-empty slice only.
+    struct ShortWriter {
+        written: Vec<u8>,
+        limit: usize,
+        calls: usize,
+    }
+
+    impl Write for ShortWriter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(3) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.limit);
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn vectored_writes_survive_short_and_interrupted_writes() {
+        let chunks: Vec<Bytes> = ["hello", "", " ", "wonderful", " world"]
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
+        for limit in [1, 2, 3, 7, 100] {
+            let mut out = ShortWriter {
+                written: Vec::new(),
+                limit,
+                calls: 0,
+            };
+            write_all_vectored(&mut out, &chunks).expect("written");
+            assert_eq!(out.written, b"hello wonderful world", "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn a_writer_that_accepts_nothing_is_an_error() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let error = write_all_vectored(&mut Full, &[Bytes::from_static(b"x")]).expect_err("no progress");
+        assert_eq!(error.kind(), io::ErrorKind::WriteZero);
+    }
+
+    #[test]
+    fn batches_are_bounded() {
+        let mut batch = Batch::default();
+        batch.push(Bytes::new());
+        assert!(batch.is_empty(), "empty chunks are dropped");
+        for _ in 0..MAX_BATCH_CHUNKS - 1 {
+            batch.push(Bytes::from_static(b"x"));
+        }
+        assert!(!batch.is_full());
+        batch.push(Bytes::from_static(b"x"));
+        assert!(batch.is_full(), "by chunk count");
+
+        let mut batch = Batch::default();
+        batch.push(Bytes::from(vec![0; MAX_BATCH_BYTES]));
+        assert!(batch.is_full(), "by size");
+    }
+}

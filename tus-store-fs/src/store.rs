@@ -1,0 +1,240 @@
+//! [`FileStore`]: the [`Store`] implementation over a directory.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use futures::future::BoxFuture;
+use tus_core::store::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo};
+
+use crate::sidecar::{self, Sidecar, SidecarError};
+use crate::{append, blocking, read};
+
+/// When the store asks the operating system to flush writes to disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncPolicy {
+    /// Flush the data file at the end of every append (`fsync`), and every
+    /// sidecar and directory change, before reporting success. An offset the
+    /// store reported survives a crash of the machine.
+    #[default]
+    Always,
+    /// Never flush; the operating system writes back when it likes. A crash
+    /// of the process loses nothing, but a crash of the machine may lose
+    /// bytes, or even uploads, that were already acknowledged. For tests and
+    /// scratch storage.
+    Never,
+}
+
+/// A [`Store`] keeping each upload as two files in one directory:
+/// `{id}.bin` holds the bytes received, `{id}.info` the bookkeeping as JSON.
+///
+/// The upload's offset is the length of `{id}.bin`, so it always matches
+/// the bytes on disk, also after the process was killed mid-write. Appends
+/// take an advisory lock on the data file, so two writers (in this process
+/// or another sharing the directory) never interleave.
+///
+/// All file I/O runs on Tokio's blocking thread pool: the store must be used
+/// inside a Tokio runtime.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+    sync: SyncPolicy,
+}
+
+impl FileStore {
+    /// A store over `dir`, which is created (with its parents) if missing.
+    /// Uploads already in `dir` are picked up as they are.
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(Self {
+            dir,
+            sync: SyncPolicy::default(),
+        })
+    }
+
+    /// Sets when writes are flushed to disk (default: [`SyncPolicy::Always`]).
+    #[must_use]
+    pub fn with_sync_policy(mut self, sync: SyncPolicy) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// The directory holding the uploads.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn syncs(&self) -> bool {
+        self.sync == SyncPolicy::Always
+    }
+
+    /// `{dir}/{id}.bin`. Only an [`UploadId`] is ever joined to the directory,
+    /// and its charset (`A-Z a-z 0-9 - _`) cannot name another directory.
+    fn data_path(&self, id: &UploadId) -> PathBuf {
+        self.dir.join(format!("{id}.bin"))
+    }
+
+    /// `{dir}/{id}.info`; see [`FileStore::data_path`].
+    fn info_path(&self, id: &UploadId) -> PathBuf {
+        self.dir.join(format!("{id}.info"))
+    }
+}
+
+impl Store for FileStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_termination().with_deferred_length()
+    }
+
+    /// Creates `{id}.bin` (failing if it exists), then writes `{id}.info`
+    /// atomically. Until the sidecar is in place the upload does not exist.
+    fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
+        let (data, info, sync) = (self.data_path(&upload.id), self.info_path(&upload.id), self.syncs());
+        Box::pin(blocking::run(move || {
+            let json = Sidecar::new(&upload).to_json().map_err(StoreError::backend)?;
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&data)
+                .map_err(StoreError::backend)?;
+            if let Err(error) = sidecar::save(&info, &json, sync) {
+                if let Err(cleanup) = fs::remove_file(&data) {
+                    tracing::warn!(path = %data.display(), %cleanup, "could not remove data file of a failed create");
+                }
+                return Err(error);
+            }
+            Ok(UploadInfo::new(upload))
+        }))
+    }
+
+    /// Parses `{id}.info` and takes the offset from the length of `{id}.bin`.
+    fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>> {
+        let (data, info, id) = (self.data_path(id), self.info_path(id), id.clone());
+        Box::pin(blocking::run(move || {
+            let sidecar = sidecar::load(&info)?;
+            let offset = match fs::metadata(&data) {
+                Ok(metadata) => metadata.len(),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::backend(SidecarError::MissingData));
+                }
+                Err(error) => return Err(StoreError::backend(error)),
+            };
+            Ok(sidecar.into_info(id, offset))
+        }))
+    }
+
+    fn append<'a>(&'a self, id: &'a UploadId, offset: u64, data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let (data_path, info_path, sync) = (self.data_path(id), self.info_path(id), self.syncs());
+        Box::pin(async move {
+            let file = blocking::run(move || append::open(&data_path, &info_path, offset)).await?;
+            append::write(file, data, sync, id).await
+        })
+    }
+
+    /// Rewrites `{id}.info` atomically while holding the data file's lock, so
+    /// it never races an append or another declaration.
+    fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (data, info, sync) = (self.data_path(id), self.info_path(id), self.syncs());
+        Box::pin(blocking::run(move || {
+            let file = OpenOptions::new().write(true).open(&data)?;
+            append::lock(&file)?;
+            let mut sidecar = sidecar::load(&info)?;
+            sidecar.declare_length(length)?;
+            let json = sidecar.to_json().map_err(StoreError::backend)?;
+            sidecar::save(&info, &json, sync)
+        }))
+    }
+
+    /// Removes `{id}.info` first (the upload is gone from then on), then
+    /// `{id}.bin`.
+    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (data, info, sync) = (self.data_path(id), self.info_path(id), self.syncs());
+        let dir = self.dir.clone();
+        Box::pin(blocking::run(move || {
+            fs::remove_file(&info)?;
+            match fs::remove_file(&data) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(StoreError::backend(error)),
+            }
+            if sync {
+                sidecar::sync_dir(&dir).map_err(StoreError::backend)?;
+            }
+            Ok(())
+        }))
+    }
+
+    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
+        let (data, info) = (self.data_path(id), self.info_path(id));
+        Box::pin(async move {
+            let len = range.end.saturating_sub(range.start);
+            let file = blocking::run(move || read::open(&data, &info, &range)).await?;
+            Ok(read::stream(file, len))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_strings_never_become_ids() {
+        let attempts = [
+            "..",
+            ".",
+            "../etc/passwd",
+            "..\\windows",
+            "/etc/passwd",
+            "a/../../b",
+            "a/b",
+            "a\\b",
+            "a.info",
+            "a.bin",
+            "%2e%2e",
+            "a\0b",
+            "",
+        ];
+        for attempt in attempts {
+            assert!(UploadId::parse(attempt).is_err(), "{attempt:?} parsed as an id");
+        }
+    }
+
+    #[test]
+    fn upload_files_are_direct_children_of_the_directory() {
+        let dir = Path::new("/srv/uploads");
+        let store = FileStore {
+            dir: dir.to_owned(),
+            sync: SyncPolicy::Always,
+        };
+        for text in ["a", "A-b_9", "-", "_", &"z".repeat(UploadId::MAX_LEN)] {
+            let id = UploadId::parse(text).expect("valid id");
+            let data = store.data_path(&id);
+            let info = store.info_path(&id);
+            assert_eq!(data.parent(), Some(dir));
+            assert_eq!(info.parent(), Some(dir));
+            assert_eq!(
+                data.file_name().and_then(|n| n.to_str()),
+                Some(format!("{text}.bin").as_str())
+            );
+            assert_eq!(
+                info.file_name().and_then(|n| n.to_str()),
+                Some(format!("{text}.info").as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn advertises_termination_and_deferred_length_only() {
+        let store = FileStore {
+            dir: PathBuf::from("unused"),
+            sync: SyncPolicy::Never,
+        };
+        let capabilities = store.capabilities();
+        assert!(capabilities.termination());
+        assert!(capabilities.deferred_length());
+        assert!(!capabilities.concatenation());
+    }
+}
