@@ -1,0 +1,142 @@
+// Helpers shared by tusjs_upload.mjs and tusjs_resume.mjs.
+import fs from 'node:fs'
+import path from 'node:path'
+import * as tus from 'tus-js-client'
+
+export {tus}
+
+// Retry quickly and only a few times: the server is on loopback.
+export const RETRY_DELAYS = [0, 250, 1000, 2000]
+
+export function fail(msg) {
+  console.error(`error: ${msg}`)
+  process.exit(1)
+}
+
+export function log(msg) {
+  console.error(msg)
+}
+
+// Exit non-zero if the whole script has not finished within `seconds`.
+export function armGlobalTimeout(seconds) {
+  const t = setTimeout(() => {
+    console.error(`error: global timeout of ${seconds}s reached`)
+    process.exit(3)
+  }, seconds * 1000)
+  t.unref()
+}
+
+// Parse `ENDPOINT FILE CHUNK_SIZE [--flag VALUE]...`; `flags` lists allowed flag names.
+export function parseArgs(usage, flags = []) {
+  const argv = process.argv.slice(2)
+  const positional = []
+  const opts = {}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a.startsWith('--')) {
+      const name = a.slice(2)
+      if (!flags.includes(name) || i + 1 >= argv.length) fail(`bad argument ${a}\nusage: ${usage}`)
+      opts[name] = argv[++i]
+    } else {
+      positional.push(a)
+    }
+  }
+  if (positional.length !== 3) fail(`usage: ${usage}`)
+  const [endpoint, file, chunkStr] = positional
+  const chunkSize = Number(chunkStr)
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) fail(`CHUNK_SIZE must be a positive integer, got ${chunkStr}`)
+  let size
+  try {
+    size = fs.statSync(file).size
+  } catch (e) {
+    fail(`cannot stat ${file}: ${e.message}`)
+  }
+  return {endpoint, file, chunkSize, size, opts}
+}
+
+export function metadataFor(file) {
+  return {filename: path.basename(file), filetype: 'application/octet-stream'}
+}
+
+// HEAD the upload URL (tus 1.0.0) and return {status, offset, length}.
+export async function headUpload(url, timeoutMs = 10000) {
+  const res = await fetch(url, {
+    method: 'HEAD',
+    headers: {'Tus-Resumable': '1.0.0'},
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  const num = (h) => (res.headers.get(h) === null ? null : Number(res.headers.get(h)))
+  return {status: res.status, offset: num('upload-offset'), length: num('upload-length')}
+}
+
+// Wait (bounded) until the server reports the same offset twice in a row, so a
+// PATCH that was cut off by abort() has been fully handled by the server.
+export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
+  let prev = null
+  for (let i = 0; i < tries; i++) {
+    const h = await headUpload(url)
+    if (h.status !== 200 && h.status !== 204) throw new Error(`HEAD ${url} -> ${h.status}`)
+    if (h.offset === null || !Number.isFinite(h.offset)) throw new Error(`HEAD ${url}: no Upload-Offset`)
+    if (prev !== null && h.offset === prev.offset) return h
+    prev = h
+    await new Promise((r) => setTimeout(r, pauseMs))
+  }
+  throw new Error(`Upload-Offset of ${url} did not settle after ${tries} HEADs`)
+}
+
+// Start a tus upload of `file` and resolve when it finishes or `abortAt` bytes
+// have been reported by onProgress (then the upload is aborted).
+// Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}]}.
+export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null}) {
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    const requests = []
+    let aborted = false
+    let lastLogged = -1
+    const upload = new tus.Upload(fs.createReadStream(file), {
+      endpoint,
+      uploadUrl,
+      uploadSize: size,
+      chunkSize,
+      retryDelays: RETRY_DELAYS,
+      metadata: metadataFor(file),
+      onBeforeRequest(req) {
+        const off = req.getHeader('Upload-Offset')
+        requests.push({method: req.getMethod(), offset: off === undefined || off === null ? null : Number(off)})
+      },
+      onProgress(sent, total) {
+        const pct = Math.floor((sent / total) * 10)
+        if (pct !== lastLogged) {
+          lastLogged = pct
+          log(`progress ${sent}/${total}`)
+        }
+        if (abortAt !== null && !aborted && sent >= abortAt) {
+          aborted = true
+          const url = upload.url
+          upload
+            .abort(false)
+            .then(() => resolve({url, aborted: true, sentAtAbort: sent, chunks, requests}))
+            .catch(reject)
+        }
+      },
+      onChunkComplete(chunk, accepted, total) {
+        chunks.push(chunk)
+      },
+      onSuccess() {
+        if (aborted) return
+        resolve({url: upload.url, aborted: false, chunks, requests})
+      },
+      onError(err) {
+        if (aborted) return
+        reject(err)
+      },
+    })
+    upload.start()
+  })
+}
+
+export function describeChunks(chunks) {
+  if (chunks.length === 0) return 'no chunks'
+  const sum = chunks.reduce((a, b) => a + b, 0)
+  return `${chunks.length} chunk(s), ${sum} bytes, first ${chunks[0]}, last ${chunks[chunks.length - 1]}`
+}
