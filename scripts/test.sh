@@ -12,4 +12,4 @@ cargo test --workspace
 
 echo "== real clients against tus-axum"
 cargo build -p tus-axum-example --bin tus-axum
-TUS_CLIENTS_SKIP_SETUP=1 TUS_AXUM_BIN="$PWD/target/debug/tus-axum" tests/clients/.venv/bin/python tests/clients/run_client_tests.py
+TUS_CLIENTS_SKIP_SETUP=1 TUS_AXUM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tus-axum" tests/clients/.venv/bin/python tests/clients/run_client_tests.py

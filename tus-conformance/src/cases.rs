@@ -7,13 +7,13 @@ use std::io;
 use std::pin::pin;
 
 use bytes::Bytes;
-use futures::future::{Either, select};
+use futures::future::{Either, join, select};
 use tus_core::proto::headers::Metadata;
-use tus_core::store::{Store, StoreError, UploadSize};
+use tus_core::store::{Store, StoreError, UploadKind, UploadSize};
 
 use crate::support::{
-    self, assert_data, body, channel_body, create, created_at, empty_body, new_upload, pattern, read_range,
-    watched_channel_body,
+    self, assert_data, body, channel_body, create, created_at, empty_body, list_ids, new_final, new_partial,
+    new_upload, part, pattern, read_range, verdict, was_asked, watched_channel_body,
 };
 
 /// A new upload reads back as created; a second create with its id fails
@@ -318,6 +318,350 @@ where
             .expect("declare after reopen");
         assert!(store.info(&upload.id).await.expect("info").is_complete());
     }
+}
+
+/// A staged append whose body arrives whole and whose verdict keeps it is
+/// stored like an ordinary append, large bodies included; while it runs,
+/// another append is `Busy`.
+pub async fn staged_append_keeps_accepted_bytes(store: &dyn Store) {
+    if !store.capabilities().staged_append() {
+        return;
+    }
+    let id = create(store, new_upload("conf-staged", UploadSize::Known(12))).await;
+    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    let (keep, asked) = verdict(true);
+    let offset = store
+        .append_staged(&id, 3, body(&[b"de", b"", b"fg"]), keep)
+        .await
+        .expect("staged append");
+    assert_eq!(offset, 7, "a kept staged append returns the new offset");
+    assert!(was_asked(&asked), "the verdict decides");
+    assert_data(store, &id, b"abcdefg").await;
+
+    let (sender, idle_body, polled) = watched_channel_body();
+    let staged = pin!(store.append_staged(&id, 7, idle_body, verdict(true).0));
+    let second = pin!(async {
+        polled.await.expect("the staged body is alive");
+        store.append(&id, 7, body(&[b"xyz"])).await
+    });
+    let staged = match select(staged, second).await {
+        Either::Left((result, _)) => panic!("the staged append ended while its body was open: {result:?}"),
+        Either::Right((second, staged)) => {
+            assert!(
+                matches!(second, Err(StoreError::Busy)),
+                "an append while a staged append is in flight must be Busy, got {second:?}"
+            );
+            staged
+        }
+    };
+    sender
+        .unbounded_send(Ok(Bytes::from_static(b"hijkl")))
+        .expect("channel is open");
+    drop(sender);
+    assert_eq!(staged.await.expect("staged append"), 12);
+    assert_data(store, &id, b"abcdefghijkl").await;
+    assert!(store.info(&id).await.expect("info").is_complete());
+
+    const LEN: usize = 2 * 1024 * 1024 + 33;
+    let data = pattern(LEN);
+    let id = create(
+        store,
+        new_upload("conf-staged-large", UploadSize::Known(LEN as u64 + 1)),
+    )
+    .await;
+    assert_eq!(store.append(&id, 0, body(&[b"<"])).await.expect("append"), 1);
+    let chunks: Vec<&[u8]> = data.chunks(64 * 1024 + 7).collect();
+    let offset = store
+        .append_staged(&id, 1, body(&chunks), verdict(true).0)
+        .await
+        .expect("large staged append");
+    assert_eq!(offset, LEN as u64 + 1);
+    let read = read_range(store, &id, 1..LEN as u64 + 1).await;
+    assert!(read == data, "a large staged append reads back intact");
+}
+
+/// A staged append its verdict rejects returns the old offset and changes
+/// nothing, not even the time of the last change; the upload is free again.
+pub async fn staged_append_rejected_by_verdict_changes_nothing(store: &dyn Store) {
+    if !store.capabilities().staged_append() {
+        return;
+    }
+    let id = create(store, new_upload("conf-staged-rejected", UploadSize::Known(10))).await;
+    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    let before = store.info(&id).await.expect("info");
+    let (reject, asked) = verdict(false);
+    let offset = store
+        .append_staged(&id, 3, body(&[b"XY", b"Z"]), reject)
+        .await
+        .expect("a rejected staged append is not a store error");
+    assert_eq!(offset, 3, "a rejected staged append returns the old offset");
+    assert!(was_asked(&asked), "the verdict decides");
+    assert_eq!(
+        store.info(&id).await.expect("info"),
+        before,
+        "a rejected append changes nothing"
+    );
+    assert_data(store, &id, b"abc").await;
+
+    let offset = store
+        .append_staged(&id, 3, body(&[b"def"]), verdict(true).0)
+        .await
+        .expect("staged append after a rejected one");
+    assert_eq!(offset, 6);
+    assert_data(store, &id, b"abcdef").await;
+}
+
+/// A staged append whose body fails keeps none of it, whether the failure
+/// is already queued or arrives after bytes were taken in.
+pub async fn staged_append_failing_body_stores_nothing(store: &dyn Store) {
+    if !store.capabilities().staged_append() {
+        return;
+    }
+    let id = create(store, new_upload("conf-staged-failing", UploadSize::Known(10))).await;
+    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    let before = store.info(&id).await.expect("info");
+    let items = vec![
+        Ok(Bytes::from_static(b"de")),
+        Ok(Bytes::from_static(b"fg")),
+        Err(io::Error::other("client went away")),
+        Ok(Bytes::from_static(b"never")),
+    ];
+    let failing = futures::StreamExt::boxed(futures::stream::iter(items));
+    let offset = store
+        .append_staged(&id, 3, failing, verdict(true).0)
+        .await
+        .expect("a failed body is not a store error");
+    assert_eq!(offset, 3, "a failed staged append returns the old offset");
+    assert_eq!(
+        store.info(&id).await.expect("info"),
+        before,
+        "a failed staged append changes nothing"
+    );
+
+    let (sender, idle_body, polled) = watched_channel_body();
+    sender.unbounded_send(Ok(Bytes::from_static(b"de"))).expect("open");
+    let fail_later = async {
+        polled.await.expect("the staged body is alive");
+        sender.unbounded_send(Ok(Bytes::from_static(b"fg"))).expect("open");
+        sender.unbounded_send(Err(io::Error::other("reset"))).expect("open");
+    };
+    let (offset, ()) = join(store.append_staged(&id, 3, idle_body, verdict(true).0), fail_later).await;
+    assert_eq!(offset.expect("a failed body is not a store error"), 3);
+    assert_eq!(
+        store.info(&id).await.expect("info"),
+        before,
+        "a failed staged append changes nothing"
+    );
+    assert_data(store, &id, b"abc").await;
+}
+
+/// A staged append at any offset other than the upload's fails with
+/// `OffsetMismatch`, writes nothing and asks no verdict.
+pub async fn staged_append_at_stale_offset_is_mismatch(store: &dyn Store) {
+    if !store.capabilities().staged_append() {
+        return;
+    }
+    let id = create(store, new_upload("conf-staged-stale", UploadSize::Known(20))).await;
+    assert_eq!(store.append(&id, 0, body(&[b"hello"])).await.expect("append"), 5);
+    for stale in [0, 3, 6, 100] {
+        let (keep, asked) = verdict(true);
+        let result = store.append_staged(&id, stale, body(&[b"XXXX"]), keep).await;
+        assert!(
+            matches!(result, Err(StoreError::OffsetMismatch { current: 5 })),
+            "staged append at {stale} must fail with the current offset 5, got {result:?}"
+        );
+        assert!(!was_asked(&asked), "no verdict for an append that never opened");
+    }
+    assert_data(store, &id, b"hello").await;
+    let missing = support::id("conf-never-staged");
+    let result = store.append_staged(&missing, 0, body(&[b"x"]), verdict(true).0).await;
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "staged append to an unknown id: {result:?}"
+    );
+}
+
+/// Concatenation writes the partials' bytes, in order and byte-exact, as the
+/// final upload's data, also when a partial appears several times; the
+/// partials are left as they were. A missing partial changes nothing.
+pub async fn concatenate_partials(store: &dyn Store) {
+    if !store.capabilities().concatenation() {
+        return;
+    }
+    const LEN: usize = 300_001;
+    let large = pattern(LEN);
+    let first = create(store, new_partial("conf-concat-p1", UploadSize::Known(6))).await;
+    assert_eq!(store.append(&first, 0, body(&[b"hello "])).await.expect("append"), 6);
+    let second = create(store, new_partial("conf-concat-p2", UploadSize::Known(5))).await;
+    assert_eq!(
+        store.append(&second, 0, body(&[b"wor", b"ld"])).await.expect("append"),
+        5
+    );
+    let third = create(store, new_partial("conf-concat-p3", UploadSize::Known(LEN as u64))).await;
+    let chunks: Vec<&[u8]> = large.chunks(32 * 1024).collect();
+    assert_eq!(
+        store.append(&third, 0, body(&chunks)).await.expect("append"),
+        LEN as u64
+    );
+    let partials_before = [
+        store.info(&first).await.expect("info"),
+        store.info(&second).await.expect("info"),
+        store.info(&third).await.expect("info"),
+    ];
+
+    let parts = vec![
+        part("conf-concat-p1", "/files/conf-concat-p1"),
+        part("conf-concat-p2", "/files/conf-concat-p2"),
+    ];
+    let whole = create(store, new_final("conf-concat-final", parts.clone(), 11)).await;
+    let before = store.info(&whole).await.expect("info");
+    let offset = store
+        .concatenate(&whole, &[first.clone(), second.clone()])
+        .await
+        .expect("concatenate");
+    assert_eq!(offset, 11, "concatenate returns the final upload's new offset");
+    assert_data(store, &whole, b"hello world").await;
+    let info = store.info(&whole).await.expect("info");
+    assert!(info.is_complete(), "the final upload is complete");
+    assert_eq!(info.kind, UploadKind::Final(parts), "concatenation keeps the parts");
+    assert!(
+        info.updated_at >= before.updated_at,
+        "the time of the last change does not go back"
+    );
+
+    let order = [first.clone(), third.clone(), first.clone(), second.clone()];
+    let mut expected = b"hello ".to_vec();
+    expected.extend_from_slice(&large);
+    expected.extend_from_slice(b"hello world");
+    let parts = order.iter().map(|id| part(id.as_str(), id.as_str())).collect();
+    let repeated = create(store, new_final("conf-concat-repeated", parts, expected.len() as u64)).await;
+    let offset = store.concatenate(&repeated, &order).await.expect("concatenate");
+    assert_eq!(offset, expected.len() as u64);
+    assert_data(store, &repeated, &expected).await;
+
+    let missing = support::id("conf-concat-missing");
+    let parts = vec![part("conf-concat-p1", "p1"), part("conf-concat-missing", "missing")];
+    let broken = create(store, new_final("conf-concat-broken", parts, 6)).await;
+    let result = store.concatenate(&broken, &[first.clone(), missing]).await;
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "a missing partial: {result:?}"
+    );
+    assert_data(store, &broken, b"").await;
+    let result = store
+        .concatenate(&support::id("conf-concat-nowhere"), std::slice::from_ref(&first))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "a missing final upload: {result:?}"
+    );
+
+    for (id, before) in [first, second, third].iter().zip(partials_before) {
+        assert_eq!(
+            store.info(id).await.expect("info"),
+            before,
+            "partial {id} is left unchanged"
+        );
+    }
+    assert_data(store, &support::id("conf-concat-p1"), b"hello ").await;
+    assert_data(store, &support::id("conf-concat-p3"), &large).await;
+}
+
+/// Listing yields every upload once, and no terminated one.
+pub async fn list_returns_live_uploads(store: &dyn Store) {
+    if !store.capabilities().listing() {
+        return;
+    }
+    let kept = [
+        create(store, new_upload("conf-list-a", UploadSize::Known(1))).await,
+        create(store, new_partial("conf-list-b", UploadSize::Deferred)).await,
+        create(
+            store,
+            new_final("conf-list-c", vec![part("conf-list-b", "/files/conf-list-b")], 0),
+        )
+        .await,
+    ];
+    let gone = create(store, new_upload("conf-list-gone", UploadSize::Known(1))).await;
+    let terminates = store.capabilities().termination();
+    if terminates {
+        store.terminate(&gone).await.expect("terminate");
+    }
+    let mut listed = list_ids(store).await;
+    for id in &kept {
+        assert!(listed.contains(id), "list yields {id}");
+    }
+    if terminates {
+        assert!(!listed.contains(&gone), "list does not yield the terminated {gone}");
+    }
+    let count = listed.len();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), count, "list yields each upload once");
+}
+
+/// `updated_at` is never before `created_at` and never goes back when data
+/// is written.
+pub async fn updated_at_follows_data_changes(store: &dyn Store) {
+    let id = create(store, new_upload("conf-updated", UploadSize::Known(6))).await;
+    let created = store.info(&id).await.expect("info");
+    assert!(created.updated_at >= created.created_at, "updated before created");
+    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    let appended = store.info(&id).await.expect("info");
+    assert!(
+        appended.updated_at >= created.updated_at,
+        "an append moved updated_at back"
+    );
+    assert_eq!(appended.created_at, created.created_at, "an append keeps created_at");
+    if store.capabilities().staged_append() {
+        let offset = store
+            .append_staged(&id, 3, body(&[b"def"]), verdict(true).0)
+            .await
+            .expect("staged append");
+        assert_eq!(offset, 6);
+        let staged = store.info(&id).await.expect("info");
+        assert!(
+            staged.updated_at >= appended.updated_at,
+            "a staged append moved updated_at back"
+        );
+    }
+}
+
+/// A final upload's parts, references byte-exact, and its concatenated
+/// data survive a restart.
+pub async fn concat_references_survive_reopen<S, F, Fut>(open: &mut F)
+where
+    S: Store,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let parts = vec![
+        part("conf-ref-part", "https://example.com/files/conf-ref-part"),
+        part("conf-ref-part", "/files/conf-ref-part?a=1&b=%2F#frag"),
+        part("conf-ref-part", " \"quoted\" \\ na\u{ef}ve\t\u{1f600} "),
+    ];
+    let before = {
+        let store = open().await;
+        if !store.capabilities().concatenation() {
+            return;
+        }
+        let partial = create(&store, new_partial("conf-ref-part", UploadSize::Known(2))).await;
+        assert_eq!(store.append(&partial, 0, body(&[b"ab"])).await.expect("append"), 2);
+        let whole = create(&store, new_final("conf-ref-final", parts.clone(), 6)).await;
+        let ids = [partial.clone(), partial.clone(), partial];
+        assert_eq!(store.concatenate(&whole, &ids).await.expect("concatenate"), 6);
+        store.info(&whole).await.expect("info")
+    };
+
+    let store = open().await;
+    let store: &dyn Store = &store;
+    let after = store.info(&before.id).await.expect("info after reopen");
+    assert_eq!(
+        after.kind,
+        UploadKind::Final(parts),
+        "parts and references survive a restart byte-exact"
+    );
+    assert_eq!(after, before, "a final upload's info survives a restart");
+    assert_data(store, &before.id, b"ababab").await;
 }
 
 fn sample_metadata() -> Metadata {

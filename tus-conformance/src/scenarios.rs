@@ -12,6 +12,9 @@ use futures::future::BoxFuture;
 /// The `Tus-Max-Size` servers under test are configured with (1 GiB).
 pub const MAX_SIZE: u64 = 1 << 30;
 
+/// The lifetime of unfinished uploads on servers under test, in seconds.
+pub const EXPIRE_AFTER_SECS: u64 = 3600;
+
 /// Sends one request and returns the whole response.
 pub trait Transport {
     /// Sends `request`; the body chunks are sent as they are (chunked transfer
@@ -28,6 +31,9 @@ pub enum Target {
     Created,
     /// The upload before the last one created in this scenario.
     CreatedBefore,
+    /// The n-th upload created in this scenario (1-based); `{n}` in header
+    /// values and expected values is replaced by its path too.
+    Nth(usize),
     /// A literal path.
     Path(&'static str),
 }
@@ -474,6 +480,153 @@ pub fn all() -> Vec<Scenario> {
             ],
         ),
         scenario(
+            "C61: checksum and trailer extensions advertised with their algorithms",
+            vec![
+                Step::new("OPTIONS", Collection, 204)
+                    .expect_contains(
+                        "tus-extension",
+                        "checksum,checksum-trailer,expiration,concatenation,concatenation-unfinished",
+                    )
+                    .expect("tus-checksum-algorithm", "sha1,md5,sha256,sha512,crc32"),
+            ],
+        ),
+        scenario(
+            "C62-C66: checksums verified while streaming; a mismatch stores nothing",
+            vec![
+                create(22),
+                Step::patch(Created, 0, "hello world", 460)
+                    .header("upload-checksum", "sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                head(0),
+                Step::patch(Created, 0, "hello world", 400).header("upload-checksum", "whirlpool AAAA"),
+                Step::patch(Created, 0, "hello world", 400).header("upload-checksum", "sha1"),
+                Step::patch(Created, 0, "hello world", 400).header("upload-checksum", "sha1 !!notbase64"),
+                Step::patch(Created, 0, "hello world", 400).header("upload-checksum", "sha1 AAAA"),
+                head(0),
+                Step::patch(Created, 0, "hello world", 204)
+                    .header("upload-checksum", "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=")
+                    .expect("upload-offset", "11"),
+                Step::patch(Created, 11, Vec::new(), 204)
+                    .chunked(&[b"hello", b" ", b"world"])
+                    .header("upload-checksum", "crc32 DUoRhQ==")
+                    .expect("upload-offset", "22"),
+                Step::new("GET", Created, 200).expect_body("hello worldhello world"),
+            ],
+        ),
+        scenario(
+            "Checksum: md5, sha256 and sha512 are supported too",
+            vec![
+                create(33),
+                Step::patch(Created, 0, "hello world", 204).header("upload-checksum", "md5 XrY7u+Ae7tCTyyK7j1rNww=="),
+                Step::patch(Created, 11, "hello world", 204)
+                    .header("upload-checksum", "sha256 uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="),
+                Step::patch(Created, 22, "hello world", 204).header(
+                    "upload-checksum",
+                    "sha512 MJ7MSJwS1utMxA9QyQLytNDtd+5RGnx6m808qG1M2G+YndNbxf9JlnDaNCVbRbDP2DDoH2Bdz33FVC6TrpzXbw==",
+                ),
+                Step::patch(Created, 33, Vec::new(), 204).expect("upload-offset", "33"),
+                Step::patch(Created, 22, "hello world", 409).header("upload-checksum", "md5 XrY7u+Ae7tCTyyK7j1rNww=="),
+            ],
+        ),
+        scenario(
+            "C69: checksum on creation-with-upload",
+            vec![
+                create(11)
+                    .header("content-type", oos)
+                    .header("upload-checksum", "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=")
+                    .body("hello world")
+                    .expect("upload-offset", "11"),
+                Step::new("POST", Collection, 460)
+                    .header("upload-length", "11")
+                    .header("content-type", oos)
+                    .header("upload-checksum", "sha1 qvTGHdzF6KLavt4PO0gs2a6pQ00=")
+                    .body("hello world"),
+            ],
+        ),
+        scenario(
+            "C56 C57 C60: Upload-Expires on POST, PATCH and HEAD while unfinished, not once complete",
+            vec![
+                create(10).expect_present("upload-expires"),
+                head(0).expect_present("upload-expires"),
+                Step::patch(Created, 0, "hello", 204).expect_present("upload-expires"),
+                Step::patch(Created, 5, "world", 204).expect_absent("upload-expires"),
+                head(10).expect_absent("upload-expires"),
+            ],
+        ),
+        scenario(
+            "C77-C83: partial uploads concatenated into a final upload",
+            vec![
+                create(5)
+                    .header("upload-concat", "partial")
+                    .header("upload-metadata", "part YQ=="),
+                Step::new("HEAD", Created, 200)
+                    .expect("upload-concat", "partial")
+                    .expect("upload-offset", "0"),
+                Step::patch(Created, 0, "hello", 204),
+                create(6).header("upload-concat", "partial"),
+                Step::patch(Created, 0, " world", 204),
+                Step::new("POST", Collection, 201)
+                    .header("upload-concat", "final;{1} {2}")
+                    .header("upload-metadata", "name Zg==")
+                    .expect("upload-offset", "11"),
+                Step::new("HEAD", Created, 200)
+                    .expect("upload-length", "11")
+                    .expect("upload-offset", "11")
+                    .expect("upload-concat", "final;{1} {2}")
+                    .expect("upload-metadata", "name Zg==")
+                    .expect_absent("upload-expires"),
+                Step::new("GET", Created, 200).expect_body("hello world"),
+                Step::patch(Created, 11, "x", 403),
+                Step::patch(Created, 0, "x", 403),
+                Step::new("POST", Collection, 201).header("upload-concat", "final;{1} {1} http://uploads.example{2}"),
+                Step::new("GET", Created, 200).expect_body("hellohello world"),
+                Step::new("HEAD", Target::Nth(1), 200)
+                    .expect("upload-offset", "5")
+                    .expect("upload-metadata", "part YQ=="),
+            ],
+        ),
+        scenario(
+            "C84-C89: invalid final uploads",
+            vec![
+                create(1).header("upload-concat", "partial"),
+                create(1),
+                Step::new("POST", Collection, 400).header("upload-concat", "final;/files/doesnotexist"),
+                Step::new("POST", Collection, 400).header("upload-concat", "final;{2}"),
+                Step::new("POST", Collection, 400).header("upload-concat", "final;/elsewhere/a/b"),
+                Step::new("POST", Collection, 400)
+                    .header("upload-concat", "final;{1}")
+                    .header("upload-length", "1"),
+                Step::new("POST", Collection, 400)
+                    .header("upload-concat", "bogus")
+                    .header("upload-length", "1"),
+                Step::new("POST", Collection, 400).header("upload-concat", "final;"),
+                Step::new("POST", Collection, 403)
+                    .header("upload-concat", "final;{1}")
+                    .header("content-type", oos)
+                    .body("x"),
+            ],
+        ),
+        scenario(
+            "C85: a final upload of unfinished partials assembles when the last one completes",
+            vec![
+                create(3).header("upload-concat", "partial"),
+                create(2).header("upload-concat", "partial"),
+                Step::patch(Created, 0, "de", 204),
+                Step::new("POST", Collection, 201)
+                    .header("upload-concat", "final;{1} {2}")
+                    .expect_absent("upload-offset"),
+                Step::new("HEAD", Created, 200)
+                    .expect_absent("upload-offset")
+                    .expect("upload-length", "5")
+                    .expect("upload-concat", "final;{1} {2}"),
+                Step::new("GET", Created, 409),
+                Step::patch(Target::Nth(1), 0, "abc", 204),
+                Step::new("HEAD", Target::Nth(3), 200)
+                    .expect("upload-offset", "5")
+                    .expect("upload-length", "5"),
+                Step::new("GET", Target::Nth(3), 200).expect_body("abcde"),
+            ],
+        ),
+        scenario(
             "Methods the target does not allow are 405 with Allow",
             vec![
                 Step::new("PUT", Target::Path("/files/abc"), 405).expect_present("allow"),
@@ -509,10 +662,14 @@ pub async fn run(transport: &dyn Transport, scenario: &Scenario) -> Result<(), S
                 .nth(1)
                 .cloned()
                 .ok_or_else(|| context("fewer than two uploads created".into()))?,
+            Target::Nth(n) => created
+                .get(n.wrapping_sub(1))
+                .cloned()
+                .ok_or_else(|| context(format!("upload {n} not created yet")))?,
         };
         let mut builder = http::Request::builder().method(step.method).uri(path.as_str());
         for (name, value) in &step.headers {
-            builder = builder.header(*name, value.as_str());
+            builder = builder.header(*name, substitute(value, &created));
         }
         if !step.chunked && !step.headers.iter().any(|(n, _)| *n == "content-length") {
             let length: usize = step.body.iter().map(Bytes::len).sum();
@@ -547,8 +704,8 @@ pub async fn run(transport: &dyn Transport, scenario: &Scenario) -> Result<(), S
         for (name, expected) in &step.expect {
             let actual = header(name);
             let ok = match (expected, &actual) {
-                (Expected::Is(value), Some(actual)) => actual == value,
-                (Expected::Contains(value), Some(actual)) => actual.contains(value.as_str()),
+                (Expected::Is(value), Some(actual)) => *actual == substitute(value, &created),
+                (Expected::Contains(value), Some(actual)) => actual.contains(&substitute(value, &created)),
                 (Expected::Present, Some(_)) | (Expected::Absent, None) => true,
                 _ => false,
             };
@@ -572,6 +729,15 @@ pub async fn run(transport: &dyn Transport, scenario: &Scenario) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// Replaces `{1}`..`{9}` with the paths of the uploads created so far.
+fn substitute(text: &str, created: &[String]) -> String {
+    let mut text = text.to_owned();
+    for (index, path) in created.iter().enumerate().take(9) {
+        text = text.replace(&format!("{{{}}}", index + 1), path);
+    }
+    text
 }
 
 /// Runs every scenario and returns the failures (empty when all pass).

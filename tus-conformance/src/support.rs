@@ -2,13 +2,17 @@
 
 use std::io;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::{StreamExt as _, TryStreamExt as _};
 use tus_core::proto::headers::Metadata;
-use tus_core::store::{DataStream, NewUpload, Store, UploadId, UploadInfo, UploadKind, UploadSize};
+use tus_core::store::{
+    ConcatPart, DataStream, NewUpload, Store, UploadId, UploadInfo, UploadKind, UploadSize, Verdict,
+};
 
 /// The creation time every suite upload gets: fixed, with sub-second
 /// precision, so a store that rounds it is caught.
@@ -30,6 +34,56 @@ pub fn new_upload(id_text: &str, size: UploadSize) -> NewUpload {
         kind: UploadKind::Single,
         created_at: created_at(),
     }
+}
+
+/// A partial upload (`Upload-Concat: partial`) of `size`.
+pub fn new_partial(id_text: &str, size: UploadSize) -> NewUpload {
+    NewUpload {
+        kind: UploadKind::Partial,
+        ..new_upload(id_text, size)
+    }
+}
+
+/// A final upload of `parts`, whose size is `size`.
+pub fn new_final(id_text: &str, parts: Vec<ConcatPart>, size: u64) -> NewUpload {
+    NewUpload {
+        kind: UploadKind::Final(parts),
+        ..new_upload(id_text, UploadSize::Known(size))
+    }
+}
+
+/// The partial `id_text`, named by the client as `reference`.
+pub fn part(id_text: &str, reference: &str) -> ConcatPart {
+    ConcatPart {
+        id: id(id_text),
+        reference: reference.to_owned(),
+    }
+}
+
+/// A staged-append verdict that answers `keep`, and a flag it sets when
+/// it is asked.
+pub fn verdict(keep: bool) -> (Verdict, Arc<AtomicBool>) {
+    let asked = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&asked);
+    let verdict: Verdict = Box::new(move || {
+        flag.store(true, Ordering::SeqCst);
+        keep
+    });
+    (verdict, asked)
+}
+
+/// Whether a flag from [`verdict`] was set.
+pub fn was_asked(asked: &AtomicBool) -> bool {
+    asked.load(Ordering::SeqCst)
+}
+
+/// Every id [`Store::list`] yields, in its order.
+pub async fn list_ids(store: &dyn Store) -> Vec<UploadId> {
+    store
+        .list()
+        .try_collect()
+        .await
+        .unwrap_or_else(|error| panic!("list: {error}"))
 }
 
 /// Creates `upload` and checks the store reports it as created.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use tus_conformance::scenarios::{self, MAX_SIZE, Transport};
+use tus_conformance::scenarios::{self, EXPIRE_AFTER_SECS, MAX_SIZE, Transport};
 use tus_core::RequestBody;
 use tus_core::server::TusHandler;
 use tus_core::store::MemoryStore;
@@ -29,6 +29,7 @@ async fn scenarios_pass_against_the_memory_store() {
     let handler = TusHandler::builder(Arc::new(MemoryStore::new()))
         .base_path("/files/")
         .max_size(MAX_SIZE)
+        .expire_after(std::time::Duration::from_secs(EXPIRE_AFTER_SECS))
         .build();
     let failures = scenarios::run_all(&Direct(handler)).await;
     assert!(

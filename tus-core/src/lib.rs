@@ -26,6 +26,7 @@
 //! - [`server`]: the async driver that ties a request, a store and a lock together.
 
 pub mod body;
+pub mod clock;
 pub mod proto;
 pub mod server;
 pub mod store;

@@ -11,6 +11,9 @@
 //! written with one vectored write, so chunks are never copied. Writing
 //! whenever the body is not immediately ready means a slow client's bytes
 //! reach the file at once instead of waiting for the batch to fill.
+//!
+//! Staged appends ([`crate::staged`]) write their stage file with the same
+//! [`Writer`].
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, IoSlice, Write};
@@ -30,22 +33,57 @@ const MAX_BATCH_CHUNKS: usize = 64;
 
 /// Opens the data file for appending, takes its exclusive lock and checks
 /// that `offset` is its length. Blocking.
+pub(crate) fn open(data: &Path, info: &Path, offset: u64) -> Result<File, StoreError> {
+    let file = open_locked(OpenOptions::new().append(true), data, info)?;
+    check_offset(&file, offset)?;
+    Ok(file)
+}
+
+/// Opens the data file with `options` and takes its exclusive lock, after
+/// which the upload is checked to still exist. Blocking.
 ///
 /// The lock is an advisory, non-blocking lock on the open file: another
 /// writer, in this process or another, gets [`StoreError::Busy`]. It is
 /// released when the returned file is dropped.
-pub(crate) fn open(data: &Path, info: &Path, offset: u64) -> Result<File, StoreError> {
-    let file = OpenOptions::new().append(true).open(data)?;
+pub(crate) fn open_locked(options: &OpenOptions, data: &Path, info: &Path) -> Result<File, StoreError> {
+    let file = options.open(data)?;
     lock(&file)?;
     // A data file without its sidecar is the remains of a terminated upload.
     if !info.try_exists().map_err(StoreError::backend)? {
         return Err(StoreError::NotFound);
     }
+    // A concatenation replaces the data file while holding the old one's
+    // lock; a writer that opened the old file and got its lock afterwards
+    // must not write to a file no longer in the directory.
+    if !is_current(&file, data).map_err(StoreError::backend)? {
+        return Err(StoreError::Busy);
+    }
+    Ok(file)
+}
+
+/// Fails with [`StoreError::OffsetMismatch`] unless `offset` is the length
+/// of the (locked) data file.
+pub(crate) fn check_offset(file: &File, offset: u64) -> Result<(), StoreError> {
     let current = file.metadata().map_err(StoreError::backend)?.len();
     if current != offset {
         return Err(StoreError::OffsetMismatch { current });
     }
-    Ok(file)
+    Ok(())
+}
+
+/// Whether `file` is still the file at `path`.
+#[cfg(unix)]
+fn is_current(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let (open, named) = (file.metadata()?, std::fs::metadata(path)?);
+    Ok(open.dev() == named.dev() && open.ino() == named.ino())
+}
+
+/// Whether `file` is still the file at `path`: assumed where it cannot be
+/// told cheaply (Windows does not rename over an open file anyway).
+#[cfg(not(unix))]
+fn is_current(_file: &File, _path: &Path) -> io::Result<bool> {
+    Ok(true)
 }
 
 /// Takes the exclusive lock on `file` without waiting.
@@ -62,46 +100,80 @@ pub(crate) fn lock(file: &File) -> Result<(), StoreError> {
 ///
 /// A body error ends the append like the end of the body: every byte
 /// received before it is kept.
-pub(crate) async fn write(file: File, mut data: DataStream, sync: bool, id: &UploadId) -> Result<u64, StoreError> {
-    let mut writer = Writer {
-        file,
-        batch: Batch::default(),
-    };
-    loop {
-        let next = match data.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                writer = writer.flush().await?;
-                data.next().await
-            }
-        };
-        match next {
-            Some(Ok(chunk)) => {
-                writer.batch.push(chunk);
-                if writer.batch.is_full() {
-                    writer = writer.flush().await?;
-                }
-            }
-            Some(Err(error)) => {
-                tracing::debug!(%id, %error, "request body failed; keeping the bytes received");
-                break;
-            }
-            None => break,
-        }
-    }
-    writer.flush().await?.finish(sync).await
+pub(crate) async fn write(file: File, data: DataStream, sync: bool, id: &UploadId) -> Result<u64, StoreError> {
+    let (writer, _) = Writer::new(file, ()).write_body(data, id).await?;
+    writer.finish(sync).await
 }
 
-/// The locked file and the chunks not yet written to it.
-struct Writer {
+/// How a request body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyEnd {
+    /// Every byte arrived.
+    Complete,
+    /// The body yielded an error (the client went away); the bytes before
+    /// it were written.
+    Failed,
+}
+
+/// A file being written, and the chunks not yet written to it.
+pub(crate) struct Writer<H> {
     file: File,
     batch: Batch,
+    /// Kept alive as long as the writer, also inside blocking writes: a
+    /// staged append holds the data file (and so its lock) here while it
+    /// writes the stage file.
+    held: H,
 }
 
-impl Writer {
+impl<H: Send + 'static> Writer<H> {
+    /// A writer onto `file`, keeping `held` until it is dropped.
+    pub(crate) fn new(file: File, held: H) -> Self {
+        Self {
+            file,
+            batch: Batch::default(),
+            held,
+        }
+    }
+
+    /// The written file and the held one.
+    pub(crate) fn into_parts(self) -> (File, H) {
+        (self.file, self.held)
+    }
+
+    /// Writes `data` to the file until it ends or fails, and says how it ended.
+    pub(crate) async fn write_body(
+        mut self,
+        mut data: DataStream,
+        id: &UploadId,
+    ) -> Result<(Self, BodyEnd), StoreError> {
+        let end = loop {
+            let next = match data.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    self = self.flush().await?;
+                    data.next().await
+                }
+            };
+            match next {
+                Some(Ok(chunk)) => {
+                    self.batch.push(chunk);
+                    if self.batch.is_full() {
+                        self = self.flush().await?;
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%id, %error, "request body failed");
+                    break BodyEnd::Failed;
+                }
+                None => break BodyEnd::Complete,
+            }
+        };
+        Ok((self.flush().await?, end))
+    }
+
     /// Writes the batch, if any, on the blocking pool. The writer moves into
     /// the blocking task and back out, so if this future is dropped the task
-    /// still finishes its write and then unlocks the file.
+    /// still finishes its write and then closes (and unlocks) the files.
     async fn flush(mut self) -> Result<Self, StoreError> {
         if self.batch.is_empty() {
             return Ok(self);
@@ -230,6 +302,19 @@ mod tests {
         }
         let error = write_all_vectored(&mut Full, &[Bytes::from_static(b"x")]).expect_err("no progress");
         assert_eq!(error.kind(), io::ErrorKind::WriteZero);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_data_file_replaced_after_opening_is_not_current() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (data, replacement) = (dir.path().join("a.bin"), dir.path().join("a.bin.tmp"));
+        std::fs::write(&data, b"old").expect("data");
+        let file = File::open(&data).expect("open");
+        assert!(is_current(&file, &data).expect("stat"));
+        std::fs::write(&replacement, b"new").expect("replacement");
+        std::fs::rename(&replacement, &data).expect("rename");
+        assert!(!is_current(&file, &data).expect("stat"));
     }
 
     #[test]

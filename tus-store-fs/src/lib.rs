@@ -21,8 +21,10 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `{id}.bin` | the bytes received so far; its length **is** the offset |
-//! | `{id}.info` | size, metadata (byte-exact), concatenation role, creation time |
+//! | `{id}.bin` | the bytes received so far; its length **is** the offset, its modification time `updated_at` |
+//! | `{id}.info` | size, metadata (byte-exact), concatenation role and parts, creation time |
+//! | `{id}.stage` | while a staged append runs: its body, not yet kept |
+//! | `{id}.bin.tmp` | while a concatenation runs: the final upload's new data |
 //!
 //! - **Durable offsets.** The offset is never stored: it is read from the
 //!   data file's length, so it is always the number of bytes on disk, also
@@ -35,21 +37,33 @@
 //!   that the offset is the file's length before writing a byte.
 //! - **Streaming.** Chunks are written as they arrive, in bounded batches,
 //!   with vectored writes; reads stream in 256 KiB chunks.
+//! - **All-or-nothing staged appends** (checksums). Under the same lock the
+//!   body is streamed to `{id}.stage`; only if it arrived whole and is
+//!   accepted is it copied onto `{id}.bin` by the kernel (`copy_file_range`
+//!   on Linux). The data file is untouched until then, also across a crash.
+//! - **Concatenation** copies the partials' data files, in the kernel, into
+//!   `{id}.bin.tmp`, which is flushed and renamed over the final upload's
+//!   `{id}.bin` while its lock is held.
 //! - **Atomic bookkeeping.** A sidecar is replaced by writing a temporary
 //!   file, flushing it, renaming it over the old one and flushing the
 //!   directory.
 //! - **Cancel-safe.** Dropping an append midway keeps the bytes already
-//!   written and releases the lock.
+//!   written and releases the lock; dropping a staged append keeps nothing.
+//!
+//! `updated_at` is the data file's modification time (creation sets it to
+//! the creation time), so appends write nothing extra to record it. It comes
+//! from the system clock, not from any clock injected into the server.
+//! Listing reads the directory for `{id}.info` files.
 //!
 //! Ids are [`UploadId`](tus_core::store::UploadId)s, whose charset
 //! (`A-Z a-z 0-9 - _`) cannot traverse out of the directory.
-//!
-//! Concatenation is not supported yet.
 
 mod append;
 mod blocking;
+mod concat;
 mod read;
 mod sidecar;
+mod staged;
 mod store;
 
 pub use store::{FileStore, SyncPolicy};

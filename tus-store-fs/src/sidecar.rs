@@ -4,19 +4,26 @@
 //! The offset is deliberately absent: it is the length of the data file, so
 //! it can never disagree with the bytes on disk.
 //!
+//! The time of the last change is absent too: it is the data file's
+//! modification time.
+//!
 //! ```json
 //! {
-//!   "version": 1,
+//!   "version": 2,
 //!   "size": {"known": 11},
 //!   "metadata": [["filename", "aGVsbG8udHh0"], ["empty", ""]],
-//!   "kind": "single",
+//!   "kind": {"final": [{"id": "a1", "reference": "/files/a1"}]},
 //!   "created_at": {"secs": 1700000000, "nanos": 123456789}
 //! }
 //! ```
 //!
 //! `size` is `{"known": n}` or `"deferred"`; `kind` is `"single"`,
-//! `"partial"` or `{"final": ["id", ...]}`; metadata values are padded
+//! `"partial"` or `{"final": [part, ...]}`, each part the partial's id and
+//! the URL the client named it by, as received; metadata values are padded
 //! standard base64 of the raw bytes, in the client's order.
+//!
+//! Version 1 differs only in the parts of a final upload, which are bare
+//! ids: such a sidecar is still read, each part's reference being its id.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -27,10 +34,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use tus_core::proto::headers::Metadata;
-use tus_core::store::{NewUpload, StoreError, UploadId, UploadInfo, UploadKind, UploadSize};
+use tus_core::store::{ConcatPart, NewUpload, StoreError, UploadId, UploadInfo, UploadKind, UploadSize};
 
-/// The format version written into every sidecar; readers refuse any other.
-const VERSION: u32 = 1;
+/// The format version written into every sidecar.
+const VERSION: u32 = 2;
+
+/// The first format version, still read: a final upload's parts are bare ids.
+const VERSION_1: u32 = 1;
 
 /// Why a sidecar could not be written or understood.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +94,17 @@ enum SizeRecord {
 enum KindRecord {
     Single,
     Partial,
-    Final(Vec<String>),
+    Final(Vec<PartRecord>),
+}
+
+/// One part of a final upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum PartRecord {
+    /// Since version 2: the partial's id and the URL the client named it by.
+    Named { id: String, reference: String },
+    /// Version 1: the partial's id alone.
+    Bare(String),
 }
 
 /// A point in time as seconds and nanoseconds since the Unix epoch.
@@ -108,7 +128,7 @@ impl Sidecar {
     /// Parses and validates a sidecar's bytes, refusing unknown versions.
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, SidecarError> {
         let record: Record = serde_json::from_slice(bytes).map_err(SidecarError::Json)?;
-        if record.version != VERSION {
+        if record.version != VERSION && record.version != VERSION_1 {
             return Err(SidecarError::Version(record.version));
         }
         let mut metadata = Metadata::new();
@@ -125,10 +145,9 @@ impl Sidecar {
             KindRecord::Partial => UploadKind::Partial,
             KindRecord::Final(parts) => UploadKind::Final(
                 parts
-                    .iter()
-                    .map(|part| UploadId::parse(part))
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| SidecarError::Invalid("partial upload id"))?,
+                    .into_iter()
+                    .map(|part| part.into_part(record.version))
+                    .collect::<Result<_, _>>()?,
             ),
         };
         let Timestamp { secs, nanos } = record.created_at;
@@ -169,7 +188,15 @@ impl Sidecar {
             kind: match &self.kind {
                 UploadKind::Single => KindRecord::Single,
                 UploadKind::Partial => KindRecord::Partial,
-                UploadKind::Final(parts) => KindRecord::Final(parts.iter().map(|id| id.as_str().to_owned()).collect()),
+                UploadKind::Final(parts) => KindRecord::Final(
+                    parts
+                        .iter()
+                        .map(|part| PartRecord::Named {
+                            id: part.id.as_str().to_owned(),
+                            reference: part.reference.clone(),
+                        })
+                        .collect(),
+                ),
             },
             created_at: Timestamp {
                 secs: since_epoch.as_secs(),
@@ -190,8 +217,12 @@ impl Sidecar {
         }
     }
 
-    /// The upload's state, given its offset (the data file's length).
-    pub(crate) fn into_info(self, id: UploadId, offset: u64) -> UploadInfo {
+    /// The upload's state, given its offset (the data file's length) and the
+    /// time its data last changed (the data file's modification time, if the
+    /// platform has one). That time is never reported as earlier than the
+    /// creation time, which a coarse file system clock could round it to.
+    pub(crate) fn into_info(self, id: UploadId, offset: u64, modified: Option<SystemTime>) -> UploadInfo {
+        let updated_at = modified.map_or(self.created_at, |modified| modified.max(self.created_at));
         UploadInfo {
             id,
             size: self.size,
@@ -199,7 +230,22 @@ impl Sidecar {
             metadata: self.metadata,
             kind: self.kind,
             created_at: self.created_at,
+            updated_at,
         }
+    }
+}
+
+impl PartRecord {
+    /// The part, from a sidecar of `version`, which decides its form.
+    fn into_part(self, version: u32) -> Result<ConcatPart, SidecarError> {
+        let (id, reference) = match (self, version) {
+            (Self::Named { id, reference }, VERSION) => (id, reference),
+            // Version 1 did not keep the URL; the id is the best stand-in.
+            (Self::Bare(id), VERSION_1) => (id.clone(), id),
+            _ => return Err(SidecarError::Invalid("partial upload")),
+        };
+        let id = UploadId::parse(&id).map_err(|_| SidecarError::Invalid("partial upload id"))?;
+        Ok(ConcatPart { id, reference })
     }
 }
 
@@ -268,7 +314,7 @@ mod tests {
 
     fn record() -> serde_json::Value {
         serde_json::json!({
-            "version": 1,
+            "version": 2,
             "size": {"known": 11},
             "metadata": [["filename", "aGVsbG8udHh0"], ["empty", ""], ["bin", "/wD+"]],
             "kind": "single",
@@ -276,28 +322,94 @@ mod tests {
         })
     }
 
+    fn part(id: &str, reference: &str) -> ConcatPart {
+        ConcatPart {
+            id: UploadId::parse(id).expect("valid id"),
+            reference: reference.to_owned(),
+        }
+    }
+
     #[test]
     fn on_disk_format_is_stable() {
         let sidecar = Sidecar::new(&upload(UploadKind::Single, UploadSize::Known(11)));
         let json: serde_json::Value = serde_json::from_slice(&sidecar.to_json().expect("json")).expect("parse");
         assert_eq!(json, record());
+
+        let parts = vec![part("p1", "/files/p1"), part("p2", "https://h/files/p2")];
+        let sidecar = Sidecar::new(&upload(UploadKind::Final(parts), UploadSize::Known(11)));
+        let json: serde_json::Value = serde_json::from_slice(&sidecar.to_json().expect("json")).expect("parse");
+        let mut expected = record();
+        expected["kind"] = serde_json::json!({"final": [
+            {"id": "p1", "reference": "/files/p1"},
+            {"id": "p2", "reference": "https://h/files/p2"},
+        ]});
+        assert_eq!(json, expected);
     }
 
     #[test]
     fn round_trips_every_kind_and_size() {
-        let parts = vec![UploadId::parse("p1").expect("id"), UploadId::parse("p2").expect("id")];
+        let parts = vec![
+            part("p1", "/files/p1"),
+            part("p2", "https://example.com/files/p2?a=1&b=%2F#x"),
+            part("p1", "  \"quoted\" \\ na\u{ef}ve\t\u{1f600} "),
+            part("p3", ""),
+        ];
         let cases = [
             (UploadKind::Single, UploadSize::Deferred),
             (UploadKind::Partial, UploadSize::Known(0)),
             (UploadKind::Final(parts), UploadSize::Known(u64::MAX)),
+            (UploadKind::Final(Vec::new()), UploadSize::Known(0)),
         ];
         for (kind, size) in cases {
             let new = upload(kind, size);
             let json = Sidecar::new(&new).to_json().expect("json");
-            let info = Sidecar::from_json(&json).expect("parse").into_info(new.id.clone(), 7);
+            let info = Sidecar::from_json(&json)
+                .expect("parse")
+                .into_info(new.id.clone(), 7, None);
             let mut expected = UploadInfo::new(new);
             expected.offset = 7;
             assert_eq!(info, expected);
+        }
+    }
+
+    #[test]
+    fn reads_version_1() {
+        let mut v1 = record();
+        v1["version"] = 1.into();
+        let sidecar = Sidecar::from_json(&serde_json::to_vec(&v1).expect("json")).expect("version 1 single");
+        assert_eq!(
+            sidecar,
+            Sidecar::new(&upload(UploadKind::Single, UploadSize::Known(11)))
+        );
+
+        v1["kind"] = serde_json::json!({"final": ["p1", "p2"]});
+        let sidecar = Sidecar::from_json(&serde_json::to_vec(&v1).expect("json")).expect("version 1 final");
+        assert_eq!(
+            sidecar.kind,
+            UploadKind::Final(vec![part("p1", "p1"), part("p2", "p2")])
+        );
+        // Written back, it becomes version 2.
+        let json: serde_json::Value = serde_json::from_slice(&sidecar.to_json().expect("json")).expect("parse");
+        assert_eq!(json["version"], 2);
+    }
+
+    #[test]
+    fn updated_at_is_the_modification_time_but_never_before_creation() {
+        let new = upload(UploadKind::Single, UploadSize::Deferred);
+        let created = new.created_at;
+        let sidecar = Sidecar::new(&new);
+        let later = created + Duration::from_secs(5);
+        let earlier = created - Duration::from_nanos(123_456_789);
+        let cases = [
+            (Some(later), later),
+            (Some(earlier), created),
+            (Some(created), created),
+            (None, created),
+        ];
+        for (modified, expected) in cases {
+            let info = sidecar.clone().into_info(new.id.clone(), 0, modified);
+            assert_eq!(info.updated_at, expected, "modified {modified:?}");
+            assert_eq!(info.created_at, created);
         }
     }
 
@@ -311,14 +423,21 @@ mod tests {
 
     #[test]
     fn refuses_bad_sidecars() {
-        let edits: [(&str, serde_json::Value); 8] = [
-            ("version", 2.into()),
-            ("version", "1".into()),
+        let edits: [(&str, serde_json::Value); 12] = [
+            ("version", 3.into()),
+            ("version", 0.into()),
+            ("version", "2".into()),
             ("size", "unknown".into()),
             ("size", serde_json::json!({"known": -1})),
             ("metadata", serde_json::json!([["k", "not base64!"]])),
             ("metadata", serde_json::json!([["k", ""], ["k", ""]])),
-            ("kind", serde_json::json!({"final": ["../etc"]})),
+            (
+                "kind",
+                serde_json::json!({"final": [{"id": "../etc", "reference": "/files/x"}]}),
+            ),
+            ("kind", serde_json::json!({"final": ["p1"]})),
+            ("kind", serde_json::json!({"final": [{"id": "p1"}]})),
+            ("kind", serde_json::json!({"final": [{"id": "p1", "reference": 7}]})),
             ("created_at", serde_json::json!({"secs": 0, "nanos": 1_000_000_000})),
         ];
         for (field, value) in edits {

@@ -5,11 +5,21 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
-use tus_core::store::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo};
+use futures::stream::{self, BoxStream};
+use tus_core::store::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, Verdict};
 
 use crate::sidecar::{self, Sidecar, SidecarError};
-use crate::{append, blocking, read};
+use crate::staged::{self, Paths};
+use crate::{append, blocking, concat, read};
+
+/// Suffix of an upload's data file.
+pub(crate) const DATA_SUFFIX: &str = ".bin";
+/// Suffix of an upload's sidecar.
+pub(crate) const INFO_SUFFIX: &str = ".info";
+/// Suffix of the file a staged append writes before the data file.
+const STAGE_SUFFIX: &str = ".stage";
 
 /// When the store asks the operating system to flush writes to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,31 +84,48 @@ impl FileStore {
     /// `{dir}/{id}.bin`. Only an [`UploadId`] is ever joined to the directory,
     /// and its charset (`A-Z a-z 0-9 - _`) cannot name another directory.
     fn data_path(&self, id: &UploadId) -> PathBuf {
-        self.dir.join(format!("{id}.bin"))
+        self.dir.join(format!("{id}{DATA_SUFFIX}"))
     }
 
     /// `{dir}/{id}.info`; see [`FileStore::data_path`].
     fn info_path(&self, id: &UploadId) -> PathBuf {
-        self.dir.join(format!("{id}.info"))
+        self.dir.join(format!("{id}{INFO_SUFFIX}"))
+    }
+
+    /// `{dir}/{id}.stage`; see [`FileStore::data_path`].
+    fn stage_path(&self, id: &UploadId) -> PathBuf {
+        self.dir.join(format!("{id}{STAGE_SUFFIX}"))
     }
 }
 
 impl Store for FileStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE.with_termination().with_deferred_length()
+        Capabilities::NONE
+            .with_termination()
+            .with_deferred_length()
+            .with_concatenation()
+            .with_staged_append()
+            .with_listing()
     }
 
-    /// Creates `{id}.bin` (failing if it exists), then writes `{id}.info`
-    /// atomically. Until the sidecar is in place the upload does not exist.
+    /// Creates `{id}.bin` (failing if it exists) with its modification time
+    /// set to the creation time, then writes `{id}.info` atomically. Until
+    /// the sidecar is in place the upload does not exist.
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         let (data, info, sync) = (self.data_path(&upload.id), self.info_path(&upload.id), self.syncs());
         Box::pin(blocking::run(move || {
             let json = Sidecar::new(&upload).to_json().map_err(StoreError::backend)?;
-            OpenOptions::new()
+            let file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&data)
                 .map_err(StoreError::backend)?;
+            // `updated_at` is the data file's modification time, never earlier
+            // than the creation time: without this it would only be close to it.
+            if let Err(error) = file.set_modified(upload.created_at) {
+                tracing::debug!(path = %data.display(), %error, "could not set the data file's modification time");
+            }
+            drop(file);
             if let Err(error) = sidecar::save(&info, &json, sync) {
                 if let Err(cleanup) = fs::remove_file(&data) {
                     tracing::warn!(path = %data.display(), %cleanup, "could not remove data file of a failed create");
@@ -109,19 +136,20 @@ impl Store for FileStore {
         }))
     }
 
-    /// Parses `{id}.info` and takes the offset from the length of `{id}.bin`.
+    /// Parses `{id}.info` and takes the offset from the length of `{id}.bin`
+    /// and `updated_at` from its modification time.
     fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>> {
         let (data, info, id) = (self.data_path(id), self.info_path(id), id.clone());
         Box::pin(blocking::run(move || {
             let sidecar = sidecar::load(&info)?;
-            let offset = match fs::metadata(&data) {
-                Ok(metadata) => metadata.len(),
+            let metadata = match fs::metadata(&data) {
+                Ok(metadata) => metadata,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     return Err(StoreError::backend(SidecarError::MissingData));
                 }
                 Err(error) => return Err(StoreError::backend(error)),
             };
-            Ok(sidecar.into_info(id, offset))
+            Ok(sidecar.into_info(id, metadata.len(), metadata.modified().ok()))
         }))
     }
 
@@ -148,16 +176,23 @@ impl Store for FileStore {
     }
 
     /// Removes `{id}.info` first (the upload is gone from then on), then
-    /// `{id}.bin`.
+    /// `{id}.bin` and any stage or temporary file a crash left behind.
     fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
-        let (data, info, sync) = (self.data_path(id), self.info_path(id), self.syncs());
+        let (info, sync) = (self.info_path(id), self.syncs());
+        let rest = [
+            self.data_path(id),
+            self.stage_path(id),
+            concat::temp_path(&self.dir, id),
+        ];
         let dir = self.dir.clone();
         Box::pin(blocking::run(move || {
             fs::remove_file(&info)?;
-            match fs::remove_file(&data) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => return Err(StoreError::backend(error)),
+            for path in rest {
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(StoreError::backend(error)),
+                }
             }
             if sync {
                 sidecar::sync_dir(&dir).map_err(StoreError::backend)?;
@@ -174,6 +209,61 @@ impl Store for FileStore {
             Ok(read::stream(file, len))
         })
     }
+
+    /// Streams the body to `{id}.stage` under the data file's lock, then,
+    /// if it is kept, lets the kernel copy it onto the end of `{id}.bin`.
+    fn append_staged<'a>(
+        &'a self,
+        id: &'a UploadId,
+        offset: u64,
+        data: DataStream,
+        verdict: Verdict,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let paths = Paths {
+            data: self.data_path(id),
+            info: self.info_path(id),
+            stage: self.stage_path(id),
+        };
+        Box::pin(staged::append(paths, offset, data, verdict, self.syncs(), id))
+    }
+
+    /// Lets the kernel copy the partials' data files into a temporary file,
+    /// which is renamed over `{id}.bin` while its lock is held.
+    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let (dir, id, partials, sync) = (self.dir.clone(), id.clone(), partials.to_vec(), self.syncs());
+        Box::pin(blocking::run(move || concat::concatenate(&dir, &id, &partials, sync)))
+    }
+
+    /// Reads the directory once, on the blocking pool, for every `{id}.info`.
+    fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
+        let dir = self.dir.clone();
+        stream::once(blocking::run(move || list(&dir)))
+            .flat_map(|listed| {
+                let items: Vec<Result<UploadId, StoreError>> = match listed {
+                    Ok(ids) => ids.into_iter().map(Ok).collect(),
+                    Err(error) => vec![Err(error)],
+                };
+                stream::iter(items)
+            })
+            .boxed()
+    }
+}
+
+/// The ids of every upload in `dir`: every `{id}.info` whose name holds a
+/// valid id. Temporary and stage files never end in `.info`. Blocking.
+fn list(dir: &Path) -> Result<Vec<UploadId>, StoreError> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(dir).map_err(StoreError::backend)? {
+        let name = entry.map_err(StoreError::backend)?.file_name();
+        let id = name
+            .to_str()
+            .and_then(|name| name.strip_suffix(INFO_SUFFIX))
+            .and_then(|stem| UploadId::parse(stem).ok());
+        if let Some(id) = id {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -227,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn advertises_termination_and_deferred_length_only() {
+    fn advertises_every_capability() {
         let store = FileStore {
             dir: PathBuf::from("unused"),
             sync: SyncPolicy::Never,
@@ -235,6 +325,8 @@ mod tests {
         let capabilities = store.capabilities();
         assert!(capabilities.termination());
         assert!(capabilities.deferred_length());
-        assert!(!capabilities.concatenation());
+        assert!(capabilities.concatenation());
+        assert!(capabilities.staged_append());
+        assert!(capabilities.listing());
     }
 }

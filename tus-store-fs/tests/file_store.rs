@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tus_conformance::support::{assert_data, body, channel_body, create, id, new_upload};
+use tus_conformance::support::{
+    assert_data, body, channel_body, create, id, list_ids, new_final, new_partial, new_upload, part, verdict,
+};
 use tus_core::store::{Store, StoreError, UploadId, UploadSize};
 use tus_store_fs::FileStore;
 
@@ -27,8 +29,28 @@ async fn wait_for_offset(store: &dyn Store, id: &UploadId, expected: u64) {
     panic!("offset of {id} never reached {expected}");
 }
 
+/// Waits until the file at `path` is `expected` bytes long.
+async fn wait_for_len(path: &Path, expected: u64) {
+    for _ in 0..1000 {
+        if fs::metadata(path).map(|metadata| metadata.len()).ok() == Some(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{} never reached {expected} bytes", path.display());
+}
+
 fn chunk(bytes: &'static [u8]) -> io::Result<Bytes> {
     Ok(Bytes::from_static(bytes))
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -62,6 +84,166 @@ async fn a_crash_mid_append_keeps_exactly_the_bytes_on_disk() {
     let offset = reopened.append(&id, 8, body(&[b"cc"])).await.expect("resume");
     assert_eq!(offset, 10);
     assert_data(&reopened, &id, b"aaaabbbbcc").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_mid_staged_append_leaves_the_upload_unchanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(open(dir.path()));
+    let id = create(store.as_ref(), new_upload("staged-crash", UploadSize::Known(100))).await;
+    assert_eq!(store.append(&id, 0, body(&[b"kept"])).await.expect("append"), 4);
+    let before = store.info(&id).await.expect("info");
+    let stage = dir.path().join("staged-crash.stage");
+
+    let (sender, idle_body) = channel_body();
+    let append = tokio::spawn({
+        let (store, id) = (Arc::clone(&store), id.clone());
+        async move { store.append_staged(&id, 4, idle_body, verdict(true).0).await }
+    });
+    sender.unbounded_send(chunk(b"aaaa")).expect("open");
+    sender.unbounded_send(chunk(b"bbbb")).expect("open");
+    // The body is still open: the bytes reach the stage file, not the data file.
+    wait_for_len(&stage, 8).await;
+    assert_eq!(fs::read(dir.path().join("staged-crash.bin")).expect("data"), b"kept");
+    assert_eq!(
+        store.info(&id).await.expect("info"),
+        before,
+        "staging leaves the upload as it was"
+    );
+
+    // The process "crashes" mid-body: the append future is dropped, never
+    // returning, and the store goes away with it.
+    append.abort();
+    assert!(append.await.expect_err("aborted").is_cancelled());
+    drop(sender);
+    drop(store);
+
+    let reopened = open(dir.path());
+    assert_eq!(
+        reopened.info(&id).await.expect("info after the crash"),
+        before,
+        "offset and time of the last change are as before the staged append"
+    );
+    assert_data(&reopened, &id, b"kept").await;
+    assert!(stage.exists(), "the crash left the stage file behind");
+
+    // The leftover stage file is truncated, not appended to; the lock is free.
+    let offset = reopened
+        .append_staged(&id, 4, body(&[b"cc"]), verdict(true).0)
+        .await
+        .expect("staged append after the crash");
+    assert_eq!(offset, 6);
+    assert_data(&reopened, &id, b"keptcc").await;
+    assert!(!stage.exists(), "a finished staged append removes its stage file");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn termination_removes_a_leftover_stage_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let id = create(&store, new_upload("leftover", UploadSize::Known(10))).await;
+    fs::write(dir.path().join("leftover.stage"), b"crashed").expect("stage file");
+    fs::write(dir.path().join("leftover.bin.tmp"), b"crashed").expect("temporary file");
+    store.terminate(&id).await.expect("terminate");
+    assert!(file_names(dir.path()).is_empty(), "left: {:?}", file_names(dir.path()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn updated_at_is_the_data_file_modification_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let id = create(&store, new_upload("mtime", UploadSize::Deferred)).await;
+    let created = store.info(&id).await.expect("info");
+    assert_eq!(
+        created.updated_at, created.created_at,
+        "a new upload was last changed when it was created"
+    );
+
+    store.append(&id, 0, body(&[b"abc"])).await.expect("append");
+    let modified = fs::metadata(dir.path().join("mtime.bin"))
+        .expect("data")
+        .modified()
+        .expect("modification time");
+    let appended = store.info(&id).await.expect("info");
+    assert_eq!(appended.updated_at, modified);
+    assert!(appended.updated_at > created.updated_at);
+
+    store.declare_length(&id, 10).await.expect("declare");
+    let rejected = store.append_staged(&id, 3, body(&[b"x"]), verdict(false).0).await;
+    assert_eq!(rejected.expect("rejected"), 3);
+    assert_eq!(
+        store.info(&id).await.expect("info").updated_at,
+        modified,
+        "neither a rejected staged append nor bookkeeping change it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concatenation_takes_the_lock_and_replaces_the_data_file_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = Arc::new(open(dir.path()));
+    let second = open(dir.path());
+    let partial = create(first.as_ref(), new_partial("cat-part", UploadSize::Known(3))).await;
+    first.append(&partial, 0, body(&[b"abc"])).await.expect("append");
+    let parts = vec![part("cat-part", "/files/cat-part"), part("cat-part", "/files/cat-part")];
+    let whole = create(first.as_ref(), new_final("cat-final", parts, 6)).await;
+
+    // Someone holds the final upload's data file: concatenation is Busy.
+    let (sender, idle_body) = channel_body();
+    let append = tokio::spawn({
+        let (store, id) = (Arc::clone(&first), whole.clone());
+        async move { store.append(&id, 0, idle_body).await }
+    });
+    sender.unbounded_send(chunk(b"x")).expect("open");
+    wait_for_offset(&second, &whole, 1).await;
+    let result = second.concatenate(&whole, &[partial.clone(), partial.clone()]).await;
+    assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
+    drop(sender);
+    assert_eq!(append.await.expect("task").expect("append"), 1);
+
+    // Whatever the data file held is replaced.
+    let reader = fs::File::open(dir.path().join("cat-final.bin")).expect("old data file");
+    let offset = second
+        .concatenate(&whole, &[partial.clone(), partial.clone()])
+        .await
+        .expect("concatenate");
+    assert_eq!(offset, 6);
+    assert_data(&second, &whole, b"abcabc").await;
+    assert_eq!(
+        reader.metadata().expect("old file").len(),
+        1,
+        "the old file is replaced, not rewritten"
+    );
+    assert_eq!(
+        file_names(dir.path()),
+        ["cat-final.bin", "cat-final.info", "cat-part.bin", "cat-part.info"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_skips_files_that_are_not_uploads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let a = create(&store, new_upload("list-a", UploadSize::Known(1))).await;
+    let b = create(&store, new_upload("list-b", UploadSize::Deferred)).await;
+    for stray in [
+        "list-a.stage",
+        "list-a.bin.tmp",
+        "list-c.info.tmp",
+        "not an id.info",
+        "list-d.bin",
+        ".info",
+        "x.txt",
+    ] {
+        fs::write(dir.path().join(stray), b"stray").expect("stray file");
+    }
+    fs::create_dir(dir.path().join("nested")).expect("nested directory");
+    let mut listed = list_ids(&store).await;
+    listed.sort();
+    assert_eq!(listed, [a, b]);
+
+    let empty = open(&dir.path().join("empty"));
+    assert!(list_ids(&empty).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,15 +309,17 @@ async fn uploads_are_two_files_and_no_temporary_file_is_left() {
     assert!(root.is_dir(), "new creates the directory");
     let id = create(&store, new_upload("layout", UploadSize::Deferred)).await;
     store.append(&id, 0, body(&[b"xyz"])).await.expect("append");
-    store.declare_length(&id, 3).await.expect("declare");
+    store.declare_length(&id, 6).await.expect("declare");
+    let offset = store.append_staged(&id, 3, body(&[b"no"]), verdict(false).0).await;
+    assert_eq!(offset.expect("rejected staged append"), 3);
+    let offset = store.append_staged(&id, 3, body(&[b"!"]), verdict(true).0).await;
+    assert_eq!(offset.expect("kept staged append"), 4);
+    let failing = futures::StreamExt::boxed(futures::stream::iter([chunk(b"a"), Err(io::Error::other("reset"))]));
+    let offset = store.append_staged(&id, 4, failing, verdict(true).0).await;
+    assert_eq!(offset.expect("failed staged append"), 4);
 
-    let mut names: Vec<String> = fs::read_dir(&root)
-        .expect("list")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["layout.bin", "layout.info"]);
-    assert_eq!(fs::read(root.join("layout.bin")).expect("data"), b"xyz");
+    assert_eq!(file_names(&root), ["layout.bin", "layout.info"]);
+    assert_eq!(fs::read(root.join("layout.bin")).expect("data"), b"xyz!");
 
     store.terminate(&id).await.expect("terminate");
     assert_eq!(
@@ -159,7 +343,7 @@ async fn a_damaged_sidecar_is_a_backend_error() {
         String::new(),
         "{not json".to_owned(),
         "[]".to_owned(),
-        valid.replace("\"version\": 1", "\"version\": 99"),
+        valid.replace("\"version\": 2", "\"version\": 99"),
         valid.replace("\"metadata\": []", "\"metadata\": [[\"k\", \"not base64!\"]]"),
         valid.replace("\"deferred\"", "{\"known\": -1}"),
     ];

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
+//!          [--expire-after SECS]
 //! ```
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a
@@ -41,6 +42,10 @@ struct Args {
     /// Largest upload accepted, in bytes (advertised as Tus-Max-Size).
     #[arg(long)]
     max_size: Option<u64>,
+    /// Unfinished uploads expire this many seconds after their last write
+    /// (sliding); expired ones answer 410 and are removed by a background reaper.
+    #[arg(long)]
+    expire_after: Option<u64>,
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     shutdown_timeout: u64,
@@ -60,7 +65,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);
     }
+    if let Some(seconds) = args.expire_after {
+        builder = builder.expire_after(Duration::from_secs(seconds));
+    }
     let handler = builder.build();
+    if let Some(seconds) = args.expire_after {
+        // Sweep at least once a minute, and at least twice per lifetime.
+        let every = Duration::from_secs((seconds / 2).clamp(1, 60));
+        tus_core::server::spawn_reaper(handler.clone(), every);
+    }
     let base_path = handler.config().base_path.clone();
     let app = router(handler, &base_path).layer(middleware::from_fn(log_request));
 

@@ -145,3 +145,104 @@ async fn interrupted_patch_keeps_received_bytes_across_a_crash() {
     assert_eq!(body.len(), 1000);
     assert!(body[..600].iter().all(|&b| b == b'x') && body[600..].iter().all(|&b| b == b'y'));
 }
+
+/// Creates an upload of `length` bytes and returns its path.
+async fn create_upload(transport: &HyperTransport, length: u64) -> String {
+    let create = http::Request::post("/files/")
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", length.to_string())
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let created = transport.send_request(create).await.expect("create");
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .parse::<http::Uri>()
+        .expect("uri");
+    location.path().to_owned()
+}
+
+async fn offset_of(transport: &HyperTransport, path: &str) -> String {
+    let head = http::Request::head(path)
+        .header("tus-resumable", "1.0.0")
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let response = transport.send_request(head).await.expect("head");
+    response.headers()["upload-offset"].to_str().expect("ascii").to_owned()
+}
+
+/// Sends a chunked PATCH of "hello world" whose trailer section is `trailer`
+/// (raw header lines), over a raw HTTP/1.1 connection, and returns the status line.
+async fn patch_with_trailer(addr: &str, path: &str, trailer: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nTransfer-Encoding: chunked\r\nTrailer: Upload-Checksum\r\n\r\n\
+         5\r\nhello\r\n6\r\n world\r\n0\r\n{trailer}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let head = read_head(&mut stream).await;
+    head.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksum_trailer_is_verified_over_http11() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let path = create_upload(&transport, 11).await;
+
+    let wrong = patch_with_trailer(
+        &server.addr,
+        &path,
+        "Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n",
+    )
+    .await;
+    assert!(wrong.starts_with("HTTP/1.1 460"), "{wrong}");
+    assert_eq!(
+        offset_of(&transport, &path).await,
+        "0",
+        "a mismatched chunk is discarded"
+    );
+
+    let missing = patch_with_trailer(&server.addr, &path, "").await;
+    assert!(missing.starts_with("HTTP/1.1 400"), "{missing}");
+    assert_eq!(offset_of(&transport, &path).await, "0");
+
+    let right = patch_with_trailer(
+        &server.addr,
+        &path,
+        "Upload-Checksum: sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=\r\n",
+    )
+    .await;
+    assert!(right.starts_with("HTTP/1.1 204"), "{right}");
+    assert_eq!(offset_of(&transport, &path).await, "11");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_checksummed_patch_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let path = create_upload(&transport, 1000).await;
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(&[b'x'; 600]).await.expect("write body");
+    drop(stream);
+    // Give the server time to notice the disconnect, then check nothing was kept.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(offset_of(&transport, &path).await, "0");
+}

@@ -1,10 +1,14 @@
 //! The protocol decisions: pure functions from a parsed request and the
-//! upload's state to what must happen. No I/O, no clock, no randomness.
+//! upload's state to what must happen. No I/O, no clock, no randomness:
+//! the time comes in as an argument.
 
+use std::time::{Duration, SystemTime};
+
+use super::checksum::BodyDigest;
 use super::error::TusError;
-use super::headers::{Extension, UploadConcat};
-use super::request::{AppendRequest, CreateRequest};
-use crate::store::{UploadInfo, UploadKind, UploadSize};
+use super::headers::{Extension, UploadChecksum, UploadConcat};
+use super::request::{AppendRequest, CreateRequest, Target};
+use crate::store::{UploadId, UploadInfo, UploadKind, UploadSize};
 
 /// The limits and extensions a handler is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +17,8 @@ pub struct Policy {
     pub max_size: Option<u64>,
     /// Extensions served, in advertising order.
     pub extensions: Vec<Extension>,
+    /// Lifetime of an unfinished upload after its last write (sliding expiration).
+    pub expire_after: Option<Duration>,
 }
 
 impl Policy {
@@ -27,32 +33,75 @@ impl Policy {
             _ => Ok(()),
         }
     }
+
+    /// The digest to compute over a body, given its checksum headers.
+    pub fn body_digest(
+        &self,
+        checksum: Option<&UploadChecksum>,
+        trailer: bool,
+    ) -> Result<Option<BodyDigest>, TusError> {
+        match (checksum, trailer) {
+            (Some(checksum), _) if self.supports(Extension::Checksum) => Ok(Some(BodyDigest::for_header(checksum))),
+            (None, true) if self.supports(Extension::ChecksumTrailer) => Ok(Some(BodyDigest::for_trailer())),
+            (None, false) => Ok(None),
+            _ => Err(TusError::UnsupportedChecksumAlgorithm),
+        }
+    }
+}
+
+/// When an upload expires: `None` if it never does (no lifetime configured,
+/// complete, or a final upload, whose fate follows its partials).
+pub fn expires_at(info: &UploadInfo, policy: &Policy) -> Option<SystemTime> {
+    let lifetime = policy.expire_after?;
+    if info.is_complete() || matches!(info.kind, UploadKind::Final(_)) {
+        return None;
+    }
+    info.updated_at.checked_add(lifetime)
+}
+
+/// `Err(Gone)` if the upload has expired at `now`.
+pub fn check_alive(info: &UploadInfo, policy: &Policy, now: SystemTime) -> Result<(), TusError> {
+    match expires_at(info, policy) {
+        Some(expiry) if now >= expiry => Err(TusError::Gone),
+        _ => Ok(()),
+    }
 }
 
 /// What a creation request will do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CreationPlan {
-    /// The new upload's size.
-    pub size: UploadSize,
-    /// Most bytes the body may carry, when it carries upload data.
-    pub body_limit: Option<u64>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreationPlan {
+    /// A single or partial upload of this size.
+    Upload {
+        /// The new upload's size.
+        size: UploadSize,
+        /// Most bytes the body may carry, when it carries upload data.
+        body_limit: Option<u64>,
+        /// Whether it is a partial upload.
+        partial: bool,
+    },
+    /// A final upload of these partials, in order (id and reference as received).
+    Final(Vec<(UploadId, String)>),
 }
 
 /// Decides a creation request before anything is stored or any body byte read.
-pub fn plan_creation(request: &CreateRequest, policy: &Policy) -> Result<CreationPlan, TusError> {
+pub fn plan_creation(request: &CreateRequest, policy: &Policy, base_path: &str) -> Result<CreationPlan, TusError> {
     if request.concat.is_some() && !policy.supports(Extension::Concatenation) {
         return Err(TusError::ExtensionNotSupported(Extension::Concatenation));
     }
-    if request.checksum.is_some() && !policy.supports(Extension::Checksum) {
-        return Err(TusError::UnsupportedChecksumAlgorithm);
-    }
+    policy.body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
     let size = match (request.size, &request.concat) {
-        (Some(size), _) => size,
-        // Final uploads are planned by the concatenation extension, which this
-        // handler does not serve yet (checked above).
-        (None, Some(UploadConcat::Final(_)) | None) | (None, Some(UploadConcat::Partial)) => {
-            return Err(TusError::ExtensionNotSupported(Extension::Concatenation));
+        (_, Some(UploadConcat::Final(references))) => {
+            if request.with_upload && request.content_length != Some(0) {
+                return Err(TusError::ModifyFinal);
+            }
+            let parts = references
+                .iter()
+                .map(|reference| resolve_reference(reference, base_path).map(|id| (id, reference.clone())))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(CreationPlan::Final(parts));
         }
+        (Some(size), _) => size,
+        (None, _) => return Err(TusError::MissingUploadLength),
     };
     if size == UploadSize::Deferred && !policy.supports(Extension::CreationDeferLength) {
         return Err(TusError::ExtensionNotSupported(Extension::CreationDeferLength));
@@ -69,11 +118,62 @@ pub fn plan_creation(request: &CreateRequest, policy: &Policy) -> Result<Creatio
     } else {
         None
     };
-    Ok(CreationPlan { size, body_limit })
+    Ok(CreationPlan::Upload {
+        size,
+        body_limit,
+        partial: request.concat == Some(UploadConcat::Partial),
+    })
+}
+
+/// The upload a `final;...` reference (relative or absolute URL) points at.
+pub fn resolve_reference(reference: &str, base_path: &str) -> Result<UploadId, TusError> {
+    let invalid = || TusError::InvalidConcatReference(reference.to_owned());
+    let uri: http::Uri = reference.parse().map_err(|_| invalid())?;
+    match Target::resolve(uri.path(), base_path) {
+        Some(Target::Upload(id)) => Ok(id),
+        _ => Err(invalid()),
+    }
+}
+
+/// What a final upload is, given its partials' current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinalPlan {
+    /// Its size: the sum of the partials' sizes, once all are known.
+    pub size: UploadSize,
+    /// Whether every partial is complete, so it can be assembled now.
+    pub ready: bool,
+}
+
+/// Checks a final upload's partials (`references` pairs each with the URL the client used).
+pub fn plan_final(partials: &[(&UploadInfo, &str)], policy: &Policy) -> Result<FinalPlan, TusError> {
+    let mut total = Some(0u64);
+    let mut ready = true;
+    for (info, reference) in partials {
+        if info.kind != UploadKind::Partial {
+            return Err(TusError::ConcatNotPartial((*reference).to_owned()));
+        }
+        if !info.is_complete() {
+            if !policy.supports(Extension::ConcatenationUnfinished) {
+                return Err(TusError::ConcatPartialUnfinished((*reference).to_owned()));
+            }
+            ready = false;
+        }
+        total = match (total, info.size) {
+            (Some(sum), UploadSize::Known(size)) => Some(sum.checked_add(size).ok_or(TusError::UploadSizeExceeded)?),
+            _ => None,
+        };
+    }
+    if let Some(total) = total {
+        policy.check_size(total)?;
+    }
+    Ok(FinalPlan {
+        size: total.map_or(UploadSize::Deferred, UploadSize::Known),
+        ready,
+    })
 }
 
 /// What an append request will do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendPlan {
     /// A deferred length this request declares, to store before the data.
     pub declare_length: Option<u64>,
@@ -81,14 +181,18 @@ pub struct AppendPlan {
     pub body_limit: u64,
 }
 
-/// Decides an append request against the upload's current state.
-pub fn plan_append(info: &UploadInfo, request: &AppendRequest, policy: &Policy) -> Result<AppendPlan, TusError> {
+/// Decides an append request against the upload's current state at `now`.
+pub fn plan_append(
+    info: &UploadInfo,
+    request: &AppendRequest,
+    policy: &Policy,
+    now: SystemTime,
+) -> Result<AppendPlan, TusError> {
     if matches!(info.kind, UploadKind::Final(_)) {
         return Err(TusError::ModifyFinal);
     }
-    if request.checksum.is_some() && !policy.supports(Extension::Checksum) {
-        return Err(TusError::UnsupportedChecksumAlgorithm);
-    }
+    check_alive(info, policy, now)?;
+    policy.body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
     if request.offset != info.offset {
         return Err(TusError::MismatchedOffset {
             expected: info.offset,
@@ -139,8 +243,6 @@ pub fn exceeded(size: UploadSize, policy: &Policy) -> TusError {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
     use crate::proto::headers::Metadata;
     use crate::store::UploadId;
@@ -153,8 +255,11 @@ mod tests {
                 Extension::CreationWithUpload,
                 Extension::CreationDeferLength,
             ],
+            expire_after: None,
         }
     }
+
+    const NOW: SystemTime = SystemTime::UNIX_EPOCH;
 
     fn info(size: UploadSize, offset: u64) -> UploadInfo {
         UploadInfo {
@@ -164,6 +269,7 @@ mod tests {
             metadata: Metadata::new(),
             kind: UploadKind::Single,
             created_at: SystemTime::UNIX_EPOCH,
+            updated_at: SystemTime::UNIX_EPOCH,
         }
     }
 
@@ -173,6 +279,7 @@ mod tests {
             offset,
             length,
             checksum: None,
+            checksum_trailer: false,
             content_length,
         }
     }
@@ -183,6 +290,7 @@ mod tests {
             metadata: Metadata::new(),
             concat: None,
             checksum: None,
+            checksum_trailer: false,
             with_upload,
             content_length,
         }
@@ -195,9 +303,10 @@ mod tests {
             (
                 create(Known(100), false, None),
                 Some(1000),
-                Ok(CreationPlan {
+                Ok(CreationPlan::Upload {
                     size: Known(100),
                     body_limit: None,
+                    partial: false,
                 }),
             ),
             (
@@ -208,17 +317,19 @@ mod tests {
             (
                 create(Known(0), false, None),
                 Some(1000),
-                Ok(CreationPlan {
+                Ok(CreationPlan::Upload {
                     size: Known(0),
                     body_limit: None,
+                    partial: false,
                 }),
             ),
             (
                 create(Known(100), true, Some(5)),
                 None,
-                Ok(CreationPlan {
+                Ok(CreationPlan::Upload {
                     size: Known(100),
                     body_limit: Some(100),
+                    partial: false,
                 }),
             ),
             (
@@ -229,23 +340,25 @@ mod tests {
             (
                 create(Deferred, true, None),
                 Some(50),
-                Ok(CreationPlan {
+                Ok(CreationPlan::Upload {
                     size: Deferred,
                     body_limit: Some(50),
+                    partial: false,
                 }),
             ),
             (create(Deferred, true, Some(51)), Some(50), Err("ERR_MAX_SIZE_EXCEEDED")),
             (
                 create(Deferred, false, None),
                 None,
-                Ok(CreationPlan {
+                Ok(CreationPlan::Upload {
                     size: Deferred,
                     body_limit: None,
+                    partial: false,
                 }),
             ),
         ];
         for (request, max, expected) in cases {
-            let got = plan_creation(request, &policy(*max)).map_err(|e| e.code());
+            let got = plan_creation(request, &policy(*max), "/files/").map_err(|e| e.code());
             assert_eq!(&got, expected, "{request:?} max {max:?}");
         }
     }
@@ -255,23 +368,144 @@ mod tests {
         let none = Policy {
             max_size: None,
             extensions: vec![Extension::Creation],
+            expire_after: None,
         };
         assert_eq!(
-            plan_creation(&create(UploadSize::Deferred, false, None), &none).map_err(|e| e.code()),
+            plan_creation(&create(UploadSize::Deferred, false, None), &none, "/files/").map_err(|e| e.code()),
             Err("ERR_EXTENSION_NOT_SUPPORTED")
         );
         let mut partial = create(UploadSize::Known(5), false, None);
         partial.concat = Some(UploadConcat::Partial);
         assert_eq!(
-            plan_creation(&partial, &none).map_err(|e| e.code()),
+            plan_creation(&partial, &none, "/files/").map_err(|e| e.code()),
             Err("ERR_EXTENSION_NOT_SUPPORTED")
         );
         // Without creation-with-upload a body is ignored rather than stored.
+        assert!(matches!(
+            plan_creation(&create(UploadSize::Known(5), true, Some(5)), &none, "/files/"),
+            Ok(CreationPlan::Upload { body_limit: None, .. })
+        ));
+        let mut checksummed = create(UploadSize::Known(5), false, None);
+        checksummed.checksum_trailer = true;
         assert_eq!(
-            plan_creation(&create(UploadSize::Known(5), true, Some(5)), &none)
-                .map(|p| p.body_limit)
-                .ok(),
-            Some(None)
+            plan_creation(&checksummed, &none, "/files/").map_err(|e| e.code()),
+            Err("ERR_UNSUPPORTED_CHECKSUM_ALGORITHM")
+        );
+    }
+
+    fn concat_policy(unfinished: bool) -> Policy {
+        let mut extensions = vec![Extension::Creation, Extension::Concatenation];
+        if unfinished {
+            extensions.push(Extension::ConcatenationUnfinished);
+        }
+        Policy {
+            max_size: Some(100),
+            extensions,
+            expire_after: None,
+        }
+    }
+
+    #[test]
+    fn final_creation_resolves_references_and_refuses_bodies() {
+        let mut request = create(UploadSize::Known(1), false, None);
+        request.size = None;
+        request.concat = Some(UploadConcat::Final(vec![
+            "/files/a".into(),
+            "http://h:1/files/b".into(),
+            "/files/a".into(),
+        ]));
+        let plan = plan_creation(&request, &concat_policy(false), "/files/").expect("plan");
+        let ids: Vec<&str> = match &plan {
+            CreationPlan::Final(parts) => parts.iter().map(|(id, _)| id.as_str()).collect(),
+            CreationPlan::Upload { .. } => panic!("expected a final plan"),
+        };
+        assert_eq!(ids, ["a", "b", "a"]);
+        request.concat = Some(UploadConcat::Final(vec!["/files/a/b".into()]));
+        assert_eq!(
+            plan_creation(&request, &concat_policy(false), "/files/").map_err(|e| e.code()),
+            Err("ERR_INVALID_CONCAT_REFERENCE")
+        );
+        request.concat = Some(UploadConcat::Final(vec!["/files/a".into()]));
+        request.with_upload = true;
+        request.content_length = Some(3);
+        assert_eq!(
+            plan_creation(&request, &concat_policy(false), "/files/").map_err(|e| e.code()),
+            Err("ERR_MODIFY_FINAL")
+        );
+    }
+
+    #[test]
+    fn final_plan_table() {
+        let partial = |size: UploadSize, offset: u64| {
+            let mut state = info(size, offset);
+            state.kind = UploadKind::Partial;
+            state
+        };
+        let (a, b) = (partial(UploadSize::Known(5), 5), partial(UploadSize::Known(6), 6));
+        let (unfinished, deferred) = (partial(UploadSize::Known(6), 2), partial(UploadSize::Deferred, 2));
+        let single = info(UploadSize::Known(5), 5);
+        let big = partial(UploadSize::Known(95), 95);
+        let ready = |size| {
+            Ok(FinalPlan {
+                size: UploadSize::Known(size),
+                ready: true,
+            })
+        };
+        let cases: &[(Vec<&UploadInfo>, bool, Result<FinalPlan, &str>)] = &[
+            (vec![&a, &b], false, ready(11)),
+            (vec![&a, &a], false, ready(10)),
+            (vec![&a, &single], false, Err("ERR_CONCAT_NOT_PARTIAL")),
+            (vec![&a, &unfinished], false, Err("ERR_UPLOAD_NOT_FINISHED")),
+            (
+                vec![&a, &unfinished],
+                true,
+                Ok(FinalPlan {
+                    size: UploadSize::Known(11),
+                    ready: false,
+                }),
+            ),
+            (
+                vec![&a, &deferred],
+                true,
+                Ok(FinalPlan {
+                    size: UploadSize::Deferred,
+                    ready: false,
+                }),
+            ),
+            (vec![&a, &big, &b], false, Err("ERR_MAX_SIZE_EXCEEDED")),
+        ];
+        for (partials, unfinished_allowed, expected) in cases {
+            let named: Vec<(&UploadInfo, &str)> = partials.iter().map(|info| (*info, "/files/x")).collect();
+            let got = plan_final(&named, &concat_policy(*unfinished_allowed)).map_err(|e| e.code());
+            assert_eq!(&got, expected, "{partials:?}");
+        }
+    }
+
+    #[test]
+    fn sliding_expiration() {
+        let hour = Duration::from_secs(3600);
+        let expiring = Policy {
+            expire_after: Some(hour),
+            ..policy(None)
+        };
+        let mut state = info(UploadSize::Known(10), 3);
+        state.updated_at = NOW + hour;
+        assert_eq!(expires_at(&state, &expiring), Some(NOW + hour + hour));
+        assert!(check_alive(&state, &expiring, NOW + hour + hour - Duration::from_secs(1)).is_ok());
+        assert_eq!(
+            check_alive(&state, &expiring, NOW + hour + hour).map_err(|e| e.code()),
+            Err("ERR_UPLOAD_EXPIRED")
+        );
+        assert_eq!(
+            plan_append(&state, &append(3, None, None), &expiring, NOW + hour * 3).map_err(|e| e.code()),
+            Err("ERR_UPLOAD_EXPIRED")
+        );
+        state.offset = 10;
+        assert_eq!(expires_at(&state, &expiring), None, "completed uploads never expire");
+        assert_eq!(
+            expires_at(&info(UploadSize::Deferred, 0), &policy(None)),
+            None,
+            "no lifetime, no expiry"
         );
     }
 
@@ -380,7 +614,7 @@ mod tests {
             ),
         ];
         for (state, request, max, expected) in cases {
-            let got = plan_append(state, request, &policy(*max)).map_err(|e| e.code());
+            let got = plan_append(state, request, &policy(*max), NOW).map_err(|e| e.code());
             assert_eq!(&got, expected, "{state:?} {request:?} max {max:?}");
         }
     }
@@ -390,7 +624,7 @@ mod tests {
         let mut state = info(UploadSize::Known(10), 0);
         state.kind = UploadKind::Final(vec![]);
         assert_eq!(
-            plan_append(&state, &append(0, None, None), &policy(None)).map_err(|e| e.code()),
+            plan_append(&state, &append(0, None, None), &policy(None), NOW).map_err(|e| e.code()),
             Err("ERR_MODIFY_FINAL")
         );
     }

@@ -25,6 +25,27 @@ pub enum TusError {
     /// A checksum algorithm this server does not support.
     #[error("unsupported checksum algorithm")]
     UnsupportedChecksumAlgorithm,
+    /// The body's digest differs from `Upload-Checksum`; nothing was stored.
+    #[error("checksum mismatch; the chunk was discarded")]
+    ChecksumMismatch,
+    /// `Trailer: Upload-Checksum` was announced but no valid trailer arrived.
+    #[error("announced Upload-Checksum trailer is missing or malformed; the chunk was discarded")]
+    ChecksumTrailerMissing,
+    /// The upload expired before it was finished.
+    #[error("upload expired")]
+    Gone,
+    /// An `Upload-Concat` reference that is not an upload URL of this server.
+    #[error("Upload-Concat reference {0:?} is not an upload of this server")]
+    InvalidConcatReference(String),
+    /// An `Upload-Concat` reference to an upload that does not exist.
+    #[error("partial upload {0:?} not found")]
+    ConcatPartialNotFound(String),
+    /// An `Upload-Concat` reference to an upload that is not partial.
+    #[error("upload {0:?} is not a partial upload")]
+    ConcatNotPartial(String),
+    /// A final upload naming unfinished partials where that is not allowed.
+    #[error("partial upload {0:?} is not finished")]
+    ConcatPartialUnfinished(String),
     /// PATCH without `Content-Type: application/offset+octet-stream`.
     #[error("Content-Type must be application/offset+octet-stream")]
     InvalidContentType,
@@ -116,7 +137,14 @@ impl TusError {
             | Self::LengthAlreadySet
             | Self::LengthBelowOffset { .. }
             | Self::InvalidContentLength
+            | Self::ChecksumTrailerMissing
+            | Self::InvalidConcatReference(_)
+            | Self::ConcatPartialNotFound(_)
+            | Self::ConcatNotPartial(_)
+            | Self::ConcatPartialUnfinished(_)
             | Self::BodyInterrupted => StatusCode::BAD_REQUEST,
+            Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Gone => StatusCode::GONE,
             Self::InvalidContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MaxSizeExceeded { .. } | Self::UploadSizeExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MismatchedOffset { .. } | Self::UploadNotComplete => StatusCode::CONFLICT,
@@ -137,6 +165,13 @@ impl TusError {
             Self::MissingHeader(kind) => kind.missing_code(),
             Self::InvalidHeader(kind, _) => kind.invalid_code(),
             Self::UnsupportedChecksumAlgorithm => "ERR_UNSUPPORTED_CHECKSUM_ALGORITHM",
+            Self::ChecksumMismatch => "ERR_CHECKSUM_MISMATCH",
+            Self::ChecksumTrailerMissing => "ERR_MISSING_CHECKSUM_TRAILER",
+            Self::Gone => "ERR_UPLOAD_EXPIRED",
+            Self::InvalidConcatReference(_) => "ERR_INVALID_CONCAT_REFERENCE",
+            Self::ConcatPartialNotFound(_) => "ERR_CONCAT_PARTIAL_NOT_FOUND",
+            Self::ConcatNotPartial(_) => "ERR_CONCAT_NOT_PARTIAL",
+            Self::ConcatPartialUnfinished(_) => "ERR_UPLOAD_NOT_FINISHED",
             Self::InvalidContentType => "ERR_INVALID_CONTENT_TYPE",
             Self::MissingUploadLength => "ERR_MISSING_UPLOAD_LENGTH",
             Self::AmbiguousUploadLength => "ERR_AMBIGUOUS_UPLOAD_LENGTH",

@@ -5,6 +5,7 @@
 //!   http::request::Parts ──parse──▶ TusRequest ──decide(+UploadInfo, Policy)──▶ Plan ──▶ Response
 //! ```
 
+pub mod checksum;
 pub mod cors;
 pub mod decide;
 pub mod download;

@@ -42,6 +42,8 @@ pub struct CreateRequest {
     pub concat: Option<UploadConcat>,
     /// `Upload-Checksum` of the body, if present.
     pub checksum: Option<UploadChecksum>,
+    /// `Trailer: Upload-Checksum`: the checksum follows the body.
+    pub checksum_trailer: bool,
     /// The body carries upload data (creation-with-upload).
     pub with_upload: bool,
     /// `Content-Length` of the body, when known.
@@ -59,6 +61,8 @@ pub struct AppendRequest {
     pub length: Option<u64>,
     /// `Upload-Checksum` of the body, if present.
     pub checksum: Option<UploadChecksum>,
+    /// `Trailer: Upload-Checksum`: the checksum follows the body.
+    pub checksum_trailer: bool,
     /// `Content-Length` of the body, when known (not for chunked bodies).
     pub content_length: Option<u64>,
 }
@@ -175,6 +179,7 @@ fn parse_create(headers: &HeaderMap) -> Result<CreateRequest, TusError> {
         metadata: decode::<Metadata>(headers)?.unwrap_or_default(),
         concat,
         checksum: decode::<UploadChecksum>(headers)?,
+        checksum_trailer: announces_checksum_trailer(headers),
         with_upload: is_offset_octet_stream(headers),
         content_length: content_length(headers)?,
     })
@@ -190,8 +195,23 @@ fn parse_append(id: UploadId, headers: &HeaderMap) -> Result<AppendRequest, TusE
         offset: offset.0,
         length: decode::<UploadLength>(headers)?.map(|length| length.0),
         checksum: decode::<UploadChecksum>(headers)?,
+        checksum_trailer: announces_checksum_trailer(headers),
         content_length: content_length(headers)?,
     })
+}
+
+/// Whether `Trailer` names `Upload-Checksum` (checksum-trailer extension).
+fn announces_checksum_trailer(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TRAILER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value.split(',').any(|name| {
+                name.trim()
+                    .eq_ignore_ascii_case(HeaderKind::UploadChecksum.lowercase_name())
+            })
+        })
 }
 
 /// Whether `Content-Type` is `application/offset+octet-stream` (parameters ignored).

@@ -5,12 +5,14 @@ use http::{HeaderValue, Response, StatusCode};
 
 use super::decide::Policy;
 use super::error::TusError;
+use std::time::SystemTime;
+
 use super::headers::{
-    self, ChecksumAlgorithm, TUS_VERSION_1_0_0, TusChecksumAlgorithm, TusExtension, TusMaxSize, TusResumable,
-    TusVersion, UploadDeferLength, UploadLength, UploadOffset,
+    self, ChecksumAlgorithm, Extension, TUS_VERSION_1_0_0, TusChecksumAlgorithm, TusExtension, TusMaxSize,
+    TusResumable, TusVersion, UploadConcat, UploadDeferLength, UploadExpires, UploadLength, UploadOffset,
 };
 use crate::body::ResponseBody;
-use crate::store::{UploadInfo, UploadSize};
+use crate::store::{UploadInfo, UploadKind, UploadSize};
 
 /// The methods a tus endpoint answers, for `Allow` and CORS.
 pub const ALLOWED_METHODS: &str = "OPTIONS, HEAD, GET, POST, PATCH, DELETE";
@@ -52,7 +54,13 @@ pub fn add_tus_resumable(headers: &mut http::HeaderMap) {
 }
 
 /// The answer to OPTIONS: versions, extensions, max size, checksum algorithms.
-pub fn discovery(policy: &Policy, checksum_algorithms: &[ChecksumAlgorithm]) -> Response<ResponseBody> {
+pub fn discovery(policy: &Policy) -> Response<ResponseBody> {
+    let checksum_algorithms: &[ChecksumAlgorithm] =
+        if policy.supports(Extension::Checksum) || policy.supports(Extension::ChecksumTrailer) {
+            &ChecksumAlgorithm::ALL
+        } else {
+            &[]
+        };
     let mut response = with_status(StatusCode::NO_CONTENT);
     let headers = response.headers_mut();
     version_headers(headers);
@@ -68,34 +76,67 @@ pub fn discovery(policy: &Policy, checksum_algorithms: &[ChecksumAlgorithm]) -> 
     response
 }
 
-/// `201 Created` with the upload's URL and offset.
-pub fn created(location: HeaderValue, offset: u64) -> Response<ResponseBody> {
+fn expires_header(headers: &mut http::HeaderMap, expires: Option<SystemTime>) {
+    if let Some(expires) = expires {
+        headers::encode(headers, &UploadExpires(expires));
+    }
+}
+
+/// `201 Created` with the upload's URL, its offset (omitted for a final
+/// upload still waiting for its partials) and its expiry.
+pub fn created(location: HeaderValue, offset: Option<u64>, expires: Option<SystemTime>) -> Response<ResponseBody> {
     let mut response = with_status(StatusCode::CREATED);
     response.headers_mut().insert(LOCATION, location);
-    headers::encode(response.headers_mut(), &UploadOffset(offset));
+    if let Some(offset) = offset {
+        headers::encode(response.headers_mut(), &UploadOffset(offset));
+    }
+    expires_header(response.headers_mut(), expires);
     response
 }
 
-/// The answer to HEAD: offset, length or deferral, metadata, no caching.
-pub fn head(info: &UploadInfo) -> Response<ResponseBody> {
+/// The answer to HEAD: offset, length or deferral, concatenation role,
+/// metadata, expiry, no caching.
+///
+/// A final upload shows no `Upload-Offset` until it is assembled, and its
+/// `Upload-Length` only once every partial's length is known.
+pub fn head(info: &UploadInfo, expires: Option<SystemTime>) -> Response<ResponseBody> {
     let mut response = with_status(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers::encode(headers, &UploadOffset(info.offset));
-    match info.size {
-        UploadSize::Known(length) => headers::encode(headers, &UploadLength(length)),
-        UploadSize::Deferred => headers::encode(headers, &UploadDeferLength),
+    match &info.kind {
+        UploadKind::Final(parts) => {
+            let references = parts.iter().map(|part| part.reference.clone()).collect();
+            headers::encode(headers, &UploadConcat::Final(references));
+            if info.is_complete() {
+                headers::encode(headers, &UploadOffset(info.offset));
+            }
+            if let UploadSize::Known(length) = info.size {
+                headers::encode(headers, &UploadLength(length));
+            }
+        }
+        UploadKind::Partial | UploadKind::Single => {
+            if info.kind == UploadKind::Partial {
+                headers::encode(headers, &UploadConcat::Partial);
+            }
+            headers::encode(headers, &UploadOffset(info.offset));
+            match info.size {
+                UploadSize::Known(length) => headers::encode(headers, &UploadLength(length)),
+                UploadSize::Deferred => headers::encode(headers, &UploadDeferLength),
+            }
+        }
     }
     if !info.metadata.is_empty() {
         headers::encode(headers, &info.metadata);
     }
+    expires_header(headers, expires);
     response
 }
 
-/// `204 No Content` after an append, with the new offset.
-pub fn appended(offset: u64) -> Response<ResponseBody> {
+/// `204 No Content` after an append, with the new offset and expiry.
+pub fn appended(offset: u64, expires: Option<SystemTime>) -> Response<ResponseBody> {
     let mut response = with_status(StatusCode::NO_CONTENT);
     headers::encode(response.headers_mut(), &UploadOffset(offset));
+    expires_header(response.headers_mut(), expires);
     response
 }
 

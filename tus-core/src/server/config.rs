@@ -1,31 +1,16 @@
 //! Handler configuration and its builder.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
 
 use super::handler::TusHandler;
 use super::location::LocationStyle;
 use super::lock::{Locker, MemoryLocker};
+pub use crate::clock::{Clock, SystemClock};
 use crate::proto::cors::Cors;
 use crate::proto::decide::Policy;
 use crate::proto::headers::Extension;
 use crate::store::{IdGenerator, RandomIds, Store};
-
-/// The current time. Injected so tests are deterministic.
-pub trait Clock: Send + Sync + 'static {
-    /// Now.
-    fn now(&self) -> SystemTime;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
 
 /// Everything a [`TusHandler`] is configured with.
 #[derive(Debug, Clone)]
@@ -40,6 +25,8 @@ pub struct Config {
     pub cors: Cors,
     /// How `Location` URLs are built.
     pub location: LocationStyle,
+    /// Lifetime of an unfinished upload after its last write; `None`: never expires.
+    pub expire_after: Option<Duration>,
 }
 
 impl Default for Config {
@@ -50,11 +37,12 @@ impl Default for Config {
             download: true,
             cors: Cors::default(),
             location: LocationStyle::default(),
+            expire_after: None,
         }
     }
 }
 
-/// The extensions this handler implements today, given what the store can do.
+/// The extensions served, given the configuration and what the store can do.
 pub(crate) fn policy(config: &Config, store: &dyn Store) -> Policy {
     let capabilities = store.capabilities();
     let mut extensions = vec![Extension::Creation, Extension::CreationWithUpload];
@@ -64,9 +52,19 @@ pub(crate) fn policy(config: &Config, store: &dyn Store) -> Policy {
     if capabilities.termination() {
         extensions.push(Extension::Termination);
     }
+    if capabilities.staged_append() {
+        extensions.extend([Extension::Checksum, Extension::ChecksumTrailer]);
+    }
+    if config.expire_after.is_some() {
+        extensions.push(Extension::Expiration);
+    }
+    if capabilities.concatenation() {
+        extensions.extend([Extension::Concatenation, Extension::ConcatenationUnfinished]);
+    }
     Policy {
         max_size: config.max_size,
         extensions,
+        expire_after: config.expire_after,
     }
 }
 
@@ -130,6 +128,14 @@ impl TusHandlerBuilder {
     /// How `Location` URLs are built.
     pub fn location(mut self, style: LocationStyle) -> Self {
         self.config.location = style;
+        self
+    }
+
+    /// Lets unfinished uploads expire `lifetime` after their last write
+    /// (sliding); expired uploads answer 410 and [`TusHandler::reap_expired`]
+    /// removes them. Advertises the `expiration` extension.
+    pub fn expire_after(mut self, lifetime: Duration) -> Self {
+        self.config.expire_after = Some(lifetime);
         self
     }
 

@@ -1,6 +1,8 @@
 //! The driver: parse, load state, lock, stream the body into the store, answer.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use http::header::{CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::request::Parts;
@@ -9,17 +11,18 @@ use http_body::Body as _;
 
 use super::config::{Clock, Config, TusHandlerBuilder, policy};
 use super::ingest::{BodyEnd, capped_stream};
-use super::lock::{LockError, Locker};
+use super::lock::{LockError, LockGuard, Locker};
 use super::service::TusService;
 use crate::body::{RequestBody, ResponseBody};
+use crate::proto::checksum::{BodyDigest, DigestCheck};
 use crate::proto::cors::CorsRequest;
-use crate::proto::decide::{Policy, exceeded, plan_append, plan_creation};
+use crate::proto::decide::{CreationPlan, Policy, check_alive, exceeded, expires_at, plan_append, plan_creation};
 use crate::proto::download::{download_head, resolve_range};
 use crate::proto::error::TusError;
 use crate::proto::headers::Extension;
 use crate::proto::request::{AppendRequest, CreateRequest, DownloadRequest, TusRequest, effective_method};
 use crate::proto::response;
-use crate::store::{IdGenerator, NewUpload, Store, StoreError, UploadId, UploadKind, UploadSize};
+use crate::store::{IdGenerator, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadKind, UploadSize};
 
 /// A tus server: give it requests, get responses. Cheap to clone.
 ///
@@ -28,16 +31,18 @@ use crate::store::{IdGenerator, NewUpload, Store, StoreError, UploadId, UploadKi
 /// [`TusHandler::handle`] from an adapter.
 #[derive(Clone)]
 pub struct TusHandler {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Arc<dyn Store>,
-    locker: Arc<dyn Locker>,
-    ids: Arc<dyn IdGenerator>,
-    clock: Arc<dyn Clock>,
-    config: Config,
-    policy: Policy,
+pub(super) struct Inner {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) locker: Arc<dyn Locker>,
+    pub(super) ids: Arc<dyn IdGenerator>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) config: Config,
+    pub(super) policy: Policy,
+    /// Final uploads waiting for a partial to complete: partial id → final ids.
+    pub(super) waiting_finals: Mutex<HashMap<UploadId, HashSet<UploadId>>>,
 }
 
 impl std::fmt::Debug for TusHandler {
@@ -65,6 +70,7 @@ impl TusHandler {
                 clock: builder.clock,
                 config: builder.config,
                 policy,
+                waiting_finals: Mutex::default(),
             }),
         }
     }
@@ -92,7 +98,7 @@ impl TusHandler {
         let method = effective_method(&parts.method, &parts.headers).unwrap_or_else(|_| parts.method.clone());
         let result = match &cors {
             Err(_) => Err(TusError::OriginNotAllowed),
-            Ok(CorsRequest::Preflight(_)) => Ok(self.discovery()),
+            Ok(CorsRequest::Preflight(_)) => Ok(response::discovery(&self.inner.policy)),
             Ok(_) => self.dispatch(&parts, body).await,
         };
         let mut response = result.unwrap_or_else(|error| {
@@ -116,17 +122,45 @@ impl TusHandler {
         let method = effective_method(&parts.method, &parts.headers)?;
         let config = &self.inner.config;
         match TusRequest::parse(&method, parts.uri.path(), &parts.headers, &config.base_path)? {
-            TusRequest::Options => Ok(self.discovery()),
+            TusRequest::Options => Ok(response::discovery(&self.inner.policy)),
             TusRequest::Create(request) => self.create(parts, request, body).await,
-            TusRequest::Head(id) => Ok(response::head(&self.inner.store.info(&id).await?)),
+            TusRequest::Head(id) => self.head(&id).await,
             TusRequest::Append(request) => self.append(request, body).await,
             TusRequest::Terminate(id) => self.terminate(&id).await,
             TusRequest::Download(request) => self.download(request).await,
         }
     }
 
-    fn discovery(&self) -> Response<ResponseBody> {
-        response::discovery(&self.inner.policy, &[])
+    pub(super) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    pub(super) async fn lock(&self, id: &UploadId) -> Result<LockGuard, TusError> {
+        self.inner
+            .locker
+            .lock(id)
+            .await
+            .map_err(|LockError::Busy| TusError::Locked)
+    }
+
+    /// `Upload-Expires` for an upload that is unfinished after a write now.
+    fn expiry_after_write(&self, size: UploadSize, offset: u64, kind: &UploadKind) -> Option<SystemTime> {
+        let lifetime = self.inner.policy.expire_after?;
+        let finished = size.known() == Some(offset) || matches!(kind, UploadKind::Final(_));
+        (!finished).then(|| self.now().checked_add(lifetime)).flatten()
+    }
+
+    async fn head(&self, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
+        let inner = &self.inner;
+        let mut info = inner.store.info(id).await?;
+        check_alive(&info, &inner.policy, self.now())?;
+        if matches!(info.kind, UploadKind::Final(_))
+            && !info.is_complete()
+            && let Some(assembled) = self.try_assemble(id).await?
+        {
+            info = assembled;
+        }
+        Ok(response::head(&info, expires_at(&info, &inner.policy)))
     }
 
     async fn create(
@@ -136,91 +170,129 @@ impl TusHandler {
         body: RequestBody,
     ) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
-        let plan = plan_creation(&request, &inner.policy)?;
+        let (size, body_limit, partial) = match plan_creation(&request, &inner.policy, &inner.config.base_path)? {
+            CreationPlan::Final(references) => return self.create_final(parts, request.metadata, references).await,
+            CreationPlan::Upload {
+                size,
+                body_limit,
+                partial,
+            } => (size, body_limit, partial),
+        };
         let id = inner.ids.generate().map_err(|_| TusError::IdGeneration)?;
-        let kind = match request.concat {
-            Some(_) => return Err(TusError::ExtensionNotSupported(Extension::Concatenation)),
-            None => UploadKind::Single,
+        let kind = if partial {
+            UploadKind::Partial
+        } else {
+            UploadKind::Single
         };
         let upload = NewUpload {
             id,
-            size: plan.size,
+            size,
             metadata: request.metadata,
-            kind,
-            created_at: inner.clock.now(),
+            kind: kind.clone(),
+            created_at: self.now(),
         };
         let info = inner.store.create(upload).await?;
         let location = inner.config.location.location(parts, &inner.config.base_path, &info.id);
         tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
-        let offset = match plan.body_limit {
+        let offset = match body_limit {
             Some(limit) => {
-                self.write(&info.id, 0, plan.size, limit, request.content_length, body)
-                    .await?
+                let digest = inner
+                    .policy
+                    .body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
+                let write = Write {
+                    id: &info.id,
+                    kind: &kind,
+                    offset: 0,
+                    size,
+                    limit,
+                    content_length: request.content_length,
+                };
+                self.write(write, digest, body).await?
             }
             None => 0,
         };
-        Ok(response::created(location, offset))
+        Ok(response::created(
+            location,
+            Some(offset),
+            self.expiry_after_write(size, offset, &kind),
+        ))
     }
 
     async fn append(&self, request: AppendRequest, body: RequestBody) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
-        let _lock = inner
-            .locker
-            .lock(&request.id)
-            .await
-            .map_err(|LockError::Busy| TusError::Locked)?;
+        let _lock = self.lock(&request.id).await?;
         let info = inner.store.info(&request.id).await?;
-        let plan = plan_append(&info, &request, &inner.policy)?;
+        let plan = plan_append(&info, &request, &inner.policy, self.now())?;
+        let digest = inner
+            .policy
+            .body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
         if let Some(length) = plan.declare_length {
             inner.store.declare_length(&request.id, length).await?;
         }
         let size = plan.declare_length.map_or(info.size, UploadSize::Known);
-        let offset = self
-            .write(
-                &request.id,
-                request.offset,
-                size,
-                plan.body_limit,
-                request.content_length,
-                body,
-            )
-            .await?;
-        Ok(response::appended(offset))
+        let write = Write {
+            id: &request.id,
+            kind: &info.kind,
+            offset: request.offset,
+            size,
+            limit: plan.body_limit,
+            content_length: request.content_length,
+        };
+        let offset = self.write(write, digest, body).await?;
+        drop(_lock);
+        if info.kind == UploadKind::Partial && size.known() == Some(offset) {
+            self.assemble_waiting_finals(&request.id).await;
+        }
+        Ok(response::appended(
+            offset,
+            self.expiry_after_write(size, offset, &info.kind),
+        ))
     }
 
-    /// Streams `body` into the store at `offset` and returns the new offset.
-    async fn write(
-        &self,
-        id: &UploadId,
-        offset: u64,
-        size: UploadSize,
-        limit: u64,
-        content_length: Option<u64>,
-        body: RequestBody,
-    ) -> Result<u64, TusError> {
+    /// Streams `body` into the store and returns the new offset. With a
+    /// digest, the append is staged and kept only if the digest matches.
+    async fn write(&self, write: Write<'_>, digest: Option<BodyDigest>, body: RequestBody) -> Result<u64, TusError> {
         let store = &self.inner.store;
-        if content_length == Some(0) || body.is_end_stream() {
+        let Write { id, offset, size, .. } = write;
+        if digest.is_none() && (write.content_length == Some(0) || body.is_end_stream()) {
             return Ok(offset);
         }
-        let (stream, outcome) = capped_stream(body, limit);
-        let new_offset = store.append(id, offset, stream).await.map_err(|error| match error {
+        let staged = digest.is_some();
+        let (stream, outcome) = capped_stream(body, write.limit, digest);
+        let appended = if staged {
+            let verdict_outcome = outcome.clone();
+            store
+                .append_staged(id, offset, stream, Box::new(move || verdict_outcome.accepted()))
+                .await
+        } else {
+            store.append(id, offset, stream).await
+        };
+        let new_offset = appended.map_err(|error| match error {
             StoreError::OffsetMismatch { current } => TusError::MismatchedOffset {
                 expected: current,
                 provided: offset,
             },
             other => other.into(),
         })?;
-        if size.known() == Some(new_offset) {
-            tracing::info!(%id, size = new_offset, "upload finished");
-        }
-        match outcome.take() {
-            Some(BodyEnd::Complete) | None => Ok(new_offset),
-            Some(BodyEnd::TooLong) => Err(exceeded(size, &self.inner.policy)),
+        match outcome.take_end() {
+            Some(BodyEnd::TooLong) => return Err(exceeded(size, &self.inner.policy)),
             Some(BodyEnd::Failed(error)) => {
-                tracing::info!(%id, offset = new_offset, %error, "request body interrupted; received bytes kept");
-                Err(TusError::BodyInterrupted)
+                tracing::info!(%id, offset = new_offset, %error, "request body interrupted; received bytes kept unless staged");
+                return Err(TusError::BodyInterrupted);
+            }
+            Some(BodyEnd::Complete) | None => {}
+        }
+        if staged {
+            match outcome.digest() {
+                Some(DigestCheck::Match) => {}
+                Some(DigestCheck::MissingTrailer) => return Err(TusError::ChecksumTrailerMissing),
+                Some(DigestCheck::Mismatch) | None => return Err(TusError::ChecksumMismatch),
             }
         }
+        if size.known() == Some(new_offset) {
+            tracing::info!(%id, size = new_offset, partial = (*write.kind == UploadKind::Partial), "upload finished");
+        }
+        Ok(new_offset)
     }
 
     async fn terminate(&self, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
@@ -228,11 +300,7 @@ impl TusHandler {
         if !inner.policy.supports(Extension::Termination) {
             return Err(TusError::ExtensionNotSupported(Extension::Termination));
         }
-        let _lock = inner
-            .locker
-            .lock(id)
-            .await
-            .map_err(|LockError::Busy| TusError::Locked)?;
+        let _lock = self.lock(id).await?;
         inner.store.terminate(id).await?;
         tracing::info!(%id, "upload terminated");
         Ok(response::terminated())
@@ -243,7 +311,13 @@ impl TusHandler {
         if !inner.config.download {
             return Err(TusError::MethodNotAllowed);
         }
-        let info = inner.store.info(&request.id).await?;
+        let mut info = inner.store.info(&request.id).await?;
+        if matches!(info.kind, UploadKind::Final(_))
+            && !info.is_complete()
+            && let Some(assembled) = self.try_assemble(&request.id).await?
+        {
+            info = assembled;
+        }
         if !info.is_complete() {
             return Err(TusError::UploadNotComplete);
         }
@@ -264,6 +338,24 @@ impl TusHandler {
         *response.headers_mut() = headers;
         Ok(response)
     }
+
+    /// The upload's state, or `Gone` if it expired.
+    pub(super) async fn live_info(&self, id: &UploadId) -> Result<UploadInfo, TusError> {
+        let info = self.inner.store.info(id).await?;
+        check_alive(&info, &self.inner.policy, self.now())?;
+        Ok(info)
+    }
+}
+
+/// Where and how much one write may append.
+#[derive(Debug, Clone, Copy)]
+struct Write<'a> {
+    id: &'a UploadId,
+    kind: &'a UploadKind,
+    offset: u64,
+    size: UploadSize,
+    limit: u64,
+    content_length: Option<u64>,
 }
 
 fn log_error(parts: &Parts, error: &TusError) {

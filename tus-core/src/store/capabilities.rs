@@ -7,6 +7,8 @@ pub struct Capabilities {
     termination: bool,
     deferred_length: bool,
     concatenation: bool,
+    staged_append: bool,
+    listing: bool,
 }
 
 impl Capabilities {
@@ -15,6 +17,8 @@ impl Capabilities {
         termination: false,
         deferred_length: false,
         concatenation: false,
+        staged_append: false,
+        listing: false,
     };
 
     /// Adds [`Store::terminate`](super::Store::terminate) support.
@@ -29,10 +33,32 @@ impl Capabilities {
         self
     }
 
-    /// Adds support for partial and final uploads.
+    /// Adds [`Store::concatenate`](super::Store::concatenate) support (partial and final uploads).
     pub const fn with_concatenation(mut self) -> Self {
         self.concatenation = true;
         self
+    }
+
+    /// Adds [`Store::append_staged`](super::Store::append_staged) support (checksums).
+    pub const fn with_staged_append(mut self) -> Self {
+        self.staged_append = true;
+        self
+    }
+
+    /// Adds [`Store::list`](super::Store::list) support (the expiration reaper).
+    pub const fn with_listing(mut self) -> Self {
+        self.listing = true;
+        self
+    }
+
+    /// Whether appends can be verified before they are kept.
+    pub const fn staged_append(self) -> bool {
+        self.staged_append
+    }
+
+    /// Whether the store can list its uploads.
+    pub const fn listing(self) -> bool {
+        self.listing
     }
 
     /// Whether uploads can be terminated.
@@ -45,7 +71,7 @@ impl Capabilities {
         self.deferred_length
     }
 
-    /// Whether partial and final uploads are supported.
+    /// Whether partial and final uploads can be concatenated.
     pub const fn concatenation(self) -> bool {
         self.concatenation
     }

@@ -30,7 +30,16 @@ pub enum UploadKind {
     /// `Upload-Concat: partial`: a piece of some final upload.
     Partial,
     /// `Upload-Concat: final;...`: the concatenation of these partials, in order.
-    Final(Vec<UploadId>),
+    Final(Vec<ConcatPart>),
+}
+
+/// One partial upload named by a final upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConcatPart {
+    /// The partial upload.
+    pub id: UploadId,
+    /// The URL the client named it by, kept to echo `Upload-Concat` as received.
+    pub reference: String,
 }
 
 /// Everything needed to create an upload.
@@ -63,6 +72,9 @@ pub struct UploadInfo {
     pub kind: UploadKind,
     /// When it was created.
     pub created_at: SystemTime,
+    /// When its data last changed (creation, or the last append). Sliding
+    /// expiration counts from here.
+    pub updated_at: SystemTime,
 }
 
 impl UploadInfo {
@@ -75,11 +87,20 @@ impl UploadInfo {
             metadata: upload.metadata,
             kind: upload.kind,
             created_at: upload.created_at,
+            updated_at: upload.created_at,
         }
     }
 
     /// Whether every byte has arrived (the size is known and reached).
     pub fn is_complete(&self) -> bool {
         self.size.known() == Some(self.offset)
+    }
+
+    /// The partials of a final upload; empty for other kinds.
+    pub fn partials(&self) -> &[ConcatPart] {
+        match &self.kind {
+            UploadKind::Final(parts) => parts,
+            UploadKind::Single | UploadKind::Partial => &[],
+        }
     }
 }

@@ -6,13 +6,32 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 
-use super::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadSize};
+use super::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadSize, Verdict};
+use crate::clock::{Clock, SystemClock};
 
 /// An in-memory store for tests and examples. Data is lost when it is dropped.
-#[derive(Debug, Clone, Default)]
+///
+/// Supports every capability, so it serves every extension.
+#[derive(Clone)]
 pub struct MemoryStore {
     uploads: Arc<Mutex<HashMap<UploadId, Entry>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("uploads", &self.uploads().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug)]
@@ -23,9 +42,17 @@ struct Entry {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store on the system clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store that stamps writes with `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            uploads: Arc::default(),
+            clock,
+        }
     }
 
     fn uploads(&self) -> MutexGuard<'_, HashMap<UploadId, Entry>> {
@@ -42,6 +69,33 @@ impl MemoryStore {
         let mut uploads = self.uploads();
         let entry = uploads.get_mut(id).ok_or(StoreError::NotFound)?;
         f(entry)
+    }
+
+    /// Marks the upload as being written, after checking the offset.
+    fn open_writer<'a>(&'a self, id: &'a UploadId, offset: u64) -> Result<WriterGuard<'a>, StoreError> {
+        self.with_entry(id, |entry| {
+            if entry.writing {
+                return Err(StoreError::Busy);
+            }
+            if entry.info.offset != offset {
+                return Err(StoreError::OffsetMismatch {
+                    current: entry.info.offset,
+                });
+            }
+            entry.writing = true;
+            Ok(())
+        })?;
+        Ok(WriterGuard { store: self, id })
+    }
+
+    fn push(&self, id: &UploadId, chunk: &[u8]) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        self.with_entry(id, |entry| {
+            entry.data.extend_from_slice(chunk);
+            entry.info.offset += chunk.len() as u64;
+            entry.info.updated_at = now;
+            Ok(entry.info.offset)
+        })
     }
 }
 
@@ -65,6 +119,8 @@ impl Store for MemoryStore {
             .with_termination()
             .with_deferred_length()
             .with_concatenation()
+            .with_staged_append()
+            .with_listing()
     }
 
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
@@ -97,27 +153,35 @@ impl Store for MemoryStore {
         mut data: DataStream,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
-            self.with_entry(id, |entry| {
-                if entry.writing {
-                    return Err(StoreError::Busy);
-                }
-                if entry.info.offset != offset {
-                    return Err(StoreError::OffsetMismatch {
-                        current: entry.info.offset,
-                    });
-                }
-                entry.writing = true;
-                Ok(())
-            })?;
-            let _guard = WriterGuard { store: self, id };
+            let _guard = self.open_writer(id, offset)?;
+            let mut current = offset;
             while let Some(Ok(chunk)) = data.next().await {
-                self.with_entry(id, |entry| {
-                    entry.data.extend_from_slice(&chunk);
-                    entry.info.offset += chunk.len() as u64;
-                    Ok(())
-                })?;
+                current = self.push(id, &chunk)?;
             }
-            self.with_entry(id, |entry| Ok(entry.info.offset))
+            Ok(current)
+        })
+    }
+
+    fn append_staged<'a>(
+        &'a self,
+        id: &'a UploadId,
+        offset: u64,
+        mut data: DataStream,
+        verdict: Verdict,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let _guard = self.open_writer(id, offset)?;
+            let mut staged = BytesMut::new();
+            while let Some(item) = data.next().await {
+                match item {
+                    Ok(chunk) => staged.extend_from_slice(&chunk),
+                    Err(_) => return Ok(offset),
+                }
+            }
+            if !verdict() {
+                return Ok(offset);
+            }
+            self.push(id, &staged)
         })
     }
 
@@ -139,20 +203,44 @@ impl Store for MemoryStore {
 
     fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
         Box::pin(async move {
-            let bytes = self.with_entry(id, |entry| {
-                let (start, end) = (usize::try_from(range.start), usize::try_from(range.end));
-                match (start, end) {
-                    (Ok(start), Ok(end)) if start <= end && end <= entry.data.len() => {
-                        Ok(Bytes::copy_from_slice(&entry.data[start..end]))
-                    }
-                    _ => Err(StoreError::backend(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "range outside stored data",
-                    ))),
-                }
-            })?;
+            let bytes = self.with_entry(id, |entry| slice(&entry.data, &range))?;
             let stream: DataStream = futures::stream::iter([Ok(bytes)]).boxed();
             Ok(stream)
         })
+    }
+
+    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut joined = BytesMut::new();
+            {
+                let uploads = self.uploads();
+                for partial in partials {
+                    let entry = uploads.get(partial).ok_or(StoreError::NotFound)?;
+                    joined.extend_from_slice(&entry.data);
+                }
+            }
+            let now = self.clock.now();
+            self.with_entry(id, |entry| {
+                entry.info.offset = joined.len() as u64;
+                entry.info.updated_at = now;
+                entry.data = joined;
+                Ok(entry.info.offset)
+            })
+        })
+    }
+
+    fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
+        let ids: Vec<Result<UploadId, StoreError>> = self.uploads().keys().cloned().map(Ok).collect();
+        futures::stream::iter(ids).boxed()
+    }
+}
+
+fn slice(data: &BytesMut, range: &Range<u64>) -> Result<Bytes, StoreError> {
+    match (usize::try_from(range.start), usize::try_from(range.end)) {
+        (Ok(start), Ok(end)) if start <= end && end <= data.len() => Ok(Bytes::copy_from_slice(&data[start..end])),
+        _ => Err(StoreError::backend(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "range outside stored data",
+        ))),
     }
 }

@@ -14,7 +14,7 @@ mod memory;
 pub use capabilities::Capabilities;
 pub use error::{BoxError, StoreError};
 pub use id::{IdGenerator, InvalidUploadId, RandomIds, UploadId};
-pub use info::{NewUpload, UploadInfo, UploadKind, UploadSize};
+pub use info::{ConcatPart, NewUpload, UploadInfo, UploadKind, UploadSize};
 pub use memory::MemoryStore;
 
 use std::io;
@@ -23,6 +23,10 @@ use std::ops::Range;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+
+/// Decides, once the last byte of a staged append has arrived, whether to
+/// keep it (`true`) or discard it (`false`).
+pub type Verdict = Box<dyn FnOnce() -> bool + Send>;
 
 /// A stream of bytes: a request body flowing into a store, or stored data
 /// flowing out.
@@ -69,4 +73,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// Streams the bytes in `range`, which lies within the stored offset.
     fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>>;
+
+    /// Like [`Store::append`], but all or nothing: the bytes are kept only if
+    /// `data` ends without an error and then `verdict()` returns `true`.
+    /// Otherwise the upload is left exactly as it was, also if the process
+    /// dies midway, and the old offset is returned. Used for checksums.
+    ///
+    /// Stores that implement it declare [`Capabilities::with_staged_append`].
+    fn append_staged<'a>(
+        &'a self,
+        id: &'a UploadId,
+        offset: u64,
+        data: DataStream,
+        verdict: Verdict,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let _ = (id, offset, data, verdict);
+        Box::pin(async { Err(StoreError::NotSupported("staged append")) })
+    }
+
+    /// Writes the data of `partials`, in order, as the whole data of upload
+    /// `id` (a final upload whose size is already declared as their sum),
+    /// replacing anything it held, and returns its new offset. The partials
+    /// are complete and are left unchanged. Stores should let the operating
+    /// system or the backend copy the bytes where it can.
+    ///
+    /// Stores that implement it declare [`Capabilities::with_concatenation`].
+    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let _ = (id, partials);
+        Box::pin(async { Err(StoreError::NotSupported("concatenation")) })
+    }
+
+    /// Every upload's id, in no particular order.
+    ///
+    /// Stores that implement it declare [`Capabilities::with_listing`].
+    fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
+        Box::pin(futures::stream::once(async {
+            Err(StoreError::NotSupported("listing"))
+        }))
+    }
 }

@@ -31,6 +31,8 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_tus-axum"))
             .args(["--listen", &addr, "--base-path", "/files/", "--max-size"])
             .arg(tus_conformance::scenarios::MAX_SIZE.to_string())
+            .arg("--expire-after")
+            .arg(tus_conformance::scenarios::EXPIRE_AFTER_SECS.to_string())
             .arg("--dir")
             .arg(dir)
             .env("RUST_LOG", "warn")
