@@ -87,22 +87,31 @@ export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
 // Start a tus upload of `file` and resolve when it finishes or `abortAt` bytes
 // have been reported by onProgress (then the upload is aborted).
 // Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}]}.
-export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null}) {
+export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null, parallel = 1}) {
   return new Promise((resolve, reject) => {
     const chunks = []
     const requests = []
     let aborted = false
     let lastLogged = -1
-    const upload = new tus.Upload(fs.createReadStream(file), {
+    // Parallel uploads need an input tus-js-client can slice: read the file into a Buffer.
+    const input = parallel > 1 ? fs.readFileSync(file) : fs.createReadStream(file)
+    const upload = new tus.Upload(input, {
       endpoint,
+      parallelUploads: parallel,
       uploadUrl,
-      uploadSize: size,
+      // tus-js-client refuses uploadSize with parallelUploads (it takes the Buffer's length).
+      uploadSize: parallel > 1 ? null : size,
       chunkSize,
       retryDelays: RETRY_DELAYS,
       metadata: metadataFor(file),
       onBeforeRequest(req) {
         const off = req.getHeader('Upload-Offset')
-        requests.push({method: req.getMethod(), offset: off === undefined || off === null ? null : Number(off)})
+        const concat = req.getHeader('Upload-Concat')
+        requests.push({
+          method: req.getMethod(),
+          offset: off === undefined || off === null ? null : Number(off),
+          concat: concat === undefined || concat === null ? null : String(concat),
+        })
       },
       onProgress(sent, total) {
         const pct = Math.floor((sent / total) * 10)

@@ -333,6 +333,7 @@ def main() -> int:
         ("tus-js-client resume after abort", "tusjs-resume", ODD),
         ("tus-js-client abort, tuspy resume", "cross-resume", MIB5),
         ("PATCH cut mid-body, tus-js-client resumes", "cut-resume", MIB5),
+        ("tus-js-client parallelUploads: 4 (concatenation)", "tusjs-parallel", MIB5),
     ]
     if args.select:
         cases = [c for c in cases if args.select in c[0]]
@@ -413,6 +414,8 @@ def main() -> int:
                     url = run_client([py, HERE / "tuspy_upload.py", endpoint, data, chunk])
                 elif kind == "tusjs":
                     url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk])
+                elif kind == "tusjs-parallel":
+                    url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk, "--parallel", 4])
                 elif kind == "tusjs-resume":
                     url = run_client([node, HERE / "tusjs_resume.mjs", endpoint, data, chunk])
                 elif kind == "cross-resume":

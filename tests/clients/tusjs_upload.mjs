@@ -1,24 +1,36 @@
 // Upload FILE to a tus server with tus-js-client (Node), in CHUNK_SIZE PATCHes.
 //
-//   node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--timeout SECONDS]
+//   node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--parallel N] [--timeout SECONDS]
 //
 // --abort-at BYTES  abort (without terminating) once onProgress reported >= BYTES;
 //                   the partial upload's URL is still printed and the exit code is 0.
 // --upload-url URL  resume this existing upload instead of creating one.
+// --parallel N      parallelUploads: N (concatenation extension); checks that N
+//                   partial uploads and one final upload were created.
 // The upload URL is printed on stdout as the last line; progress goes to stderr.
 // Exit codes: 0 ok, 1 error, 3 global timeout (default 120 s).
 import {armGlobalTimeout, describeChunks, fail, log, parseArgs, runUpload} from './common.mjs'
 
-const USAGE = 'node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--timeout SECONDS]'
-const {endpoint, file, chunkSize, size, opts} = parseArgs(USAGE, ['abort-at', 'upload-url', 'timeout'])
+const USAGE =
+  'node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--parallel N] [--timeout SECONDS]'
+const {endpoint, file, chunkSize, size, opts} = parseArgs(USAGE, ['abort-at', 'upload-url', 'parallel', 'timeout'])
 armGlobalTimeout(Number(opts.timeout ?? 120))
 
 const abortAt = opts['abort-at'] === undefined ? null : Number(opts['abort-at'])
 if (abortAt !== null && !(abortAt > 0 && abortAt < size)) fail(`--abort-at must be in 1..${size - 1}`)
+const parallel = Number(opts.parallel ?? 1)
+if (!(Number.isSafeInteger(parallel) && parallel >= 1 && parallel <= 16)) fail('--parallel must be in 1..16')
 
 try {
-  const res = await runUpload({file, size, chunkSize, endpoint, uploadUrl: opts['upload-url'] ?? null, abortAt})
+  const res = await runUpload({file, size, chunkSize, endpoint, uploadUrl: opts['upload-url'] ?? null, abortAt, parallel})
   if (!res.url) fail('upload finished without an upload URL')
+  if (parallel > 1) {
+    const posts = res.requests.filter((r) => r.method === 'POST')
+    const partials = posts.filter((r) => r.concat === 'partial').length
+    const finals = posts.filter((r) => r.concat && r.concat.startsWith('final;')).length
+    if (partials !== parallel || finals !== 1) fail(`expected ${parallel} partial and 1 final POST, saw ${partials} and ${finals}`)
+    log(`parallel: ${partials} partial uploads concatenated into 1 final upload`)
+  }
   if (res.aborted) log(`aborted after ${res.sentAtAbort} bytes reported; ${describeChunks(res.chunks)} completed`)
   else log(`done: ${describeChunks(res.chunks)}`)
   console.log(res.url)
