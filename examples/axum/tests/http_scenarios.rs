@@ -71,20 +71,7 @@ async fn interrupted_patch_keeps_received_bytes_across_a_crash() {
     let transport = HyperTransport {
         addr: server.addr.clone(),
     };
-    let create = http::Request::post("/files/")
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", "1000")
-        .header("content-length", "0")
-        .body(Vec::new())
-        .expect("request");
-    let created = transport.send_request(create).await.expect("create");
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .parse::<http::Uri>()
-        .expect("uri");
-    let path = location.path().to_owned();
+    let path = create_upload(&transport, 1000).await;
 
     // Announce 1000 bytes, send 600, then drop the connection (C27).
     let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
@@ -98,17 +85,9 @@ async fn interrupted_patch_keeps_received_bytes_across_a_crash() {
     stream.flush().await.expect("flush");
     drop(stream);
 
-    let head_request = || {
-        http::Request::head(path.as_str())
-            .header("tus-resumable", "1.0.0")
-            .header("content-length", "0")
-            .body(Vec::new())
-            .expect("request")
-    };
     let mut offset = String::new();
     for _ in 0..100 {
-        let response = transport.send_request(head_request()).await.expect("head");
-        offset = response.headers()["upload-offset"].to_str().expect("ascii").to_owned();
+        offset = offset_of(&transport, &path).await;
         if offset == "600" {
             break;
         }
@@ -122,11 +101,7 @@ async fn interrupted_patch_keeps_received_bytes_across_a_crash() {
     let transport = HyperTransport {
         addr: server.addr.clone(),
     };
-    let response = transport
-        .send_request(head_request())
-        .await
-        .expect("head after restart");
-    assert_eq!(response.headers()["upload-offset"], "600");
+    assert_eq!(offset_of(&transport, &path).await, "600");
     let finish = http::Request::patch(path.as_str())
         .header("tus-resumable", "1.0.0")
         .header("upload-offset", "600")
