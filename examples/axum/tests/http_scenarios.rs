@@ -221,3 +221,36 @@ async fn interrupted_checksummed_patch_stores_nothing() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(offset_of(&transport, &path).await, "0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_gracefully_and_keeps_in_flight_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let path = create_upload(&transport, 1000).await;
+    // A PATCH that has sent part of its body when the signal arrives.
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(&[b'z'; 300]).await.expect("write body");
+    stream.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(server.terminate().await, "tus-axum exits with success after SIGTERM");
+    drop(stream);
+
+    let server = Server::start(dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    assert_eq!(
+        offset_of(&transport, &path).await,
+        "300",
+        "bytes received before shutdown are kept"
+    );
+}

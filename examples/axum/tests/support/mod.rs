@@ -29,7 +29,15 @@ impl Server {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_tus-axum"))
-            .args(["--listen", &addr, "--base-path", "/files/", "--max-size"])
+            .args([
+                "--listen",
+                &addr,
+                "--base-path",
+                "/files/",
+                "--shutdown-timeout",
+                "1",
+                "--max-size",
+            ])
             .arg(tus_conformance::scenarios::MAX_SIZE.to_string())
             .arg("--expire-after")
             .arg(tus_conformance::scenarios::EXPIRE_AFTER_SECS.to_string())
@@ -47,6 +55,19 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("tus-axum did not start on {addr}");
+    }
+
+    /// SIGTERM, as a process manager would; returns whether it exited with success in time.
+    pub async fn terminate(mut self) -> bool {
+        let Some(pid) = self.child.id() else { return false };
+        let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+        if !sent.is_ok_and(|status| status.success()) {
+            return false;
+        }
+        match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => false,
+        }
     }
 
     /// SIGKILL, as a crash would.
