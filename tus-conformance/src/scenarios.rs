@@ -29,8 +29,6 @@ pub enum Target {
     Collection,
     /// The URL in the last `Location` seen in this scenario.
     Created,
-    /// The upload before the last one created in this scenario.
-    CreatedBefore,
     /// The n-th upload created in this scenario (1-based); `{n}` in header
     /// values and expected values is replaced by its path too.
     Nth(usize),
@@ -656,12 +654,6 @@ pub async fn run(transport: &dyn Transport, scenario: &Scenario) -> Result<(), S
                 .last()
                 .cloned()
                 .ok_or_else(|| context("no upload created yet".into()))?,
-            Target::CreatedBefore => created
-                .iter()
-                .rev()
-                .nth(1)
-                .cloned()
-                .ok_or_else(|| context("fewer than two uploads created".into()))?,
             Target::Nth(n) => created
                 .get(n.wrapping_sub(1))
                 .cloned()

@@ -34,18 +34,19 @@ const MAX_BATCH_CHUNKS: usize = 64;
 /// Opens the data file for appending, takes its exclusive lock and checks
 /// that `offset` is its length. Blocking.
 pub(crate) fn open(data: &Path, info: &Path, offset: u64) -> Result<File, StoreError> {
-    let file = open_locked(OpenOptions::new().append(true), data, info)?;
-    check_offset(&file, offset)?;
+    let (file, length) = open_locked(OpenOptions::new().append(true), data, info)?;
+    check_offset(length, offset)?;
     Ok(file)
 }
 
 /// Opens the data file with `options` and takes its exclusive lock, after
-/// which the upload is checked to still exist. Blocking.
+/// which the upload is checked to still exist. Returns the file and its
+/// length (from the same `fstat` that checked its identity). Blocking.
 ///
 /// The lock is an advisory, non-blocking lock on the open file: another
 /// writer, in this process or another, gets [`StoreError::Busy`]. It is
 /// released when the returned file is dropped.
-pub(crate) fn open_locked(options: &OpenOptions, data: &Path, info: &Path) -> Result<File, StoreError> {
+pub(crate) fn open_locked(options: &OpenOptions, data: &Path, info: &Path) -> Result<(File, u64), StoreError> {
     let file = options.open(data)?;
     lock(&file)?;
     // A data file without its sidecar is the remains of a terminated upload.
@@ -55,34 +56,34 @@ pub(crate) fn open_locked(options: &OpenOptions, data: &Path, info: &Path) -> Re
     // A concatenation replaces the data file while holding the old one's
     // lock; a writer that opened the old file and got its lock afterwards
     // must not write to a file no longer in the directory.
-    if !is_current(&file, data).map_err(StoreError::backend)? {
+    let metadata = file.metadata().map_err(StoreError::backend)?;
+    if !is_current(&metadata, data).map_err(StoreError::backend)? {
         return Err(StoreError::Busy);
     }
-    Ok(file)
+    Ok((file, metadata.len()))
 }
 
-/// Fails with [`StoreError::OffsetMismatch`] unless `offset` is the length
-/// of the (locked) data file.
-pub(crate) fn check_offset(file: &File, offset: u64) -> Result<(), StoreError> {
-    let current = file.metadata().map_err(StoreError::backend)?.len();
+/// Fails with [`StoreError::OffsetMismatch`] unless `offset` is `current`,
+/// the length of the locked data file.
+pub(crate) fn check_offset(current: u64, offset: u64) -> Result<(), StoreError> {
     if current != offset {
         return Err(StoreError::OffsetMismatch { current });
     }
     Ok(())
 }
 
-/// Whether `file` is still the file at `path`.
+/// Whether the open file with metadata `open` is still the file at `path`.
 #[cfg(unix)]
-fn is_current(file: &File, path: &Path) -> io::Result<bool> {
+fn is_current(open: &std::fs::Metadata, path: &Path) -> io::Result<bool> {
     use std::os::unix::fs::MetadataExt as _;
-    let (open, named) = (file.metadata()?, std::fs::metadata(path)?);
+    let named = std::fs::metadata(path)?;
     Ok(open.dev() == named.dev() && open.ino() == named.ino())
 }
 
 /// Whether `file` is still the file at `path`: assumed where it cannot be
 /// told cheaply (Windows does not rename over an open file anyway).
 #[cfg(not(unix))]
-fn is_current(_file: &File, _path: &Path) -> io::Result<bool> {
+fn is_current(_open: &std::fs::Metadata, _path: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
@@ -311,10 +312,10 @@ mod tests {
         let (data, replacement) = (dir.path().join("a.bin"), dir.path().join("a.bin.tmp"));
         std::fs::write(&data, b"old").expect("data");
         let file = File::open(&data).expect("open");
-        assert!(is_current(&file, &data).expect("stat"));
+        assert!(is_current(&file.metadata().expect("fstat"), &data).expect("stat"));
         std::fs::write(&replacement, b"new").expect("replacement");
         std::fs::rename(&replacement, &data).expect("rename");
-        assert!(!is_current(&file, &data).expect("stat"));
+        assert!(!is_current(&file.metadata().expect("fstat"), &data).expect("stat"));
     }
 
     #[test]

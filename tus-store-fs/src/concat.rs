@@ -29,7 +29,7 @@ pub(crate) fn concatenate(dir: &Path, id: &UploadId, partials: &[UploadId], sync
     let info = dir.join(format!("{id}{INFO_SUFFIX}"));
     // Held until the new data file is in place: no append or other
     // concatenation runs meanwhile.
-    let _lock = append::open_locked(OpenOptions::new().write(true), &data, &info)?;
+    let (_lock, _) = append::open_locked(OpenOptions::new().write(true), &data, &info)?;
     // Every partial is opened before anything is written, so a missing one
     // fails the concatenation with the final upload untouched.
     let sources = partials

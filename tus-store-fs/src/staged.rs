@@ -79,8 +79,8 @@ pub(crate) async fn append(
 fn open(paths: &Paths, offset: u64) -> Result<(File, File), StoreError> {
     // Not in append mode: the kernel's file-to-file copy refuses an
     // append-mode destination. The copy seeks to the end itself.
-    let data = append::open_locked(OpenOptions::new().write(true), &paths.data, &paths.info)?;
-    append::check_offset(&data, offset)?;
+    let (data, length) = append::open_locked(OpenOptions::new().write(true), &paths.data, &paths.info)?;
+    append::check_offset(length, offset)?;
     let stage = OpenOptions::new()
         .read(true)
         .write(true)

@@ -44,6 +44,21 @@ async fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&buffer).into_owned()
 }
 
+/// Opens a raw PATCH at offset 0 that announces `declared` bytes with
+/// `extra_headers` (whole `Name: value\r\n` lines) but sends only `sent`;
+/// the caller decides when the connection drops.
+async fn start_partial_patch(addr: &str, path: &str, extra_headers: &str, declared: u64, sent: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n{extra_headers}\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(sent).await.expect("write body");
+    stream.flush().await.expect("flush");
+    stream
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_large_creation_with_expect_continue_gets_a_final_413() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -74,16 +89,7 @@ async fn interrupted_patch_keeps_received_bytes_across_a_crash() {
     let path = create_upload(&transport, 1000).await;
 
     // Announce 1000 bytes, send 600, then drop the connection (C27).
-    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(head.as_bytes()).await.expect("write head");
-    stream.write_all(&[b'x'; 600]).await.expect("write body");
-    stream.flush().await.expect("flush");
-    drop(stream);
+    drop(start_partial_patch(&server.addr, &path, "", 1000, &[b'x'; 600]).await);
 
     let mut offset = String::new();
     for _ in 0..100 {
@@ -207,16 +213,8 @@ async fn interrupted_checksummed_patch_stores_nothing() {
         addr: server.addr.clone(),
     };
     let path = create_upload(&transport, 1000).await;
-    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
-         Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(head.as_bytes()).await.expect("write head");
-    stream.write_all(&[b'x'; 600]).await.expect("write body");
-    drop(stream);
+    let checksum = "Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n";
+    drop(start_partial_patch(&server.addr, &path, checksum, 1000, &[b'x'; 600]).await);
     // Give the server time to notice the disconnect, then check nothing was kept.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(offset_of(&transport, &path).await, "0");
@@ -231,15 +229,7 @@ async fn sigterm_shuts_down_gracefully_and_keeps_in_flight_bytes() {
     };
     let path = create_upload(&transport, 1000).await;
     // A PATCH that has sent part of its body when the signal arrives.
-    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(head.as_bytes()).await.expect("write head");
-    stream.write_all(&[b'z'; 300]).await.expect("write body");
-    stream.flush().await.expect("flush");
+    let stream = start_partial_patch(&server.addr, &path, "", 1000, &[b'z'; 300]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(server.terminate().await, "tus-axum exits with success after SIGTERM");
     drop(stream);

@@ -66,6 +66,16 @@ impl Hasher {
     }
 }
 
+/// What a body must be verified against: decided from the request head
+/// before any byte is read, turned into a [`BodyDigest`] once the body flows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The digest in the `Upload-Checksum` header.
+    Header(UploadChecksum),
+    /// An `Upload-Checksum` trailer announced with `Trailer: Upload-Checksum`.
+    Trailer,
+}
+
 /// Hashes a body whose expected digest is known up front (`Upload-Checksum`
 /// header) or only at the end (a trailer, algorithm unknown until then).
 #[derive(Debug, Clone)]
@@ -93,6 +103,14 @@ pub enum DigestCheck {
 }
 
 impl BodyDigest {
+    /// The running digest for `verification`.
+    pub fn new(verification: &Verification) -> Self {
+        match verification {
+            Verification::Header(checksum) => Self::for_header(checksum),
+            Verification::Trailer => Self::for_trailer(),
+        }
+    }
+
     /// For a body announced with `Upload-Checksum`.
     pub fn for_header(checksum: &UploadChecksum) -> Self {
         Self::Header {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::checksum::BodyDigest;
+use super::checksum::Verification;
 use super::error::TusError;
 use super::headers::{Extension, UploadChecksum, UploadConcat};
 use super::request::{AppendRequest, CreateRequest, Target};
@@ -34,15 +34,18 @@ impl Policy {
         }
     }
 
-    /// The digest to compute over a body, given its checksum headers.
-    pub fn body_digest(
+    /// What a body must be verified against, given its checksum headers;
+    /// a checksum this server cannot verify is an error.
+    pub fn verification(
         &self,
         checksum: Option<&UploadChecksum>,
         trailer: bool,
-    ) -> Result<Option<BodyDigest>, TusError> {
+    ) -> Result<Option<Verification>, TusError> {
         match (checksum, trailer) {
-            (Some(checksum), _) if self.supports(Extension::Checksum) => Ok(Some(BodyDigest::for_header(checksum))),
-            (None, true) if self.supports(Extension::ChecksumTrailer) => Ok(Some(BodyDigest::for_trailer())),
+            (Some(checksum), _) if self.supports(Extension::Checksum) => {
+                Ok(Some(Verification::Header(checksum.clone())))
+            }
+            (None, true) if self.supports(Extension::ChecksumTrailer) => Ok(Some(Verification::Trailer)),
             (None, false) => Ok(None),
             _ => Err(TusError::UnsupportedChecksumAlgorithm),
         }
@@ -78,6 +81,8 @@ pub enum CreationPlan {
         body_limit: Option<u64>,
         /// Whether it is a partial upload.
         partial: bool,
+        /// What the body must be verified against, if anything.
+        verify: Option<Verification>,
     },
     /// A final upload of these partials, in order (id and reference as received).
     Final(Vec<(UploadId, String)>),
@@ -88,7 +93,7 @@ pub fn plan_creation(request: &CreateRequest, policy: &Policy, base_path: &str) 
     if request.concat.is_some() && !policy.supports(Extension::Concatenation) {
         return Err(TusError::ExtensionNotSupported(Extension::Concatenation));
     }
-    policy.body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
+    let verify = policy.verification(request.checksum.as_ref(), request.checksum_trailer)?;
     let size = match (request.size, &request.concat) {
         (_, Some(UploadConcat::Final(references))) => {
             if request.with_upload && request.content_length != Some(0) {
@@ -122,6 +127,7 @@ pub fn plan_creation(request: &CreateRequest, policy: &Policy, base_path: &str) 
         size,
         body_limit,
         partial: request.concat == Some(UploadConcat::Partial),
+        verify,
     })
 }
 
@@ -179,6 +185,8 @@ pub struct AppendPlan {
     pub declare_length: Option<u64>,
     /// Most bytes the body may carry: never past the upload's length or the max size.
     pub body_limit: u64,
+    /// What the body must be verified against, if anything.
+    pub verify: Option<Verification>,
 }
 
 /// Decides an append request against the upload's current state at `now`.
@@ -192,7 +200,7 @@ pub fn plan_append(
         return Err(TusError::ModifyFinal);
     }
     check_alive(info, policy, now)?;
-    policy.body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
+    let verify = policy.verification(request.checksum.as_ref(), request.checksum_trailer)?;
     if request.offset != info.offset {
         return Err(TusError::MismatchedOffset {
             expected: info.offset,
@@ -222,6 +230,7 @@ pub fn plan_append(
     Ok(AppendPlan {
         declare_length,
         body_limit,
+        verify,
     })
 }
 
@@ -307,6 +316,7 @@ mod tests {
                     size: Known(100),
                     body_limit: None,
                     partial: false,
+                    verify: None,
                 }),
             ),
             (
@@ -321,6 +331,7 @@ mod tests {
                     size: Known(0),
                     body_limit: None,
                     partial: false,
+                    verify: None,
                 }),
             ),
             (
@@ -330,6 +341,7 @@ mod tests {
                     size: Known(100),
                     body_limit: Some(100),
                     partial: false,
+                    verify: None,
                 }),
             ),
             (
@@ -344,6 +356,7 @@ mod tests {
                     size: Deferred,
                     body_limit: Some(50),
                     partial: false,
+                    verify: None,
                 }),
             ),
             (create(Deferred, true, Some(51)), Some(50), Err("ERR_MAX_SIZE_EXCEEDED")),
@@ -354,6 +367,7 @@ mod tests {
                     size: Deferred,
                     body_limit: None,
                     partial: false,
+                    verify: None,
                 }),
             ),
         ];
@@ -520,6 +534,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: None,
                     body_limit: 30,
+                    verify: None,
                 }),
             ),
             (
@@ -541,6 +556,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: None,
                     body_limit: 0,
+                    verify: None,
                 }),
             ),
             (
@@ -550,6 +566,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: None,
                     body_limit: 100,
+                    verify: None,
                 }),
             ),
             (
@@ -565,6 +582,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: Some(100),
                     body_limit: 90,
+                    verify: None,
                 }),
             ),
             (
@@ -574,6 +592,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: Some(10),
                     body_limit: 0,
+                    verify: None,
                 }),
             ),
             (
@@ -595,6 +614,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: None,
                     body_limit: 990,
+                    verify: None,
                 }),
             ),
             (
@@ -610,6 +630,7 @@ mod tests {
                 Ok(AppendPlan {
                     declare_length: None,
                     body_limit: u64::MAX,
+                    verify: None,
                 }),
             ),
         ];

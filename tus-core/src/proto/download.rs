@@ -93,10 +93,14 @@ pub fn download_head(metadata: &Metadata, length: u64, range: Option<&Range<u64>
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let status = match range {
         Some(range) => {
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes {}-{}/{length}", range.start, range.end - 1)) {
+            if let Ok(value) = HeaderValue::from_str(&format!(
+                "bytes {}-{}/{length}",
+                range.start,
+                range.end.saturating_sub(1)
+            )) {
                 headers.insert(CONTENT_RANGE, value);
             }
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(range.end - range.start));
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(range.end.saturating_sub(range.start)));
             StatusCode::PARTIAL_CONTENT
         }
         None => {

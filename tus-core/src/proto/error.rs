@@ -3,7 +3,7 @@
 use http::StatusCode;
 
 use super::headers::{Extension, HeaderError, HeaderKind};
-use crate::store::StoreError;
+use crate::store::{BoxError, StoreError};
 
 /// A request the server refuses, or a failure while serving it.
 ///
@@ -121,7 +121,7 @@ pub enum TusError {
     Storage(#[source] StoreError),
     /// The server could not make an upload id.
     #[error("could not generate an upload id")]
-    IdGeneration,
+    IdGeneration(#[source] BoxError),
 }
 
 impl TusError {
@@ -154,7 +154,7 @@ impl TusError {
             Self::Locked => StatusCode::LOCKED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Storage(_) | Self::IdGeneration => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Storage(_) | Self::IdGeneration(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -191,7 +191,7 @@ impl TusError {
             Self::InvalidContentLength => "ERR_INVALID_CONTENT_LENGTH",
             Self::BodyInterrupted => "ERR_UPLOAD_INTERRUPTED",
             Self::Storage(_) => "ERR_INTERNAL_SERVER_ERROR",
-            Self::IdGeneration => "ERR_INTERNAL_SERVER_ERROR",
+            Self::IdGeneration(_) => "ERR_INTERNAL_SERVER_ERROR",
         }
     }
 

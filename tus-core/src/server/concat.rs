@@ -39,7 +39,10 @@ impl TusHandler {
             .map(|(info, (_, reference))| (info, reference.as_str()))
             .collect();
         let plan = plan_final(&named, &inner.policy)?;
-        let id = inner.ids.generate().map_err(|_| TusError::IdGeneration)?;
+        let id = inner
+            .ids
+            .generate()
+            .map_err(|error| TusError::IdGeneration(Box::new(error)))?;
         let parts_list: Vec<ConcatPart> = references
             .into_iter()
             .map(|(id, reference)| ConcatPart { id, reference })

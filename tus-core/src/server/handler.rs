@@ -14,7 +14,7 @@ use super::ingest::{BodyEnd, capped_stream};
 use super::lock::{LockError, LockGuard, Locker};
 use super::service::TusService;
 use crate::body::{RequestBody, ResponseBody};
-use crate::proto::checksum::{BodyDigest, DigestCheck};
+use crate::proto::checksum::{BodyDigest, DigestCheck, Verification};
 use crate::proto::cors::CorsRequest;
 use crate::proto::decide::{CreationPlan, Policy, check_alive, exceeded, expires_at, plan_append, plan_creation};
 use crate::proto::download::{download_head, resolve_range};
@@ -95,11 +95,13 @@ impl TusHandler {
     pub async fn handle(&self, request: Request<RequestBody>) -> Response<ResponseBody> {
         let (parts, body) = request.into_parts();
         let cors = self.inner.config.cors.classify(&parts.method, &parts.headers);
-        let method = effective_method(&parts.method, &parts.headers).unwrap_or_else(|_| parts.method.clone());
-        let result = match &cors {
-            Err(_) => Err(TusError::OriginNotAllowed),
-            Ok(CorsRequest::Preflight(_)) => Ok(response::discovery(&self.inner.policy)),
-            Ok(_) => self.dispatch(&parts, body).await,
+        let method = effective_method(&parts.method, &parts.headers);
+        let is_head = *method.as_ref().unwrap_or(&parts.method) == Method::HEAD;
+        let result = match (&cors, method) {
+            (Err(_), _) => Err(TusError::OriginNotAllowed),
+            (Ok(CorsRequest::Preflight(_)), _) => Ok(response::discovery(&self.inner.policy)),
+            (Ok(_), Err(error)) => Err(error),
+            (Ok(_), Ok(method)) => self.dispatch(&parts, method, body).await,
         };
         let mut response = result.unwrap_or_else(|error| {
             log_error(&parts, &error);
@@ -111,15 +113,19 @@ impl TusHandler {
         if let Ok(cors) = &cors {
             self.inner.config.cors.apply(cors, headers);
         }
-        if method == Method::HEAD {
+        if is_head {
             *response.body_mut() = ResponseBody::empty();
             response.headers_mut().remove(CONTENT_TYPE);
         }
         response
     }
 
-    async fn dispatch(&self, parts: &Parts, body: RequestBody) -> Result<Response<ResponseBody>, TusError> {
-        let method = effective_method(&parts.method, &parts.headers)?;
+    async fn dispatch(
+        &self,
+        parts: &Parts,
+        method: Method,
+        body: RequestBody,
+    ) -> Result<Response<ResponseBody>, TusError> {
         let config = &self.inner.config;
         match TusRequest::parse(&method, parts.uri.path(), &parts.headers, &config.base_path)? {
             TusRequest::Options => Ok(response::discovery(&self.inner.policy)),
@@ -170,15 +176,20 @@ impl TusHandler {
         body: RequestBody,
     ) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
-        let (size, body_limit, partial) = match plan_creation(&request, &inner.policy, &inner.config.base_path)? {
+        let (size, body_limit, partial, verify) = match plan_creation(&request, &inner.policy, &inner.config.base_path)?
+        {
             CreationPlan::Final(references) => return self.create_final(parts, request.metadata, references).await,
             CreationPlan::Upload {
                 size,
                 body_limit,
                 partial,
-            } => (size, body_limit, partial),
+                verify,
+            } => (size, body_limit, partial, verify),
         };
-        let id = inner.ids.generate().map_err(|_| TusError::IdGeneration)?;
+        let id = inner
+            .ids
+            .generate()
+            .map_err(|error| TusError::IdGeneration(Box::new(error)))?;
         let kind = if partial {
             UploadKind::Partial
         } else {
@@ -196,9 +207,6 @@ impl TusHandler {
         tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
         let offset = match body_limit {
             Some(limit) => {
-                let digest = inner
-                    .policy
-                    .body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
                 let write = Write {
                     id: &info.id,
                     kind: &kind,
@@ -207,7 +215,7 @@ impl TusHandler {
                     limit,
                     content_length: request.content_length,
                 };
-                self.write(write, digest, body).await?
+                self.write(write, verify.as_ref(), body).await?
             }
             None => 0,
         };
@@ -220,12 +228,9 @@ impl TusHandler {
 
     async fn append(&self, request: AppendRequest, body: RequestBody) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
-        let _lock = self.lock(&request.id).await?;
+        let lock = self.lock(&request.id).await?;
         let info = inner.store.info(&request.id).await?;
         let plan = plan_append(&info, &request, &inner.policy, self.now())?;
-        let digest = inner
-            .policy
-            .body_digest(request.checksum.as_ref(), request.checksum_trailer)?;
         if let Some(length) = plan.declare_length {
             inner.store.declare_length(&request.id, length).await?;
         }
@@ -238,8 +243,8 @@ impl TusHandler {
             limit: plan.body_limit,
             content_length: request.content_length,
         };
-        let offset = self.write(write, digest, body).await?;
-        drop(_lock);
+        let offset = self.write(write, plan.verify.as_ref(), body).await?;
+        drop(lock);
         if info.kind == UploadKind::Partial && size.known() == Some(offset) {
             self.assemble_waiting_finals(&request.id).await;
         }
@@ -250,15 +255,15 @@ impl TusHandler {
     }
 
     /// Streams `body` into the store and returns the new offset. With a
-    /// digest, the append is staged and kept only if the digest matches.
-    async fn write(&self, write: Write<'_>, digest: Option<BodyDigest>, body: RequestBody) -> Result<u64, TusError> {
+    /// verification, the append is staged and kept only if the digest matches.
+    async fn write(&self, write: Write<'_>, verify: Option<&Verification>, body: RequestBody) -> Result<u64, TusError> {
         let store = &self.inner.store;
         let Write { id, offset, size, .. } = write;
-        if digest.is_none() && (write.content_length == Some(0) || body.is_end_stream()) {
+        if verify.is_none() && (write.content_length == Some(0) || body.is_end_stream()) {
             return Ok(offset);
         }
-        let staged = digest.is_some();
-        let (stream, outcome) = capped_stream(body, write.limit, digest);
+        let staged = verify.is_some();
+        let (stream, outcome) = capped_stream(body, write.limit, verify.map(BodyDigest::new));
         let appended = if staged {
             let verdict_outcome = outcome.clone();
             store
