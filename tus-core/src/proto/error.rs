@@ -122,6 +122,14 @@ pub enum TusError {
     /// The server could not make an upload id.
     #[error("could not generate an upload id")]
     IdGeneration(#[source] BoxError),
+    /// An application hook refused the request.
+    #[error("{message}")]
+    Rejected {
+        /// The status the hook chose (4xx or 5xx).
+        status: StatusCode,
+        /// The hook's message.
+        message: String,
+    },
 }
 
 impl TusError {
@@ -155,6 +163,7 @@ impl TusError {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Storage(_) | Self::IdGeneration(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Rejected { status, .. } => *status,
         }
     }
 
@@ -192,6 +201,7 @@ impl TusError {
             Self::BodyInterrupted => "ERR_UPLOAD_INTERRUPTED",
             Self::Storage(_) => "ERR_INTERNAL_SERVER_ERROR",
             Self::IdGeneration(_) => "ERR_INTERNAL_SERVER_ERROR",
+            Self::Rejected { .. } => "ERR_REJECTED",
         }
     }
 

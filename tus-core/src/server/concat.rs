@@ -2,10 +2,13 @@
 //! is complete (at once, when the last partial completes, or on the next
 //! HEAD/GET after a restart).
 
+use std::sync::Arc;
+
 use http::Response;
 use http::request::Parts;
 
 use super::handler::TusHandler;
+use super::hooks::HookContext;
 use crate::body::ResponseBody;
 use crate::proto::decide::plan_final;
 use crate::proto::error::TusError;
@@ -18,6 +21,7 @@ impl TusHandler {
     pub(super) async fn create_final(
         &self,
         parts: &Parts,
+        cx: &Arc<HookContext>,
         metadata: Metadata,
         references: Vec<(UploadId, String)>,
     ) -> Result<Response<ResponseBody>, TusError> {
@@ -39,10 +43,7 @@ impl TusHandler {
             .map(|(info, (_, reference))| (info, reference.as_str()))
             .collect();
         let plan = plan_final(&named, &inner.policy)?;
-        let id = inner
-            .ids
-            .generate()
-            .map_err(|error| TusError::IdGeneration(Box::new(error)))?;
+        let (id, metadata) = self.pre_create(cx, metadata, plan.size, true).await?;
         let parts_list: Vec<ConcatPart> = references
             .into_iter()
             .map(|(id, reference)| ConcatPart { id, reference })
@@ -57,12 +58,17 @@ impl TusHandler {
         let info = inner.store.create(upload).await?;
         let location = inner.config.location.location(parts, &inner.config.base_path, &info.id);
         tracing::info!(id = %info.id, location = ?location, partials = parts_list.len(), ready = plan.ready, "final upload created");
+        self.created(cx, &info).await;
+        if info.is_complete() {
+            // Nothing to assemble (an empty final): it is finished at creation.
+            self.finished(cx, &info.id).await?;
+        }
         if !plan.ready {
             self.wait_for_partials(&info.id, &parts_list);
         }
         // Assemble now if every partial is complete (also if the last one
         // completed while this request was running).
-        let assembled = self.try_assemble(&info.id).await?;
+        let assembled = self.try_assemble(cx, &info.id).await?;
         let offset = assembled.filter(UploadInfo::is_complete).map(|info| info.offset);
         Ok(response::created(location, offset, None))
     }
@@ -79,7 +85,7 @@ impl TusHandler {
     }
 
     /// Assembles the final uploads that were waiting for `partial`, which just completed.
-    pub(super) async fn assemble_waiting_finals(&self, partial: &UploadId) {
+    pub(super) async fn assemble_waiting_finals(&self, cx: &HookContext, partial: &UploadId) {
         let finals = {
             let mut waiting = self
                 .inner
@@ -89,7 +95,7 @@ impl TusHandler {
             waiting.remove(partial).unwrap_or_default()
         };
         for final_id in finals {
-            if let Err(error) = self.try_assemble(&final_id).await {
+            if let Err(error) = self.try_assemble(cx, &final_id).await {
                 tracing::warn!(%final_id, code = error.code(), %error, "could not assemble final upload");
             }
         }
@@ -97,9 +103,13 @@ impl TusHandler {
 
     /// Assembles final upload `id` if all its partials are complete. Returns
     /// its state afterwards, or `None` when it still waits for a partial.
-    pub(super) async fn try_assemble(&self, id: &UploadId) -> Result<Option<UploadInfo>, TusError> {
+    ///
+    /// Assembly finishes the upload: the finish hooks run here, and
+    /// headers a `pre_finish` hook adds are not sent (the answer may belong
+    /// to another upload's request).
+    pub(super) async fn try_assemble(&self, cx: &HookContext, id: &UploadId) -> Result<Option<UploadInfo>, TusError> {
         let inner = &self.inner;
-        let _lock = self.lock(id).await?;
+        let lock = self.lock(id).await?;
         let info = inner.store.info(id).await?;
         if info.is_complete() {
             return Ok(Some(info));
@@ -130,6 +140,11 @@ impl TusHandler {
         let ids: Vec<UploadId> = parts.iter().map(|part| part.id.clone()).collect();
         let offset = inner.store.concatenate(id, &ids).await?;
         tracing::info!(%id, size = offset, "final upload assembled");
-        Ok(Some(inner.store.info(id).await?))
+        let info = inner.store.info(id).await?;
+        drop(lock);
+        if let Err(error) = self.finished(cx, id).await {
+            tracing::debug!(%id, code = error.code(), "finish hook refused an assembled upload");
+        }
+        Ok(Some(info))
     }
 }

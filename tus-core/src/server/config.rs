@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handler::TusHandler;
+use super::hooks::Hooks;
 use super::location::LocationStyle;
 use super::lock::{Locker, MemoryLocker};
 pub use crate::clock::{Clock, SystemClock};
@@ -75,6 +76,8 @@ pub struct TusHandlerBuilder {
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
+    pub(crate) hooks: Option<Arc<dyn Hooks>>,
+    pub(crate) progress_interval: Duration,
 }
 
 impl std::fmt::Debug for TusHandlerBuilder {
@@ -93,6 +96,8 @@ impl TusHandlerBuilder {
             ids: Arc::new(RandomIds),
             clock: Arc::new(SystemClock),
             config: Config::default(),
+            hooks: None,
+            progress_interval: Duration::from_secs(1),
         }
     }
 
@@ -154,6 +159,19 @@ impl TusHandlerBuilder {
     /// The clock (default: [`SystemClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The [`Hooks`] called around each step of an upload's life.
+    pub fn hooks(mut self, hooks: Arc<dyn Hooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// How often, at most, `post_receive` and progress events report a
+    /// streaming body (default 1 s; zero: after every chunk the store takes).
+    pub fn progress_interval(mut self, interval: Duration) -> Self {
+        self.progress_interval = interval;
         self
     }
 

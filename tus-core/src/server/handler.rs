@@ -10,7 +10,10 @@ use http::{HeaderValue, Method, Request, Response};
 use http_body::Body as _;
 
 use super::config::{Clock, Config, TusHandlerBuilder, policy};
+use super::events::Broadcaster;
+use super::hooks::{HookContext, Hooks};
 use super::ingest::{BodyEnd, capped_stream};
+use super::lifecycle;
 use super::lock::{LockError, LockGuard, Locker};
 use super::service::TusService;
 use crate::body::{RequestBody, ResponseBody};
@@ -43,6 +46,11 @@ pub(super) struct Inner {
     pub(super) policy: Policy,
     /// Final uploads waiting for a partial to complete: partial id → final ids.
     pub(super) waiting_finals: Mutex<HashMap<UploadId, HashSet<UploadId>>>,
+    pub(super) hooks: Option<Arc<dyn Hooks>>,
+    pub(super) events: Broadcaster,
+    pub(super) progress_interval: std::time::Duration,
+    #[cfg(feature = "metrics")]
+    pub(super) metrics: Arc<super::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for TusHandler {
@@ -62,6 +70,16 @@ impl TusHandler {
 
     pub(crate) fn from_builder(builder: TusHandlerBuilder) -> Self {
         let policy = policy(&builder.config, builder.store.as_ref());
+        #[cfg(feature = "metrics")]
+        let metrics = Arc::new(super::metrics::Metrics::default());
+        #[cfg(feature = "metrics")]
+        let builder = TusHandlerBuilder {
+            store: Arc::new(super::metrics::MeteredStore {
+                store: builder.store,
+                metrics: Arc::clone(&metrics),
+            }),
+            ..builder
+        };
         Self {
             inner: Arc::new(Inner {
                 store: builder.store,
@@ -71,6 +89,11 @@ impl TusHandler {
                 config: builder.config,
                 policy,
                 waiting_finals: Mutex::default(),
+                hooks: builder.hooks,
+                events: Broadcaster::default(),
+                progress_interval: builder.progress_interval,
+                #[cfg(feature = "metrics")]
+                metrics,
             }),
         }
     }
@@ -85,6 +108,12 @@ impl TusHandler {
         &self.inner.policy.extensions
     }
 
+    /// What this handler counted (cargo feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub fn metrics(&self) -> &super::metrics::Metrics {
+        &self.inner.metrics
+    }
+
     /// A `tower::Service` over this handler.
     pub fn into_service(self) -> TusService {
         TusService::new(self)
@@ -97,14 +126,19 @@ impl TusHandler {
         let cors = self.inner.config.cors.classify(&parts.method, &parts.headers);
         let method = effective_method(&parts.method, &parts.headers);
         let is_head = *method.as_ref().unwrap_or(&parts.method) == Method::HEAD;
+        #[cfg(feature = "metrics")]
+        self.inner.metrics.request(method.as_ref().unwrap_or(&parts.method));
+        let cx = lifecycle::context(self, &parts);
         let result = match (&cors, method) {
             (Err(_), _) => Err(TusError::OriginNotAllowed),
             (Ok(CorsRequest::Preflight(_)), _) => Ok(response::discovery(&self.inner.policy)),
             (Ok(_), Err(error)) => Err(error),
-            (Ok(_), Ok(method)) => self.dispatch(&parts, method, body).await,
+            (Ok(_), Ok(method)) => self.dispatch(&parts, &cx, method, body).await,
         };
         let mut response = result.unwrap_or_else(|error| {
             log_error(&parts, &error);
+            #[cfg(feature = "metrics")]
+            self.inner.metrics.error(error.code());
             response::error(&error)
         });
         let headers = response.headers_mut();
@@ -123,17 +157,18 @@ impl TusHandler {
     async fn dispatch(
         &self,
         parts: &Parts,
+        cx: &Arc<HookContext>,
         method: Method,
         body: RequestBody,
     ) -> Result<Response<ResponseBody>, TusError> {
         let config = &self.inner.config;
         match TusRequest::parse(&method, parts.uri.path(), &parts.headers, &config.base_path)? {
             TusRequest::Options => Ok(response::discovery(&self.inner.policy)),
-            TusRequest::Create(request) => self.create(parts, request, body).await,
-            TusRequest::Head(id) => self.head(&id).await,
-            TusRequest::Append(request) => self.append(request, body).await,
-            TusRequest::Terminate(id) => self.terminate(&id).await,
-            TusRequest::Download(request) => self.download(request).await,
+            TusRequest::Create(request) => self.create(parts, cx, request, body).await,
+            TusRequest::Head(id) => self.head(cx, &id).await,
+            TusRequest::Append(request) => self.append(cx, request, body).await,
+            TusRequest::Terminate(id) => self.terminate(cx, &id).await,
+            TusRequest::Download(request) => self.download(cx, request).await,
         }
     }
 
@@ -156,13 +191,13 @@ impl TusHandler {
         (!finished).then(|| self.now().checked_add(lifetime)).flatten()
     }
 
-    async fn head(&self, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
+    async fn head(&self, cx: &HookContext, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
         let mut info = inner.store.info(id).await?;
         check_alive(&info, &inner.policy, self.now())?;
         if matches!(info.kind, UploadKind::Final(_))
             && !info.is_complete()
-            && let Some(assembled) = self.try_assemble(id).await?
+            && let Some(assembled) = self.try_assemble(cx, id).await?
         {
             info = assembled;
         }
@@ -172,13 +207,14 @@ impl TusHandler {
     async fn create(
         &self,
         parts: &Parts,
+        cx: &Arc<HookContext>,
         request: CreateRequest,
         body: RequestBody,
     ) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
         let (size, body_limit, partial, verify) = match plan_creation(&request, &inner.policy, &inner.config.base_path)?
         {
-            CreationPlan::Final(references) => return self.create_final(parts, request.metadata, references).await,
+            CreationPlan::Final(references) => return self.create_final(parts, cx, request.metadata, references).await,
             CreationPlan::Upload {
                 size,
                 body_limit,
@@ -186,10 +222,7 @@ impl TusHandler {
                 verify,
             } => (size, body_limit, partial, verify),
         };
-        let id = inner
-            .ids
-            .generate()
-            .map_err(|error| TusError::IdGeneration(Box::new(error)))?;
+        let (id, metadata) = self.pre_create(cx, request.metadata, size, false).await?;
         let kind = if partial {
             UploadKind::Partial
         } else {
@@ -198,13 +231,14 @@ impl TusHandler {
         let upload = NewUpload {
             id,
             size,
-            metadata: request.metadata,
+            metadata,
             kind: kind.clone(),
             created_at: self.now(),
         };
         let info = inner.store.create(upload).await?;
         let location = inner.config.location.location(parts, &inner.config.base_path, &info.id);
         tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
+        self.created(cx, &info).await;
         let offset = match body_limit {
             Some(limit) => {
                 let write = Write {
@@ -215,18 +249,34 @@ impl TusHandler {
                     limit,
                     content_length: request.content_length,
                 };
-                self.write(write, verify.as_ref(), body).await?
+                match self.write(cx, write, verify.as_ref(), body).await {
+                    Ok(offset) => offset,
+                    Err(error) => {
+                        self.finish_after_failed_write(cx, &info.id, false).await;
+                        return Err(error);
+                    }
+                }
             }
             None => 0,
         };
-        Ok(response::created(
-            location,
-            Some(offset),
-            self.expiry_after_write(size, offset, &kind),
-        ))
+        let finish = if size.known() == Some(offset) {
+            Some(self.finished(cx, &info.id).await?)
+        } else {
+            None
+        };
+        let mut response = response::created(location, Some(offset), self.expiry_after_write(size, offset, &kind));
+        if let Some(finish) = &finish {
+            lifecycle::apply(finish, response.headers_mut());
+        }
+        Ok(response)
     }
 
-    async fn append(&self, request: AppendRequest, body: RequestBody) -> Result<Response<ResponseBody>, TusError> {
+    async fn append(
+        &self,
+        cx: &Arc<HookContext>,
+        request: AppendRequest,
+        body: RequestBody,
+    ) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
         let lock = self.lock(&request.id).await?;
         let info = inner.store.info(&request.id).await?;
@@ -243,20 +293,40 @@ impl TusHandler {
             limit: plan.body_limit,
             content_length: request.content_length,
         };
-        let offset = self.write(write, plan.verify.as_ref(), body).await?;
+        let written = self.write(cx, write, plan.verify.as_ref(), body).await;
         drop(lock);
+        let offset = match written {
+            Ok(offset) => offset,
+            Err(error) => {
+                self.finish_after_failed_write(cx, &request.id, info.is_complete())
+                    .await;
+                return Err(error);
+            }
+        };
+        let finish = if size.known() == Some(offset) && !info.is_complete() {
+            Some(self.finished(cx, &request.id).await)
+        } else {
+            None
+        };
         if info.kind == UploadKind::Partial && size.known() == Some(offset) {
-            self.assemble_waiting_finals(&request.id).await;
+            self.assemble_waiting_finals(cx, &request.id).await;
         }
-        Ok(response::appended(
-            offset,
-            self.expiry_after_write(size, offset, &info.kind),
-        ))
+        let mut response = response::appended(offset, self.expiry_after_write(size, offset, &info.kind));
+        if let Some(finish) = finish {
+            lifecycle::apply(&finish?, response.headers_mut());
+        }
+        Ok(response)
     }
 
     /// Streams `body` into the store and returns the new offset. With a
     /// verification, the append is staged and kept only if the digest matches.
-    async fn write(&self, write: Write<'_>, verify: Option<&Verification>, body: RequestBody) -> Result<u64, TusError> {
+    async fn write(
+        &self,
+        cx: &Arc<HookContext>,
+        write: Write<'_>,
+        verify: Option<&Verification>,
+        body: RequestBody,
+    ) -> Result<u64, TusError> {
         let store = &self.inner.store;
         let Write { id, offset, size, .. } = write;
         if verify.is_none() && (write.content_length == Some(0) || body.is_end_stream()) {
@@ -264,6 +334,7 @@ impl TusHandler {
         }
         let staged = verify.is_some();
         let (stream, outcome) = capped_stream(body, write.limit, verify.map(BodyDigest::new));
+        let (stream, stop) = self.observe(cx, stream, id, offset, size);
         let appended = if staged {
             let verdict_outcome = outcome.clone();
             store
@@ -278,7 +349,11 @@ impl TusHandler {
                 provided: offset,
             },
             other => other.into(),
-        })?;
+        });
+        if let Some(rejection) = stop.take() {
+            return Err(rejection.into());
+        }
+        let new_offset = new_offset?;
         match outcome.take_end() {
             Some(BodyEnd::TooLong) => return Err(exceeded(size, &self.inner.policy)),
             Some(BodyEnd::Failed(error)) => {
@@ -300,18 +375,21 @@ impl TusHandler {
         Ok(new_offset)
     }
 
-    async fn terminate(&self, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
+    async fn terminate(&self, cx: &HookContext, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
         if !inner.policy.supports(Extension::Termination) {
             return Err(TusError::ExtensionNotSupported(Extension::Termination));
         }
-        let _lock = self.lock(id).await?;
+        let lock = self.lock(id).await?;
+        self.pre_terminate(cx, id).await?;
         inner.store.terminate(id).await?;
+        drop(lock);
         tracing::info!(%id, "upload terminated");
+        self.terminated(cx, id).await;
         Ok(response::terminated())
     }
 
-    async fn download(&self, request: DownloadRequest) -> Result<Response<ResponseBody>, TusError> {
+    async fn download(&self, cx: &HookContext, request: DownloadRequest) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
         if !inner.config.download {
             return Err(TusError::MethodNotAllowed);
@@ -319,7 +397,7 @@ impl TusHandler {
         let mut info = inner.store.info(&request.id).await?;
         if matches!(info.kind, UploadKind::Final(_))
             && !info.is_complete()
-            && let Some(assembled) = self.try_assemble(&request.id).await?
+            && let Some(assembled) = self.try_assemble(cx, &request.id).await?
         {
             info = assembled;
         }

@@ -4,17 +4,26 @@
 
 mod concat;
 mod config;
+mod events;
 mod handler;
+mod hooks;
 mod ingest;
+mod lifecycle;
 mod location;
 mod lock;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod reaper;
 mod service;
 
 pub use config::{Clock, Config, SystemClock, TusHandlerBuilder};
+pub use events::{Event, Events};
 pub use handler::TusHandler;
+pub use hooks::{FinishResponse, HookContext, Hooks, NoHooks, PreCreate, Progress, Rejection};
 pub use location::LocationStyle;
 pub use lock::{LockError, LockGuard, Locker, MemoryLocker};
+#[cfg(feature = "metrics")]
+pub use metrics::Metrics;
 #[cfg(feature = "tokio")]
 pub use reaper::spawn_reaper;
 pub use service::TusService;

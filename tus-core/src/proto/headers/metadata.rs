@@ -61,6 +61,24 @@ impl Metadata {
         Ok(())
     }
 
+    /// Sets `key` to `value`: replaces the value in place if the key is
+    /// present, adds the pair at the end otherwise. Fails if the key is invalid.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Result<(), MetadataError> {
+        let key = key.into();
+        validate_key(&key)?;
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, existing)) => *existing = value.into(),
+            None => self.entries.push((key, value.into())),
+        }
+        Ok(())
+    }
+
+    /// Removes `key` and returns its value, if it was present.
+    pub fn remove(&mut self, key: &str) -> Option<Vec<u8>> {
+        let index = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(index).1)
+    }
+
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&[u8]> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())

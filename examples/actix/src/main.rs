@@ -1,0 +1,3 @@
+//! `tus-actix`: work in progress.
+
+fn main() {}
