@@ -33,6 +33,8 @@
 pub mod cases;
 pub mod clock;
 pub mod expiration;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod scenarios;
 pub mod support;
 

@@ -2,81 +2,42 @@
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
-//!          [--expire-after SECS]
+//!          [--expire-after SECS] [--auth-token TOKEN=USER]... [--trust-forwarded | --public-url URL
+//!          | --relative-location]
 //! ```
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a
 //! `TusHandler` over a store and mount `handler.into_service()` with
-//! `Router::nest_service`.
+//! `Router::nest_service`. Middleware runs before the handler and its
+//! request extensions reach the hooks: [`authenticate`] puts the bearer
+//! token's [`User`] there, and the pre-create hook of
+//! [`AppHooks`](tus_example_common::AppHooks) refuses anonymous uploads
+//! (when `--auth-token` is given) and records the user id in the metadata.
+//! Prometheus metrics are served at `/metrics`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use clap::Parser;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use tus_core::server::TusHandler;
-use tus_store_fs::FileStore;
-
-/// Command-line flags. Kept stable: later examples (actix) take the same ones.
-#[derive(Debug, Parser)]
-#[command(
-    name = "tus-axum",
-    version,
-    about = "A tus 1.0.0 resumable upload server (axum + filesystem store)"
-)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:1080")]
-    listen: SocketAddr,
-    /// URL path of the upload collection.
-    #[arg(long, default_value = "/files/")]
-    base_path: String,
-    /// Directory where uploads are stored.
-    #[arg(long, default_value = "./uploads")]
-    dir: PathBuf,
-    /// Largest upload accepted, in bytes (advertised as Tus-Max-Size).
-    #[arg(long)]
-    max_size: Option<u64>,
-    /// Unfinished uploads expire this many seconds after their last write
-    /// (sliding); expired ones answer 410 and are removed by a background reaper.
-    #[arg(long)]
-    expire_after: Option<u64>,
-    /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
-    #[arg(long, default_value_t = 10)]
-    shutdown_timeout: u64,
-}
+use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, Tokens, User};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tus_core=info".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    let args = Args::parse();
-
-    let store = FileStore::new(&args.dir)?;
-    let mut builder = TusHandler::builder(Arc::new(store)).base_path(&args.base_path);
-    if let Some(max_size) = args.max_size {
-        builder = builder.max_size(max_size);
-    }
-    if let Some(seconds) = args.expire_after {
-        builder = builder.expire_after(Duration::from_secs(seconds));
-    }
-    let handler = builder.build();
-    if let Some(seconds) = args.expire_after {
-        // Sweep at least once a minute, and at least twice per lifetime.
-        let every = Duration::from_secs((seconds / 2).clamp(1, 60));
-        tus_core::server::spawn_reaper(handler.clone(), every);
-    }
+    tus_example_common::init_tracing();
+    let args = Args::parse_as("tus-axum");
+    let tokens = Arc::new(args.tokens()?);
+    let handler = tus_example_common::build_handler(&args)?;
     let base_path = handler.config().base_path.clone();
-    let app = router(handler, &base_path).layer(middleware::from_fn(log_request));
+    let app = router(handler.clone(), &base_path)
+        .route(METRICS_PATH, get(metrics).with_state(handler))
+        .layer(middleware::from_fn_with_state(tokens, authenticate))
+        .layer(middleware::from_fn(log_request));
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");
@@ -97,6 +58,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Puts the [`User`] of a valid `Authorization: Bearer TOKEN` into the
+/// request extensions, where the tus hooks find it. Refusing is left to the
+/// hooks, so OPTIONS, HEAD and GET keep working for anyone holding the URL.
+async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, next: Next) -> Response {
+    let user = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| tokens.user(value.as_bytes()));
+    if let Some(user) = user {
+        request.extensions_mut().insert::<User>(user);
+    }
+    next.run(request).await
+}
+
+/// The handler's metrics in the Prometheus text format.
+async fn metrics(State(handler): State<TusHandler>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
+        handler.metrics().render_prometheus(),
+    )
 }
 
 /// Mounts the tus service at `base_path` (`/files/` → `/files` and everything below it).

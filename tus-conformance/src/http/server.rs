@@ -1,6 +1,4 @@
-//! Starts `tus-axum` on a free loopback port and talks HTTP/1.1 to it.
-
-#![allow(dead_code, unreachable_pub, missing_docs)]
+//! Starts an example server binary on a free loopback port and talks HTTP/1.1 to it.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -13,22 +11,30 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
+/// A server process (killed when dropped).
 #[derive(Debug)]
 pub struct Server {
+    /// `127.0.0.1:PORT`.
     pub addr: String,
     child: Child,
 }
 
 impl Server {
-    /// Starts the binary over `dir` with the scenarios' max size; waits until it accepts connections.
-    pub async fn start(dir: &Path) -> Self {
+    /// Starts `binary` over `dir` with the scenarios' max size and expiry;
+    /// waits until it accepts connections.
+    pub async fn start(binary: &str, dir: &Path) -> Self {
+        Self::start_with(binary, dir, &[]).await
+    }
+
+    /// [`Server::start`] with `extra` flags.
+    pub async fn start_with(binary: &str, dir: &Path, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
             .expect("addr")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_tus-axum"))
+        let child = Command::new(binary)
             .args([
                 "--listen",
                 &addr,
@@ -38,23 +44,24 @@ impl Server {
                 "1",
                 "--max-size",
             ])
-            .arg(tus_conformance::scenarios::MAX_SIZE.to_string())
+            .arg(crate::scenarios::MAX_SIZE.to_string())
             .arg("--expire-after")
-            .arg(tus_conformance::scenarios::EXPIRE_AFTER_SECS.to_string())
+            .arg(crate::scenarios::EXPIRE_AFTER_SECS.to_string())
             .arg("--dir")
             .arg(dir)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .expect("spawn tus-axum");
+            .unwrap_or_else(|error| panic!("spawn {binary}: {error}"));
         for _ in 0..200 {
             if TcpStream::connect(&addr).await.is_ok() {
                 return Self { addr, child };
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("tus-axum did not start on {addr}");
+        panic!("{binary} did not start on {addr}");
     }
 
     /// SIGTERM, as a process manager would; returns whether it exited with success in time.
@@ -76,12 +83,16 @@ impl Server {
     }
 }
 
+/// Sends each request on a new HTTP/1.1 connection (hyper client).
 #[derive(Debug)]
 pub struct HyperTransport {
+    /// `127.0.0.1:PORT`.
     pub addr: String,
 }
 
 impl HyperTransport {
+    /// Sends `request`; without `Content-Length` the chunks go as a chunked
+    /// body. Adds `Host` if missing. Reads the whole answer (30 s at most).
     pub async fn send_request(&self, request: http::Request<Vec<Bytes>>) -> Result<http::Response<Bytes>, String> {
         let stream = TcpStream::connect(&self.addr).await.map_err(|e| e.to_string())?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -119,7 +130,7 @@ impl HyperTransport {
     }
 }
 
-impl tus_conformance::scenarios::Transport for HyperTransport {
+impl crate::scenarios::Transport for HyperTransport {
     fn send(&self, request: http::Request<Vec<Bytes>>) -> BoxFuture<'_, Result<http::Response<Bytes>, String>> {
         Box::pin(self.send_request(request))
     }

@@ -1,0 +1,158 @@
+//! What the example servers `tus-axum` and `tus-actix` share, so they take
+//! the same flags and behave the same: the command line ([`Args`]), store
+//! and handler construction ([`build_store`], [`build_handler`]),
+//! bearer-token auth ([`Tokens`], [`User`]) and the example [`AppHooks`].
+//!
+//! Only the framework glue differs between the two binaries: how a
+//! request's `Authorization` header reaches [`Tokens::user`], how the
+//! resulting [`User`] is put into the request extensions, and how the
+//! handler and `/metrics` are mounted.
+
+mod auth;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
+use clap::Parser;
+use tus_core::server::{LocationStyle, TusHandler};
+use tus_core::store::Store;
+use tus_store_fs::FileStore;
+
+/// Where the examples serve [`Metrics`](tus_core::server::Metrics).
+pub const METRICS_PATH: &str = "/metrics";
+/// The content type of the Prometheus text format.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Command-line flags of both example servers.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about = "A tus 1.0.0 resumable upload server on the filesystem store")]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:1080")]
+    pub listen: SocketAddr,
+    /// URL path of the upload collection.
+    #[arg(long, default_value = "/files/")]
+    pub base_path: String,
+    /// Directory where uploads are stored.
+    #[arg(long, default_value = "./uploads")]
+    pub dir: PathBuf,
+    /// Largest upload accepted, in bytes (advertised as Tus-Max-Size).
+    #[arg(long)]
+    pub max_size: Option<u64>,
+    /// Unfinished uploads expire this many seconds after their last write
+    /// (sliding); expired ones answer 410 and are removed by a background reaper.
+    #[arg(long)]
+    pub expire_after: Option<u64>,
+    /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_timeout: u64,
+    /// Require `Authorization: Bearer TOKEN` to create uploads; the upload's
+    /// metadata gets `user_id` = USER. Repeatable. Without it, anyone may upload.
+    #[arg(long = "auth-token", value_name = "TOKEN=USER")]
+    pub auth_tokens: Vec<String>,
+    /// Build `Location` from `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`.
+    /// Enable only behind a proxy that sets (and strips client-sent) ones.
+    #[arg(long, conflicts_with_all = ["public_url", "relative_location"])]
+    pub trust_forwarded: bool,
+    /// Public URL prefix for `Location`, e.g. `https://uploads.example` (the
+    /// base path and id follow).
+    #[arg(long, conflicts_with = "relative_location")]
+    pub public_url: Option<String>,
+    /// Answer a path-only `Location` (`/files/ID`).
+    #[arg(long)]
+    pub relative_location: bool,
+}
+
+impl Args {
+    /// Parses the process arguments, naming the program `name` in help and errors.
+    pub fn parse_as(name: &'static str) -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Self::command().name(name).get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+
+    /// The bearer tokens of `--auth-token`.
+    pub fn tokens(&self) -> Result<Tokens, String> {
+        Tokens::parse(&self.auth_tokens)
+    }
+
+    fn location(&self) -> LocationStyle {
+        match (&self.public_url, self.relative_location) {
+            (Some(url), _) => LocationStyle::Fixed(url.clone()),
+            (None, true) => LocationStyle::Relative,
+            (None, false) => LocationStyle::FromRequest {
+                trust_forwarded: self.trust_forwarded,
+            },
+        }
+    }
+}
+
+/// Logs to stdout, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tus_core=info".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+}
+
+/// The store the flags ask for. Every store flag is read here, and only here.
+pub fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    Ok(Arc::new(FileStore::new(&args.dir)?))
+}
+
+/// The handler the flags ask for, with [`AppHooks`] installed. With
+/// `--expire-after`, also starts the reaper on the current tokio runtime.
+pub fn build_handler(args: &Args) -> Result<TusHandler, Box<dyn std::error::Error>> {
+    let tokens = args.tokens()?;
+    let store = build_store(args)?;
+    let mut builder = TusHandler::builder(store)
+        .base_path(&args.base_path)
+        .location(args.location())
+        .hooks(Arc::new(AppHooks::new(!tokens.is_empty())));
+    if let Some(max_size) = args.max_size {
+        builder = builder.max_size(max_size);
+    }
+    if let Some(seconds) = args.expire_after {
+        builder = builder.expire_after(Duration::from_secs(seconds));
+    }
+    let handler = builder.build();
+    if let Some(seconds) = args.expire_after {
+        // Sweep at least once a minute, and at least twice per lifetime.
+        let every = Duration::from_secs((seconds / 2).clamp(1, 60));
+        tus_core::server::spawn_reaper(handler.clone(), every);
+    }
+    Ok(handler)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_flags() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["tus"];
+            argv.extend_from_slice(extra);
+            Args::try_parse_from(argv).map(|args| args.location())
+        };
+        assert_eq!(
+            parse(&[]).ok(),
+            Some(LocationStyle::FromRequest { trust_forwarded: false })
+        );
+        assert_eq!(
+            parse(&["--trust-forwarded"]).ok(),
+            Some(LocationStyle::FromRequest { trust_forwarded: true })
+        );
+        assert_eq!(parse(&["--relative-location"]).ok(), Some(LocationStyle::Relative));
+        assert_eq!(
+            parse(&["--public-url", "https://up.example"]).ok(),
+            Some(LocationStyle::Fixed("https://up.example".into()))
+        );
+        assert!(parse(&["--trust-forwarded", "--relative-location"]).is_err());
+    }
+}

@@ -1,0 +1,395 @@
+//! The tests, as plain async functions taking the server binary's path.
+//! Each starts its own server over a fresh temporary directory; they panic
+//! with a message naming the broken rule.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::{HyperTransport, Server};
+
+/// A server over a fresh directory, with `flags`, and a transport to it.
+async fn start(binary: &str, flags: &[&str]) -> (tempfile::TempDir, Server, HyperTransport) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(binary, dir.path(), flags).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    (dir, server, transport)
+}
+
+/// A PATCH of `data` at `offset` with `Content-Length`.
+fn patch_request(path: &str, offset: u64, data: &'static [u8]) -> http::Request<Vec<Bytes>> {
+    http::Request::patch(path)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", offset.to_string())
+        .header("content-type", "application/offset+octet-stream")
+        .header("content-length", data.len().to_string())
+        .body(vec![Bytes::from_static(data)])
+        .expect("request")
+}
+
+/// Every protocol scenario passes over TCP.
+pub async fn scenarios(binary: &str) {
+    let (_dir, _server, transport) = start(binary, &[]).await;
+    let failures = crate::scenarios::run_all(&transport).await;
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Reads from `stream` until the end of the response head, bounded in time.
+async fn read_head(stream: &mut TcpStream) -> String {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+            .await
+            .expect("response in time")
+            .expect("read");
+        if read == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    String::from_utf8_lossy(&buffer).into_owned()
+}
+
+/// Opens a raw PATCH at offset 0 that announces `declared` bytes with
+/// `extra_headers` (whole `Name: value\r\n` lines) but sends only `sent`;
+/// the caller decides when the connection drops.
+async fn start_partial_patch(addr: &str, path: &str, extra_headers: &str, declared: u64, sent: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n{extra_headers}\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(sent).await.expect("write body");
+    stream.flush().await.expect("flush");
+    stream
+}
+
+/// How a server answers `Expect: 100-continue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Continue {
+    /// The handler decides before the framework sends `100 Continue`
+    /// (hyper/axum: 100 is sent only when the body is first read).
+    Deferred,
+    /// The framework sends `100 Continue` before the handler runs (actix-web).
+    Immediate,
+}
+
+/// A creation that is too large gets a final 413 without reading the body;
+/// with [`Continue::Deferred`] no `100 Continue` is sent first.
+pub async fn too_large_creation_with_expect_continue_gets_a_final_413(binary: &str, interim: Continue) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(binary, dir.path()).await;
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let too_large = crate::scenarios::MAX_SIZE + 1;
+    let head = format!(
+        "POST /files/ HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {too_large}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {too_large}\r\nExpect: 100-continue\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut response = read_head(&mut stream).await;
+    if interim == Continue::Immediate && response.starts_with("HTTP/1.1 100") {
+        response = response
+            .split_once("\r\n\r\n")
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or_default();
+        if response.is_empty() {
+            response = read_head(&mut stream).await;
+        }
+    }
+    assert!(
+        response.starts_with("HTTP/1.1 413"),
+        "expected a final 413 before any body, got {response:?}"
+    );
+    assert!(!response.contains("100 Continue"));
+}
+
+/// Bytes received before a client disconnects are kept, also across a `kill -9`.
+pub async fn interrupted_patch_keeps_received_bytes_across_a_crash(binary: &str) {
+    let (dir, server, transport) = start(binary, &[]).await;
+    let path = create_upload(&transport, 1000).await;
+
+    // Announce 1000 bytes, send 600, then drop the connection (C27).
+    drop(start_partial_patch(&server.addr, &path, "", 1000, &[b'x'; 600]).await);
+
+    let mut offset = String::new();
+    for _ in 0..100 {
+        offset = offset_of(&transport, &path).await;
+        if offset == "600" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(offset, "600", "the bytes received before the disconnect are kept");
+
+    // Crash the server and start a new one over the same directory.
+    server.kill().await;
+    let server = Server::start(binary, dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    assert_eq!(offset_of(&transport, &path).await, "600");
+    let finish = http::Request::patch(path.as_str())
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", "600")
+        .header("content-type", "application/offset+octet-stream")
+        .header("content-length", "400")
+        .body(vec![Bytes::from(vec![b'y'; 400])])
+        .expect("request");
+    let response = transport.send_request(finish).await.expect("patch");
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["upload-offset"], "1000");
+    let get = http::Request::get(path.as_str())
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let body = transport.send_request(get).await.expect("get").into_body();
+    assert_eq!(body.len(), 1000);
+    assert!(body[..600].iter().all(|&b| b == b'x') && body[600..].iter().all(|&b| b == b'y'));
+}
+
+/// Creates an upload of `length` bytes and returns its path.
+pub async fn create_upload(transport: &HyperTransport, length: u64) -> String {
+    let create = http::Request::post("/files/")
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", length.to_string())
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let created = transport.send_request(create).await.expect("create");
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .parse::<http::Uri>()
+        .expect("uri");
+    location.path().to_owned()
+}
+
+/// The `Upload-Offset` a HEAD of `path` answers.
+pub async fn offset_of(transport: &HyperTransport, path: &str) -> String {
+    let head = http::Request::head(path)
+        .header("tus-resumable", "1.0.0")
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let response = transport.send_request(head).await.expect("head");
+    response.headers()["upload-offset"].to_str().expect("ascii").to_owned()
+}
+
+/// Sends a chunked PATCH of "hello world" whose trailer section is `trailer`
+/// (raw header lines), over a raw HTTP/1.1 connection, and returns the status line.
+async fn patch_with_trailer(addr: &str, path: &str, trailer: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nTransfer-Encoding: chunked\r\nTrailer: Upload-Checksum\r\n\r\n\
+         5\r\nhello\r\n6\r\n world\r\n0\r\n{trailer}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let head = read_head(&mut stream).await;
+    head.lines().next().unwrap_or_default().to_owned()
+}
+
+/// `Upload-Checksum` in an HTTP/1.1 chunked trailer is verified.
+pub async fn checksum_trailer_is_verified_over_http11(binary: &str) {
+    let (_dir, server, transport) = start(binary, &[]).await;
+    let path = create_upload(&transport, 11).await;
+
+    let wrong = patch_with_trailer(
+        &server.addr,
+        &path,
+        "Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n",
+    )
+    .await;
+    assert!(wrong.starts_with("HTTP/1.1 460"), "{wrong}");
+    assert_eq!(
+        offset_of(&transport, &path).await,
+        "0",
+        "a mismatched chunk is discarded"
+    );
+
+    let missing = patch_with_trailer(&server.addr, &path, "").await;
+    assert!(missing.starts_with("HTTP/1.1 400"), "{missing}");
+    assert_eq!(offset_of(&transport, &path).await, "0");
+
+    let right = patch_with_trailer(
+        &server.addr,
+        &path,
+        "Upload-Checksum: sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=\r\n",
+    )
+    .await;
+    assert!(right.starts_with("HTTP/1.1 204"), "{right}");
+    assert_eq!(offset_of(&transport, &path).await, "11");
+}
+
+/// A checksummed PATCH cut short stores nothing.
+pub async fn interrupted_checksummed_patch_stores_nothing(binary: &str) {
+    let (_dir, server, transport) = start(binary, &[]).await;
+    let path = create_upload(&transport, 1000).await;
+    let checksum = "Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n";
+    drop(start_partial_patch(&server.addr, &path, checksum, 1000, &[b'x'; 600]).await);
+    // Give the server time to notice the disconnect, then check nothing was kept.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(offset_of(&transport, &path).await, "0");
+}
+
+/// SIGTERM lets the server exit with success, keeping the bytes of a PATCH in flight.
+pub async fn sigterm_shuts_down_gracefully_and_keeps_in_flight_bytes(binary: &str) {
+    let (dir, server, transport) = start(binary, &[]).await;
+    let path = create_upload(&transport, 1000).await;
+    // A PATCH that has sent part of its body when the signal arrives.
+    let stream = start_partial_patch(&server.addr, &path, "", 1000, &[b'z'; 300]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(server.terminate().await, "{binary} exits with success after SIGTERM");
+    drop(stream);
+
+    let server = Server::start(binary, dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    assert_eq!(
+        offset_of(&transport, &path).await,
+        "300",
+        "bytes received before shutdown are kept"
+    );
+}
+
+/// Sends `request` with an empty body and `Content-Length: 0`.
+async fn send_empty(transport: &HyperTransport, request: http::request::Builder) -> http::Response<Bytes> {
+    let request = request
+        .header("tus-resumable", "1.0.0")
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    transport.send_request(request).await.expect("response")
+}
+
+/// With `--auth-token`, an anonymous or wrongly authenticated creation is
+/// answered 401 and creates nothing; an authenticated upload carries the
+/// user id in its metadata (a client-sent one is overwritten) and only its
+/// uploader may terminate it.
+pub async fn auth_rejects_anonymous_and_records_the_user(binary: &str) {
+    let (dir, _server, transport) = start(binary, &["--auth-token", "s3cret=alice", "--auth-token", "t2=bob"]).await;
+    let files_before = std::fs::read_dir(dir.path()).expect("read dir").count();
+    for authorization in [None, Some("Bearer wrong"), Some("Basic s3cret")] {
+        let mut request = http::Request::post("/files/").header("upload-length", "5");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = send_empty(&transport, request).await;
+        assert_eq!(response.status(), 401, "{authorization:?} must be refused");
+        assert!(response.headers().get("location").is_none());
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("read dir").count(),
+        files_before,
+        "a refused creation stores nothing"
+    );
+
+    // "mallory" as a client-sent user_id is replaced by the token's user.
+    let request = http::Request::post("/files/")
+        .header("upload-length", "5")
+        .header("upload-metadata", "user_id bWFsbG9yeQ==,filename YS50eHQ=")
+        .header("authorization", "Bearer s3cret");
+    let created = send_empty(&transport, request).await;
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .parse::<http::Uri>()
+        .expect("uri");
+    let path = location.path().to_owned();
+    let head = send_empty(&transport, http::Request::head(path.as_str())).await;
+    assert_eq!(head.headers()["upload-metadata"], "user_id YWxpY2U=,filename YS50eHQ=");
+
+    // The upload itself needs no token (its URL is the capability).
+    let patch = patch_request(&path, 0, b"hello");
+    assert_eq!(transport.send_request(patch).await.expect("patch").status(), 204);
+
+    let delete =
+        |authorization: &'static str| http::Request::delete(path.as_str()).header("authorization", authorization);
+    assert_eq!(
+        send_empty(&transport, delete("Bearer t2")).await.status(),
+        403,
+        "bob may not delete alice's upload"
+    );
+    assert_eq!(offset_of(&transport, &path).await, "5");
+    assert_eq!(send_empty(&transport, delete("Bearer s3cret")).await.status(), 204);
+}
+
+/// `/metrics` serves the Prometheus text format and counts what happened.
+pub async fn metrics_count_uploads(binary: &str) {
+    let (_dir, _server, transport) = start(binary, &[]).await;
+    let path = create_upload(&transport, 3).await;
+    let patch = patch_request(&path, 0, b"abc");
+    assert_eq!(transport.send_request(patch).await.expect("patch").status(), 204);
+    let missing = send_empty(&transport, http::Request::head("/files/nonexistent")).await;
+    assert_eq!(missing.status(), 404);
+
+    let metrics = send_empty(&transport, http::Request::get("/metrics")).await;
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain; version=0.0.4"),
+        "Prometheus content type"
+    );
+    let text = String::from_utf8_lossy(metrics.body()).into_owned();
+    for line in [
+        "tus_requests_total{method=\"POST\"} 1",
+        "tus_requests_total{method=\"PATCH\"} 1",
+        "tus_bytes_received_total 3",
+        "tus_uploads_created_total 1",
+        "tus_uploads_finished_total 1",
+        "tus_errors_total{code=\"ERR_UPLOAD_NOT_FOUND\"} 1",
+        "tus_store_duration_seconds_count{operation=\"create\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+}
+
+/// Behind a TLS-terminating proxy (`--trust-forwarded`), `Location` uses
+/// the public scheme and host; without the flag, proxy headers are ignored.
+pub async fn location_behind_a_proxy(binary: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (flags, expected) in [
+        (&["--trust-forwarded"][..], "https://uploads.example/files/"),
+        (&[][..], "http://10.0.0.7:8080/files/"),
+    ] {
+        let server = Server::start_with(binary, dir.path(), flags).await;
+        let transport = HyperTransport {
+            addr: server.addr.clone(),
+        };
+        for proxy_headers in [
+            &[("x-forwarded-proto", "https"), ("x-forwarded-host", "uploads.example")][..],
+            &[("forwarded", "for=192.0.2.1;proto=https;host=uploads.example")][..],
+        ] {
+            let mut request = http::Request::post("/files/")
+                .header("host", "10.0.0.7:8080")
+                .header("upload-length", "1");
+            for (name, value) in proxy_headers {
+                request = request.header(*name, *value);
+            }
+            let created = send_empty(&transport, request).await;
+            let location = created.headers()["location"].to_str().expect("ascii");
+            assert!(
+                location.starts_with(expected),
+                "{flags:?} {proxy_headers:?}: {location}"
+            );
+        }
+    }
+}
