@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Real-client interoperability tests for the tus-axum example server.
+"""Real-client interoperability tests for the example servers (tus-axum, tus-actix).
 
-    TUS_AXUM_BIN=target/debug/tus-axum python3 tests/clients/run_client_tests.py [-k SUBSTRING] [--keep]
+    TUS_SERVER_BIN=target/debug/tus-axum python3 tests/clients/run_client_tests.py [-k SUBSTRING] [--keep]
 
-Starts TUS_AXUM_BIN on 127.0.0.1:<free port> with a temporary --dir, uploads a seeded
+Starts TUS_SERVER_BIN on 127.0.0.1:<free port> with a temporary --dir, uploads a seeded
 50 MiB random file with tuspy and tus-js-client (Node) in several ways, and checks each
 upload with HEAD (Upload-Offset == Upload-Length == file size) and GET (sha256 of the body).
 Prints "ok - NAME" / "not ok - NAME: REASON" per case, then "N passed, M failed".
@@ -11,7 +11,8 @@ Exit code 0 only if every case passed. Standard library only; the clients come f
 scripts/setup-clients.sh (run automatically unless TUS_CLIENTS_SKIP_SETUP=1).
 
 Environment:
-  TUS_AXUM_BIN          path to the built tus-axum binary (required unless TUS_ENDPOINT)
+  TUS_SERVER_BIN        path to the built server binary, tus-axum or tus-actix
+                        (required unless TUS_ENDPOINT; TUS_AXUM_BIN is read as a fallback)
   TUS_ENDPOINT          use an already running tus server at this 127.0.0.1 URL instead
   TUS_CLIENTS_SKIP_SETUP=1  don't run scripts/setup-clients.sh first
   TUS_CLIENT_TIMEOUT    seconds allowed per client process (default 180)
@@ -321,7 +322,7 @@ def main() -> int:
     args = ap.parse_args()
 
     endpoint_env = os.environ.get("TUS_ENDPOINT")
-    binary = os.environ.get("TUS_AXUM_BIN")
+    binary = os.environ.get("TUS_SERVER_BIN") or os.environ.get("TUS_AXUM_BIN")
     node = os.environ.get("NODE") or shutil.which("node") or "node"
     py = str(VENV_PY)
 
@@ -358,9 +359,9 @@ def main() -> int:
 
     fatal = None
     if not endpoint_env and not binary:
-        fatal = "TUS_AXUM_BIN is not set (path to the built tus-axum binary)"
+        fatal = "TUS_SERVER_BIN is not set (path to the built tus-axum or tus-actix binary)"
     elif binary and not endpoint_env and not os.access(binary, os.X_OK):
-        fatal = f"TUS_AXUM_BIN={binary} is not an executable file"
+        fatal = f"TUS_SERVER_BIN={binary} is not an executable file"
     elif endpoint_env:
         try:
             _split(endpoint_env)

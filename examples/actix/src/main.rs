@@ -1,3 +1,97 @@
-//! `tus-actix`: work in progress.
+//! `tus-actix`: a tus 1.0.0 upload server on the filesystem store, served
+//! by actix-web. Same flags and behaviour as `tus-axum`:
+//!
+//! ```text
+//! tus-actix [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
+//!           [--expire-after SECS] [--auth-token TOKEN=USER]... [--trust-forwarded | --public-url URL
+//!           | --relative-location]
+//! ```
+//!
+//! This is also the reference for embedding tus-core in an actix-web app:
+//! wrap the `TusHandler` in [`TusActix`], forward the request extensions
+//! your middleware sets (here the bearer token's [`User`]), and register
+//! [`TusActix::serve`] as the default service of a scope at the base path.
+//!
+//! Limits of actix-web 4 (not of tus-core): it sends `100 Continue` before
+//! the handler runs, and it drops HTTP/1.1 trailers, so `checksum-trailer`
+//! requests get `ERR_MISSING_CHECKSUM_TRAILER` (nothing is stored).
 
-fn main() {}
+mod adapter;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::Service as _;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{App, HttpMessage as _, HttpResponse, HttpServer, web};
+use adapter::TusActix;
+use futures::FutureExt as _;
+use tus_core::proto::headers::Extension;
+use tus_core::server::TusHandler;
+use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, User};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tus_example_common::init_tracing();
+    let args = Args::parse_as("tus-actix");
+    actix_web::rt::System::new().block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = Arc::new(args.tokens()?);
+    // actix-web 4 drops HTTP/1.1 trailers: checksum-trailer cannot be served.
+    let handler = tus_example_common::build_handler(&args, &[Extension::ChecksumTrailer])?;
+    let base_path = handler.config().base_path.clone();
+    let tus = web::Data::new(TusActix::new(handler.clone()).forward_extension::<User>());
+    let metrics = web::Data::new(handler);
+    let mount = base_path.trim_end_matches('/').to_owned();
+    let server = HttpServer::new(move || {
+        let tokens = Arc::clone(&tokens);
+        let app = App::new()
+            .app_data(tus.clone())
+            .app_data(metrics.clone())
+            .route(METRICS_PATH, web::get().to(serve_metrics))
+            .wrap_fn(move |request, service| {
+                // Puts the user of a valid bearer token into the request
+                // extensions; refusing is left to the tus hooks.
+                let user = request
+                    .headers()
+                    .get(AUTHORIZATION)
+                    .and_then(|value| tokens.user(value.as_bytes()));
+                if let Some(user) = user {
+                    request.extensions_mut().insert(user);
+                }
+                service.call(request)
+            })
+            .wrap_fn(|request, service| {
+                let (method, path) = (request.method().clone(), request.path().to_owned());
+                let started = Instant::now();
+                service.call(request).map(move |result| {
+                    if let Ok(response) = &result {
+                        let status = response.status().as_u16();
+                        let elapsed_ms = started.elapsed().as_millis() as u64;
+                        tracing::info!(%method, path, status, elapsed_ms, "request");
+                    }
+                    result
+                })
+            });
+        if mount.is_empty() {
+            app.default_service(web::to(TusActix::serve))
+        } else {
+            app.service(web::scope(&mount).default_service(web::to(TusActix::serve)))
+        }
+    })
+    .shutdown_timeout(args.shutdown_timeout)
+    .bind(args.listen)?;
+    for addr in server.addrs() {
+        tracing::info!(listen = %addr, base_path, dir = %args.dir.display(), "tus-actix listening");
+    }
+    server.run().await?;
+    Ok(())
+}
+
+/// The handler's metrics in the Prometheus text format.
+async fn serve_metrics(handler: web::Data<TusHandler>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(PROMETHEUS_CONTENT_TYPE)
+        .body(handler.metrics().render_prometheus())
+}

@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tus_example_common::init_tracing();
     let args = Args::parse_as("tus-axum");
     let tokens = Arc::new(args.tokens()?);
-    let handler = tus_example_common::build_handler(&args)?;
+    let handler = tus_example_common::build_handler(&args, &[])?;
     let base_path = handler.config().base_path.clone();
     let app = router(handler.clone(), &base_path)
         .route(METRICS_PATH, get(metrics).with_state(handler))

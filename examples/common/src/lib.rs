@@ -17,6 +17,7 @@ use std::time::Duration;
 
 pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
 use clap::Parser;
+use tus_core::proto::headers::Extension;
 use tus_core::server::{LocationStyle, TusHandler};
 use tus_core::store::Store;
 use tus_store_fs::FileStore;
@@ -105,9 +106,10 @@ pub fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Er
     Ok(Arc::new(FileStore::new(&args.dir)?))
 }
 
-/// The handler the flags ask for, with [`AppHooks`] installed. With
+/// The handler the flags ask for, with [`AppHooks`] installed, serving no
+/// extension in `without` (what the framework cannot carry). With
 /// `--expire-after`, also starts the reaper on the current tokio runtime.
-pub fn build_handler(args: &Args) -> Result<TusHandler, Box<dyn std::error::Error>> {
+pub fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHandler, Box<dyn std::error::Error>> {
     let tokens = args.tokens()?;
     let store = build_store(args)?;
     let mut builder = TusHandler::builder(store)
@@ -116,6 +118,9 @@ pub fn build_handler(args: &Args) -> Result<TusHandler, Box<dyn std::error::Erro
         .hooks(Arc::new(AppHooks::new(!tokens.is_empty())));
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);
+    }
+    for extension in without {
+        builder = builder.without_extension(*extension);
     }
     if let Some(seconds) = args.expire_after {
         builder = builder.expire_after(Duration::from_secs(seconds));

@@ -28,6 +28,8 @@ pub struct Config {
     pub location: LocationStyle,
     /// Lifetime of an unfinished upload after its last write; `None`: never expires.
     pub expire_after: Option<Duration>,
+    /// Extensions not served even though the store could.
+    pub disabled_extensions: Vec<Extension>,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             cors: Cors::default(),
             location: LocationStyle::default(),
             expire_after: None,
+            disabled_extensions: Vec::new(),
         }
     }
 }
@@ -62,6 +65,7 @@ pub(crate) fn policy(config: &Config, store: &dyn Store) -> Policy {
     if capabilities.concatenation() {
         extensions.extend([Extension::Concatenation, Extension::ConcatenationUnfinished]);
     }
+    extensions.retain(|extension| !config.disabled_extensions.contains(extension));
     Policy {
         max_size: config.max_size,
         extensions,
@@ -141,6 +145,13 @@ impl TusHandlerBuilder {
     /// removes them. Advertises the `expiration` extension.
     pub fn expire_after(mut self, lifetime: Duration) -> Self {
         self.config.expire_after = Some(lifetime);
+        self
+    }
+
+    /// Neither advertises nor serves `extension`, e.g. `checksum-trailer`
+    /// under a framework that drops HTTP/1.1 trailers.
+    pub fn without_extension(mut self, extension: Extension) -> Self {
+        self.config.disabled_extensions.push(extension);
         self
     }
 

@@ -121,7 +121,20 @@ impl TusHandler {
 
     /// Answers one request. Never fails: errors become 4xx/5xx responses with
     /// a plain-text reason, and every response carries `Tus-Resumable`.
+    ///
+    /// Runs in a `tracing` span `tus` with the method, the path and, once
+    /// known, the upload `id`.
     pub async fn handle(&self, request: Request<RequestBody>) -> Response<ResponseBody> {
+        let span = tracing::info_span!(
+            "tus",
+            method = %request.method(),
+            path = request.uri().path(),
+            id = tracing::field::Empty,
+        );
+        tracing::Instrument::instrument(self.handle_in_span(request), span).await
+    }
+
+    async fn handle_in_span(&self, request: Request<RequestBody>) -> Response<ResponseBody> {
         let (parts, body) = request.into_parts();
         let cors = self.inner.config.cors.classify(&parts.method, &parts.headers);
         let method = effective_method(&parts.method, &parts.headers);
@@ -162,7 +175,9 @@ impl TusHandler {
         body: RequestBody,
     ) -> Result<Response<ResponseBody>, TusError> {
         let config = &self.inner.config;
-        match TusRequest::parse(&method, parts.uri.path(), &parts.headers, &config.base_path)? {
+        let request = TusRequest::parse(&method, parts.uri.path(), &parts.headers, &config.base_path)?;
+        lifecycle::record_id(&request);
+        match request {
             TusRequest::Options => Ok(response::discovery(&self.inner.policy)),
             TusRequest::Create(request) => self.create(parts, cx, request, body).await,
             TusRequest::Head(id) => self.head(cx, &id).await,

@@ -14,6 +14,7 @@ use super::handler::TusHandler;
 use super::hooks::{FinishResponse, HookContext, Hooks, PreCreate, Progress, Rejection};
 use crate::proto::error::TusError;
 use crate::proto::headers::Metadata;
+use crate::proto::request::TusRequest;
 use crate::store::{DataStream, UploadId, UploadInfo, UploadSize};
 
 impl From<Rejection> for TusError {
@@ -33,6 +34,17 @@ pub(super) fn context(handler: &TusHandler, parts: &Parts) -> Arc<HookContext> {
     } else {
         Arc::new(HookContext::new(&http::Request::new(()).into_parts().0))
     }
+}
+
+/// Records the upload id a request targets in the current request span.
+pub(super) fn record_id(request: &TusRequest) {
+    let id = match request {
+        TusRequest::Head(id) | TusRequest::Terminate(id) => id,
+        TusRequest::Append(append) => &append.id,
+        TusRequest::Download(download) => &download.id,
+        TusRequest::Options | TusRequest::Create(_) => return,
+    };
+    tracing::Span::current().record("id", id.as_str());
 }
 
 /// A hook's refusal to let a body go on, read after the store returned.
@@ -94,6 +106,7 @@ impl TusHandler {
                 .generate()
                 .map_err(|error| TusError::IdGeneration(Box::new(error)))?,
         };
+        tracing::Span::current().record("id", id.as_str());
         Ok((id, upload.metadata))
     }
 
