@@ -185,7 +185,13 @@ pub async fn interrupted_patch_keeps_received_bytes_across_a_crash(binary: &str)
 
 /// Creates an upload of `length` bytes and returns its path.
 pub async fn create_upload(transport: &HyperTransport, length: u64) -> String {
-    let create = http::Request::post("/files/")
+    create_upload_at(transport, length, "/files/").await
+}
+
+/// Creates an upload of `length` bytes in the collection at `collection`
+/// and returns its path.
+pub async fn create_upload_at(transport: &HyperTransport, length: u64, collection: &str) -> String {
+    let create = http::Request::post(collection)
         .header("tus-resumable", "1.0.0")
         .header("upload-length", length.to_string())
         .header("content-length", "0")
