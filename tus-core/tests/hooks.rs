@@ -430,3 +430,17 @@ fn pre_terminate_may_refuse() {
         assert_eq!(last, Some(Event::Terminated(UploadId::parse(&id).expect("id"))));
     });
 }
+
+#[test]
+fn a_subscriber_that_never_reads_does_not_block_uploads() {
+    block_on(async {
+        let fx = fixture(Recorder::default());
+        let stalled = fx.handler.subscribe(1);
+        let path = path_of(&create(&fx, "8", Some("u"), &[]).await);
+        let response = patch(&fx, &path, 0, &[b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"]).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(head(&fx, &path).await.headers()["upload-offset"], "8");
+        // Created filled the queue; 8 progress reports and Finished were dropped.
+        assert_eq!(stalled.dropped(), 9);
+    });
+}

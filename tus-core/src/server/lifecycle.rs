@@ -258,9 +258,13 @@ struct Observed {
 impl Observed {
     /// Whether new bytes arrived and the progress interval has passed.
     fn due(&self) -> bool {
-        let now = self.handler.now();
         self.offset > self.reported
-            && now.duration_since(self.last_report).unwrap_or(Duration::ZERO) >= self.handler.progress_interval()
+            && self
+                .handler
+                .now()
+                .duration_since(self.last_report)
+                .unwrap_or(Duration::ZERO)
+                >= self.handler.progress_interval()
     }
 
     /// Reports the bytes received so far, if any are new.
