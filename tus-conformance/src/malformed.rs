@@ -302,6 +302,16 @@ pub fn corpus() -> Vec<Case> {
         Case::patch(Base64, "Upload-Checksum that does not match", "{single}", "5", 460)
             .header("upload-checksum", "sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
             .body("x"),
+        Case::patch(
+            Base64,
+            "Upload-Checksum that does not match, declaring the length",
+            "{deferred}",
+            "2",
+            460,
+        )
+        .header("upload-length", "3")
+        .header("upload-checksum", "sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .body("x"),
         // Traversal.
         Case::new(Traversal, "HEAD of ../ in the path", "HEAD", "/files/../files/x", 404),
         Case::new(

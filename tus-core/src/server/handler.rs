@@ -231,9 +231,6 @@ impl TusHandler {
         let lock = self.lock(&request.id).await?;
         let info = inner.store.info(&request.id).await?;
         let plan = plan_append(&info, &request, &inner.policy, self.now())?;
-        if let Some(length) = plan.declare_length {
-            inner.store.declare_length(&request.id, length).await?;
-        }
         let size = plan.declare_length.map_or(info.size, UploadSize::Known);
         let write = Write {
             id: &request.id,
@@ -244,6 +241,11 @@ impl TusHandler {
             content_length: request.content_length,
         };
         let offset = self.write(write, plan.verify.as_ref(), body).await?;
+        // Only once the body is in: a refused PATCH (checksum mismatch, body
+        // too long, interrupted) leaves the length deferred, as it found it.
+        if let Some(length) = plan.declare_length {
+            inner.store.declare_length(&request.id, length).await?;
+        }
         drop(lock);
         if info.kind == UploadKind::Partial && size.known() == Some(offset) {
             self.assemble_waiting_finals(&request.id).await;
