@@ -33,6 +33,7 @@
 pub mod cases;
 pub mod clock;
 pub mod expiration;
+pub mod fuzzing;
 pub mod malformed;
 pub mod scenarios;
 pub mod support;
