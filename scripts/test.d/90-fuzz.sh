@@ -26,7 +26,8 @@ on_exit "rm -rf '$FUZZ_SCRATCH'"
         if ! cargo fuzz run "$target" "$FUZZ_SCRATCH/$target" "corpus/$target" -- \
             -max_total_time="$seconds" -max_len=512 -timeout=10 -print_final_stats=1 \
             >"$FUZZ_SCRATCH/$target.log" 2>&1; then
-            tail -n 60 "$FUZZ_SCRATCH/$target.log" >&2
+            grep -A12 -E 'panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer' "$FUZZ_SCRATCH/$target.log" >&2 ||
+                tail -n 60 "$FUZZ_SCRATCH/$target.log" >&2
             echo "fuzz target $target failed; its input is in fuzz/artifacts/$target/" >&2
             exit 1
         fi
