@@ -33,8 +33,10 @@
 pub mod cases;
 pub mod clock;
 pub mod expiration;
+pub mod fuzzing;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod malformed;
 pub mod scenarios;
 pub mod support;
 

@@ -71,6 +71,11 @@ macro_rules! http_suite {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn malformed_requests_get_a_4xx_and_change_no_file() {
+                suite::malformed_requests_get_a_4xx_and_change_no_file(BINARY).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn location_behind_a_proxy() {
                 suite::location_behind_a_proxy(BINARY).await;
             }

@@ -435,3 +435,44 @@ pub async fn location_behind_a_proxy(binary: &str) {
         }
     }
 }
+
+/// Every file in `dir` with its bytes (the fs store's whole state), as text.
+fn fingerprint(dir: &std::path::Path) -> String {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("read upload dir") {
+        let path = entry.expect("dir entry").path();
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| format!("unreadable: {e}").into_bytes());
+        files.insert(path.file_name().map(|n| n.to_string_lossy().into_owned()), bytes);
+    }
+    format!("{files:?}")
+}
+
+/// The malformed-request corpus ([`crate::malformed`]) over real TCP: every
+/// case gets its 4xx with a reason, the server keeps serving, and no file in
+/// the upload directory changes.
+pub async fn malformed_requests_get_a_4xx_and_change_no_file(binary: &str) {
+    use futures::FutureExt as _;
+
+    let (dir, server, transport) = start(binary, &[]).await;
+    let print = || async { fingerprint(dir.path()) }.boxed();
+    let failures = crate::malformed::run(&transport, &print).await;
+    assert!(
+        failures.is_empty(),
+        "{} malformed case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let sidecars = std::fs::read_dir(dir.path())
+        .expect("read upload dir")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "info"))
+        })
+        .count();
+    assert_eq!(sidecars, 4, "only the four reference uploads exist");
+    assert!(
+        server.terminate().await,
+        "the server is still healthy and shuts down cleanly"
+    );
+}

@@ -296,9 +296,6 @@ impl TusHandler {
         let lock = self.lock(&request.id).await?;
         let info = inner.store.info(&request.id).await?;
         let plan = plan_append(&info, &request, &inner.policy, self.now())?;
-        if let Some(length) = plan.declare_length {
-            inner.store.declare_length(&request.id, length).await?;
-        }
         let size = plan.declare_length.map_or(info.size, UploadSize::Known);
         let write = Write {
             id: &request.id,
@@ -308,7 +305,14 @@ impl TusHandler {
             limit: plan.body_limit,
             content_length: request.content_length,
         };
-        let written = self.write(cx, write, plan.verify.as_ref(), body).await;
+        let mut written = self.write(cx, write, plan.verify.as_ref(), body).await;
+        // Only once the body is in: a refused PATCH (checksum mismatch, body
+        // too long, interrupted) leaves the length deferred, as it found it.
+        if let (Ok(_), Some(length)) = (&written, plan.declare_length)
+            && let Err(error) = inner.store.declare_length(&request.id, length).await
+        {
+            written = Err(error.into());
+        }
         drop(lock);
         let offset = match written {
             Ok(offset) => offset,

@@ -29,6 +29,12 @@ pub enum MetadataError {
     /// A pair has more than one space-separated value.
     #[error("metadata pair for key {0:?} has more than one value")]
     ExtraValue(String),
+    /// The header is longer than [`Metadata::MAX_LEN`] bytes.
+    #[error("metadata is longer than {} bytes", Metadata::MAX_LEN)]
+    TooLong,
+    /// The header has more than [`Metadata::MAX_PAIRS`] pairs.
+    #[error("metadata has more than {} pairs", Metadata::MAX_PAIRS)]
+    TooManyPairs,
 }
 
 /// `Upload-Metadata`: ordered key/value pairs with byte-exact values
@@ -45,6 +51,14 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// The longest header text [`parse`](Self::parse) accepts, in bytes
+    /// (16 KiB). Metadata is stored with every upload and echoed on every
+    /// HEAD, so it is bounded well below what HTTP servers accept as a header.
+    pub const MAX_LEN: usize = 16 * 1024;
+
+    /// The most pairs [`parse`](Self::parse) accepts.
+    pub const MAX_PAIRS: usize = 256;
+
     /// Empty metadata.
     pub fn new() -> Self {
         Self::default()
@@ -104,11 +118,18 @@ impl Metadata {
         self.entries.is_empty()
     }
 
-    /// Parses the header's text form.
+    /// Parses the header's text form: at most [`MAX_LEN`](Self::MAX_LEN)
+    /// bytes and [`MAX_PAIRS`](Self::MAX_PAIRS) pairs.
     pub fn parse(text: &[u8]) -> Result<Self, MetadataError> {
         let mut metadata = Self::new();
+        if text.len() > Self::MAX_LEN {
+            return Err(MetadataError::TooLong);
+        }
         if text.trim_ascii().is_empty() {
             return Ok(metadata);
+        }
+        if text.iter().filter(|&&b| b == b',').count() >= Self::MAX_PAIRS {
+            return Err(MetadataError::TooManyPairs);
         }
         for pair in text.split(|&b| b == b',') {
             let pair = pair.trim_ascii();
@@ -213,10 +234,23 @@ mod tests {
             ("a not_base64!", MetadataError::InvalidBase64("a".into())),
             ("a YQ== Yg==", MetadataError::ExtraValue("a".into())),
             ("na\u{ef}ve YQ==", MetadataError::InvalidKey("na\u{ef}ve".into())),
+            (&format!("a {}", "A".repeat(Metadata::MAX_LEN)), MetadataError::TooLong),
+            (
+                &vec!["k"; Metadata::MAX_PAIRS + 1].join(","),
+                MetadataError::TooManyPairs,
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse(input).as_ref(), Err(expected), "input {input:?}");
         }
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let longest = format!("a {}", "A".repeat(Metadata::MAX_LEN - 2));
+        assert!(parse(&longest).is_ok());
+        let keys: Vec<String> = (0..Metadata::MAX_PAIRS).map(|i| format!("k{i}")).collect();
+        assert_eq!(parse(&keys.join(",")).map(|pairs| pairs.len()), Ok(Metadata::MAX_PAIRS));
     }
 
     #[test]

@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""Crash-kill harness: concurrent uploads against a real tus server that is
+killed with SIGKILL at random moments and restarted, many times.
+
+Every upload resumes from the offset HEAD reports after each restart. At
+the end every upload must be complete and its bytes (read back by GET and,
+for the filesystem store, from `{dir}/{id}.bin`) must have the expected
+sha256. Throughout, an offset the server acknowledged (an `Upload-Offset` in
+a 2xx answer) must never be lost, and no request may get a 5xx.
+
+The uploads mix the ways bytes arrive: plain PATCH chunks, PATCHes cut off
+mid-body by the client, checksummed chunks (`Upload-Checksum`, staged by the
+store), creation-with-upload and deferred length. Each upload's bytes, chunk
+sizes, interruptions and the kill moments come from one seed, printed at
+the start (`TUS_CRASH_SEED` or `--seed` replays the same plan; thread
+scheduling still varies).
+
+Usage (from the repository root, after `cargo build -p tus-axum-example`):
+
+    python3 scripts/crash_harness.py [--bin target/debug/tus-axum] [--seed N]
+        [--cycles 40] [--uploads 6] [--max-size-mib 3] [--timeout 150]
+
+Environment:
+    TUS_SERVER_BIN     the server binary (default target/debug/tus-axum)
+    TUS_SERVER_ARGS    extra arguments appended to the server command, split
+                       like a shell would (e.g. an S3 store's flags)
+    TUS_CRASH_SEED     the seed (default: random)
+    TUS_CRASH_DISK_CHECK=0  skip the on-disk check (stores that are not the fs store)
+
+The server is started as `BIN --listen 127.0.0.1:PORT --base-path /files/
+--dir DIR [TUS_SERVER_ARGS...]`. Only the Python standard library is used.
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import os
+import random
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+BASE = "/files/"
+OOS = "application/offset+octet-stream"
+
+
+def log(message):
+    print(f"crash-harness: {message}", flush=True)
+
+
+class Failure(Exception):
+    """A broken guarantee."""
+
+
+class Server:
+    """The server process; restarted over the same directory after each kill."""
+
+    def __init__(self, binary, port, directory, extra_args, log_file):
+        self.command = [
+            binary,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--base-path",
+            BASE,
+            "--dir",
+            directory,
+            *extra_args,
+        ]
+        self.port = port
+        self.log_file = log_file
+        self.process = None
+        self.starts = 0
+
+    def start(self, timeout=30.0):
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        self.process = subprocess.Popen(
+            self.command, stdout=self.log_file, stderr=self.log_file, env=env
+        )
+        self.starts += 1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"server exited with {self.process.returncode} at start {self.starts}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise Failure(f"server did not accept connections within {timeout}s")
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Upload:
+    """One upload's plan and client state; driven by one worker thread."""
+
+    MODES = ("plain", "checksum", "with-upload", "deferred", "interrupting", "concat")
+
+    def __init__(self, index, rng, mode, data):
+        self.index = index
+        self.rng = rng
+        self.mode = mode
+        self.data = data
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.parts = []  # the partial uploads of a "concat" upload
+        self.path = None
+        self.acknowledged = 0  # highest offset the server confirmed in a 2xx
+        self.done = False
+        self.failed = False  # a broken guarantee was reported; not checked further
+        self.requests = 0
+        self.interrupted = 0
+        self.retries = 0
+        self.lost = 0  # PATCHes that got no answer (the server died under them)
+
+    @classmethod
+    def plan(cls, worker, upload_round, seed, max_size):
+        """The upload a worker makes in a round: its mode, bytes and (for
+        concatenation) partials all follow from the seed."""
+        rng = random.Random(f"{seed}/{worker}/{upload_round}")
+        mode = cls.MODES[(worker + upload_round) % len(cls.MODES)]
+        data = rng.randbytes(rng.randint(max_size // 4, max_size))
+        upload = cls(f"{worker}.{upload_round}", rng, mode, data)
+        if mode == "concat":
+            cuts = sorted(rng.sample(range(1, len(data)), 2))
+            bounds = [0, *cuts, len(data)]
+            upload.parts = [
+                cls(f"{upload.index}/{i}", rng, "partial", data[start:end])
+                for i, (start, end) in enumerate(zip(bounds, bounds[1:]))
+            ]
+        return upload
+
+    def name(self):
+        return f"upload {self.index} ({self.mode}, {len(self.data)} bytes, {self.path})"
+
+    def chunk_size(self):
+        return self.rng.choice((4096, 65536, 300_007, 1 << 20))
+
+
+PACE_BYTES = 32 * 1024
+PACE_SECONDS = 0.01
+
+
+def paced(body):
+    """The body in 32 KiB pieces, 10 ms apart (about 3 MiB/s), so kills land mid-body."""
+    for start in range(0, len(body), PACE_BYTES):
+        if start:
+            time.sleep(PACE_SECONDS)
+        yield body[start : start + PACE_BYTES]
+
+
+class Client:
+    """One HTTP/1.1 connection per request, so a kill never poisons a pool."""
+
+    def __init__(self, port, stop):
+        self.port = port
+        self.stop = stop
+
+    def request(self, method, path, headers=None, body=b""):
+        """Sends one request; returns (status, headers) or None if the server is down."""
+        headers = {"Tus-Resumable": "1.0.0", "Content-Length": str(len(body)), **(headers or {})}
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        try:
+            connection.request(method, path, body=paced(body), headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            connection.close()
+
+    def interrupted_patch(self, path, offset, declared, sent):
+        """Announces `declared` bytes, sends only `sent`, and hangs up."""
+        head = (
+            f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Upload-Offset: {offset}\r\nContent-Type: {OOS}\r\nContent-Length: {declared}\r\n\r\n"
+        ).encode()
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                sock.sendall(head + sent)
+        except OSError:
+            pass
+
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        self.failures = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.kills_over = threading.Event()
+        self.deadline = time.monotonic() + args.timeout
+
+    def fail(self, message, upload=None):
+        """Records a broken guarantee; the upload it concerns is given up."""
+        with self.lock:
+            self.failures.append(message)
+            if len(self.failures) <= 50:
+                log(f"FAIL: {message}")
+        if upload is not None:
+            upload.failed = upload.done = True
+
+    def check_offset(self, upload, offset, what):
+        """An acknowledged offset never goes back; no offset passes the size."""
+        if offset < upload.acknowledged:
+            self.fail(f"{upload.name()}: {what} reports offset {offset} below the acknowledged {upload.acknowledged}", upload)
+        if offset > len(upload.data):
+            self.fail(f"{upload.name()}: {what} reports offset {offset} past the size {len(upload.data)}", upload)
+        return not upload.failed
+
+    def acknowledge(self, upload, offset):
+        if self.check_offset(upload, offset, "a 2xx"):
+            upload.acknowledged = max(upload.acknowledged, offset)
+
+    def check_status(self, upload, status, body, what):
+        if status >= 500:
+            self.fail(f"{upload.name()}: {what} answered {status}: {body[:200]!r}", upload)
+
+    def pause(self):
+        time.sleep(0.02)
+
+    def create(self, client, upload):
+        size = len(upload.data)
+        headers = {"Upload-Metadata": f"index {base64.b64encode(str(upload.index).encode()).decode()}"}
+        body = b""
+        if upload.mode == "deferred":
+            headers["Upload-Defer-Length"] = "1"
+        else:
+            headers["Upload-Length"] = str(size)
+        if upload.mode == "partial":
+            headers["Upload-Concat"] = "partial"
+        if upload.mode == "with-upload":
+            body = upload.data[: upload.chunk_size()]
+            headers["Content-Type"] = OOS
+        answer = client.request("POST", BASE, headers, body)
+        if answer is None:
+            return
+        status, response_headers, payload = answer
+        self.check_status(upload, status, payload, "POST")
+        if status != 201:
+            return
+        location = response_headers.get("location", "")
+        upload.path = urllib.parse.urlsplit(location).path
+        if "upload-offset" in response_headers:
+            self.acknowledge(upload, int(response_headers["upload-offset"]))
+
+    def step(self, client, upload):
+        """One round: HEAD, then send the next chunk from the reported offset."""
+        answer = client.request("HEAD", upload.path)
+        if answer is None:
+            return
+        status, headers, payload = answer
+        self.check_status(upload, status, payload, "HEAD")
+        if upload.failed:
+            return
+        if status != 200:
+            self.fail(f"{upload.name()}: HEAD answered {status}", upload)
+            return
+        offset = int(headers["upload-offset"])
+        if not self.check_offset(upload, offset, "HEAD"):
+            return
+        upload.acknowledged = max(upload.acknowledged, offset)
+        size = len(upload.data)
+        length_known = "upload-length" in headers
+        if offset == size and (length_known or upload.mode != "deferred"):
+            upload.done = True
+            return
+        chunk = upload.data[offset : offset + upload.chunk_size()]
+        upload.requests += 1
+        if upload.mode in ("interrupting", "partial") and upload.rng.random() < 0.4 and len(chunk) > 1:
+            cut = upload.rng.randint(1, len(chunk) - 1)
+            client.interrupted_patch(upload.path, offset, len(chunk), chunk[:cut])
+            upload.interrupted += 1
+            return
+        headers = {"Content-Type": OOS, "Upload-Offset": str(offset)}
+        if upload.mode == "deferred" and not length_known and offset + len(chunk) == size:
+            headers["Upload-Length"] = str(size)
+        if upload.mode == "checksum" or (upload.mode != "deferred" and upload.rng.random() < 0.3):
+            digest = base64.b64encode(hashlib.sha1(chunk).digest()).decode()
+            headers["Upload-Checksum"] = f"sha1 {digest}"
+        answer = client.request("PATCH", upload.path, headers, chunk)
+        if answer is None:
+            upload.lost += 1
+            return
+        status, response_headers, payload = answer
+        self.check_status(upload, status, payload, "PATCH")
+        if status == 204:
+            self.acknowledge(upload, int(response_headers["upload-offset"]))
+        elif status in (409, 423):
+            upload.retries += 1  # a stale offset or a lock still held: ask HEAD again
+            self.pause()
+        else:
+            self.fail(f"{upload.name()}: PATCH at {offset} answered {status}: {payload[:200]!r}", upload)
+
+    def concat_step(self, client, upload):
+        """Partials first, then the final upload (while they are unfinished),
+        then the partials' bytes; done when HEAD of the final shows it whole."""
+        for part in upload.parts:
+            if part.path is None:
+                self.create(client, part)
+                return
+        if upload.path is None:
+            references = " ".join(part.path for part in upload.parts)
+            answer = client.request("POST", BASE, {"Upload-Concat": f"final;{references}"})
+            if answer is None:
+                return
+            upload.requests += 1
+            status, headers, payload = answer
+            self.check_status(upload, status, payload, "POST final")
+            if status == 201:
+                upload.path = urllib.parse.urlsplit(headers.get("location", "")).path
+            else:
+                self.fail(f"{upload.name()}: POST of the final answered {status}: {payload[:200]!r}", upload)
+            return
+        for part in upload.parts:
+            if part.failed:
+                self.fail(f"{upload.name()}: partial {part.index} failed", upload)
+                return
+            if not part.done:
+                before = part.requests
+                self.step(client, part)
+                upload.requests += part.requests - before
+                return
+        answer = client.request("HEAD", upload.path)
+        if answer is None:
+            return
+        status, headers, payload = answer
+        self.check_status(upload, status, payload, "HEAD final")
+        offset = headers.get("upload-offset")
+        if status == 200 and offset == str(len(upload.data)):
+            upload.done = True
+        else:
+            # Every partial is complete: the final must be assembled by now
+            # (by the PATCH that completed the last one, or by this HEAD after a restart).
+            self.fail(
+                f"{upload.name()}: HEAD of the final answered {status}, offset {offset} after its partials completed",
+                upload,
+            )
+
+    def work(self, worker, uploads):
+        """Drives uploads one after another until the kills are over, then
+        finishes the current one; every upload it started goes into `uploads`."""
+        client = Client(self.args.port, self.stop)
+        upload_round = 0
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            upload = Upload.plan(worker, upload_round, self.args.seed, self.args.max_size_mib << 20)
+            uploads.append(upload)
+            upload_round += 1
+            while not self.stop.is_set() and not upload.done and time.monotonic() < self.deadline:
+                before = upload.requests
+                if upload.mode == "concat":
+                    self.concat_step(client, upload)
+                elif upload.path is None:
+                    self.create(client, upload)
+                else:
+                    self.step(client, upload)
+                if upload.requests == before:
+                    self.pause()
+            if self.kills_over.is_set():
+                return
+
+    def verify(self, uploads, directory):
+        client = Client(self.args.port, self.stop)
+        for upload in uploads:
+            if upload.failed:
+                continue
+            if upload.path is None or not upload.done:
+                self.fail(f"{upload.name()}: not finished within the time limit")
+                continue
+            answer = client.request("GET", upload.path)
+            if answer is None:
+                self.fail(f"{upload.name()}: GET got no answer")
+                continue
+            status, _, body = answer
+            if status != 200 or hashlib.sha256(body).hexdigest() != upload.sha256:
+                self.fail(f"{upload.name()}: GET answered {status} with {len(body)} bytes, sha256 differs")
+            if self.args.disk_check:
+                upload_id = upload.path.rstrip("/").rsplit("/", 1)[-1]
+                try:
+                    with open(os.path.join(directory, f"{upload_id}.bin"), "rb") as file:
+                        on_disk = hashlib.sha256(file.read()).hexdigest()
+                except OSError as error:
+                    self.fail(f"{upload.name()}: data file unreadable: {error}")
+                    continue
+                if on_disk != upload.sha256:
+                    self.fail(f"{upload.name()}: the data file's sha256 differs")
+
+    def run(self):
+        args = self.args
+        log(f"seed {args.seed} (replay with TUS_CRASH_SEED={args.seed}); {args.cycles} kill cycles, "
+            f"{args.uploads} uploads of up to {args.max_size_mib} MiB")
+        plan = random.Random(args.seed)
+        per_worker = [[] for _ in range(args.uploads)]
+        server_log = tempfile.NamedTemporaryFile(prefix=f"tus-crash-{args.seed}-", suffix=".log", delete=False)
+        with tempfile.TemporaryDirectory(prefix="tus-crash-") as directory, server_log:
+            args.port = free_port()
+            server = Server(args.binary, args.port, directory, args.server_args, server_log)
+            workers = [
+                threading.Thread(target=self.work, args=(i, per_worker[i]), daemon=True) for i in range(args.uploads)
+            ]
+            started = time.monotonic()
+            try:
+                server.start()
+                for worker in workers:
+                    worker.start()
+                for cycle in range(args.cycles):
+                    if time.monotonic() > self.deadline:
+                        log(f"time is up after {cycle} kill cycles")
+                        break
+                    time.sleep(plan.uniform(0.05, args.max_kill_delay))
+                    server.kill()
+                    time.sleep(plan.uniform(0.0, 0.2))
+                    server.start()
+                # The last start keeps running: every upload in flight must now finish.
+                self.kills_over.set()
+                for worker in workers:
+                    worker.join(timeout=max(0.0, self.deadline - time.monotonic()))
+                self.stop.set()
+                uploads = [upload for uploads in per_worker for upload in uploads]
+                self.verify(uploads, directory)
+            except Failure as error:
+                self.fail(str(error))
+            finally:
+                self.stop.set()
+                server.stop()
+            elapsed = time.monotonic() - started
+            uploads = [upload for uploads in per_worker for upload in uploads]
+            total = len(uploads)
+            requests = [part for upload in uploads for part in upload.parts] + uploads
+            log(f"{total} uploads, {sum(len(u.data) for u in uploads) / (1 << 20):.1f} MiB: "
+                f"{sum(u.requests for u in uploads)} PATCH/POST requests, "
+                f"{sum(u.interrupted for u in requests)} cut off by the client, "
+                f"{sum(u.lost for u in requests)} cut off by a kill, "
+                f"{sum(u.retries for u in requests)} retried after 409/423, "
+                f"{sum(1 for u in uploads if u.done)} done")
+            log(f"{server.starts} server starts ({server.starts - 1} kills) in {elapsed:.1f}s")
+            leftovers = sorted(n for n in os.listdir(directory) if not n.endswith((".bin", ".info")))
+            if leftovers:
+                # Harmless: a stage file is reused or removed by the upload's next
+                # checksummed append or its termination; a sidecar temp file belongs
+                # to a creation that never completed.
+                log(f"{len(leftovers)} temporary file(s) left by kills: {', '.join(leftovers[:3])}...")
+        if self.failures:
+            log(f"{len(self.failures)} failure(s) with seed {args.seed}; server log kept at {server_log.name}")
+            return 1
+        os.unlink(server_log.name)
+        log(f"all {total} uploads complete with the right sha256 after {server.starts - 1} kills")
+        return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", dest="binary", default=os.environ.get("TUS_SERVER_BIN", "target/debug/tus-axum"))
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("TUS_CRASH_SEED", random.randrange(1 << 32))))
+    parser.add_argument("--cycles", type=int, default=40, help="kill/restart cycles (at most)")
+    parser.add_argument("--uploads", type=int, default=6, help="concurrent uploads (one worker each)")
+    parser.add_argument("--max-size-mib", type=int, default=2, help="largest upload, in MiB")
+    parser.add_argument("--max-kill-delay", type=float, default=1.0, help="longest run between kills, seconds")
+    parser.add_argument("--timeout", type=float, default=150.0, help="overall time limit, seconds")
+    args = parser.parse_args()
+    args.server_args = shlex.split(os.environ.get("TUS_SERVER_ARGS", ""))
+    args.disk_check = os.environ.get("TUS_CRASH_DISK_CHECK", "1") != "0"
+    if not os.access(args.binary, os.X_OK):
+        log(f"server binary {args.binary!r} not found; build it with `cargo build -p tus-axum-example`")
+        return 2
+    return Harness(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
