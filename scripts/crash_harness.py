@@ -484,6 +484,8 @@ def main():
     args = parser.parse_args()
     args.server_args = shlex.split(os.environ.get("TUS_SERVER_ARGS", ""))
     args.disk_check = os.environ.get("TUS_CRASH_DISK_CHECK", "1") != "0"
+    # Turn SIGTERM (a CI timeout) into an exception, so the server is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not os.access(args.binary, os.X_OK):
         log(f"server binary {args.binary!r} not found; build it with `cargo build -p tus-axum-example`")
         return 2
