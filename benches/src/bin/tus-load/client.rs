@@ -1,14 +1,15 @@
-//! A lean HTTP/1.1 tus client on hyper: keep-alive connections, bodies
-//! streamed from a file, response headers read through tus-core's typed headers.
+//! A lean HTTP/1.1 tus client on hyper for the small uploads and the
+//! download check: keep-alive connections, response headers read through
+//! tus-core's typed headers.
 
-use std::io::{self, Read as _, Seek as _, SeekFrom};
+use std::io::{self, Read as _};
 use std::path::PathBuf;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt as _, Empty, Full, StreamBody};
+use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -100,15 +101,6 @@ impl Connection {
         self.send(Method::POST, collection, headers, body).await
     }
 
-    /// `PATCH {path}` at `offset` with `length` bytes of `body`.
-    pub(crate) async fn patch(&mut self, path: &str, offset: u64, length: u64, body: Body) -> Result<Answer, Error> {
-        let mut headers = HeaderMap::new();
-        headers::encode(&mut headers, &UploadOffset(offset));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(OFFSET_OCTET_STREAM));
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-        self.send(Method::PATCH, path, headers, body).await
-    }
-
     /// `GET {path}`, compared byte for byte with `source`; the number of
     /// bytes that matched before the first difference or the end.
     pub(crate) async fn download_matches(&mut self, path: &str, source: PathBuf) -> Result<u64, Error> {
@@ -146,43 +138,13 @@ impl Connection {
 }
 
 /// The path of a `Location` (absolute URLs are reduced to their path).
-fn path_of(location: &str) -> String {
+pub(crate) fn path_of(location: &str) -> String {
     match location.split_once("://") {
         Some((_, rest)) => rest
             .find('/')
             .map_or_else(|| "/".to_owned(), |slash| rest[slash..].to_owned()),
         None => location.to_owned(),
     }
-}
-
-/// `length` bytes of `source` from `offset`, read on a blocking thread and
-/// streamed as the body.
-pub(crate) fn file_body(source: PathBuf, offset: u64, length: u64) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        let read = || -> io::Result<()> {
-            let mut file = std::fs::File::open(&source)?;
-            file.seek(SeekFrom::Start(offset))?;
-            let mut left = length;
-            while left > 0 {
-                let n = usize::try_from(left).unwrap_or(usize::MAX).min(READ_CHUNK);
-                let mut buffer = vec![0u8; n];
-                file.read_exact(&mut buffer)?;
-                left -= n as u64;
-                if tx.blocking_send(Ok(Bytes::from(buffer))).is_err() {
-                    return Ok(());
-                }
-            }
-            Ok(())
-        };
-        if let Err(error) = read() {
-            let _ = tx.blocking_send(Err(error));
-        }
-    });
-    let frames = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item.map(hyper::body::Frame::data), rx))
-    });
-    StreamBody::new(frames).boxed()
 }
 
 #[cfg(test)]

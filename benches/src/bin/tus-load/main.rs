@@ -17,6 +17,7 @@
 
 mod client;
 mod scenarios;
+mod sendfile;
 mod servers;
 
 use std::path::PathBuf;

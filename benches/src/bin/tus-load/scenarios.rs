@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::client::{Connection, Error, file_body};
+use crate::client::{Connection, Error};
+use crate::sendfile::SendfileConnection;
 use crate::servers::Running;
 
 /// The collection path every server is started with.
@@ -32,31 +33,35 @@ pub(crate) async fn large_upload(
     chunk: Option<u64>,
     verify: bool,
 ) -> Result<Throughput, Error> {
-    let mut connection = Connection::open(&server.addr).await?;
-    let started = Instant::now();
-    let created = connection.create(COLLECTION, size, None).await?;
-    if created.status != StatusCode::CREATED {
-        return Err(format!("POST answered {}", created.status).into());
-    }
-    let path = created.location.ok_or("POST answered no Location")?;
-    let chunk = chunk.unwrap_or(size).max(1);
-    let mut offset = 0;
-    while offset < size {
-        let length = chunk.min(size - offset);
-        let body = file_body(source.to_path_buf(), offset, length);
-        let answer = connection.patch(&path, offset, length, body).await?;
-        if answer.status != StatusCode::NO_CONTENT || answer.offset != Some(offset + length) {
-            return Err(format!(
-                "PATCH at {offset} answered {} with offset {:?}",
-                answer.status, answer.offset
-            )
-            .into());
+    let (addr, file) = (server.addr.clone(), source.to_path_buf());
+    let timed = tokio::task::spawn_blocking(move || -> Result<(String, Duration), Error> {
+        let mut connection = SendfileConnection::open(&addr)?;
+        let started = Instant::now();
+        let created = connection.create(COLLECTION, size)?;
+        if created.status != StatusCode::CREATED {
+            return Err(format!("POST answered {}", created.status).into());
         }
-        offset += length;
-    }
-    let elapsed = started.elapsed();
+        let path = created.location.ok_or("POST answered no Location")?;
+        let chunk = chunk.unwrap_or(size).max(1);
+        let mut offset = 0;
+        while offset < size {
+            let length = chunk.min(size - offset);
+            let answer = connection.patch(&path, &file, offset, length)?;
+            if answer.status != StatusCode::NO_CONTENT || answer.offset != Some(offset + length) {
+                return Err(format!(
+                    "PATCH at {offset} answered {} with offset {:?}",
+                    answer.status, answer.offset
+                )
+                .into());
+            }
+            offset += length;
+        }
+        Ok((path, started.elapsed()))
+    });
+    let (path, elapsed) = timed.await??;
     let peak_rss = server.peak_rss();
     if verify {
+        let mut connection = Connection::open(&server.addr).await?;
         let matched = connection.download_matches(&path, source.to_path_buf()).await?;
         if matched != size {
             return Err(format!("downloaded upload differs from the source at byte {matched}").into());
