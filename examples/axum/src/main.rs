@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
-//!          [--expire-after SECS]
+//!          [--expire-after SECS] [--sync always|never]
 //! ```
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a
@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Parser;
 use tus_core::server::TusHandler;
-use tus_store_fs::FileStore;
+use tus_store_fs::{FileStore, SyncPolicy};
 
 /// Command-line flags. Kept stable: later examples (actix) take the same ones.
 #[derive(Debug, Parser)]
@@ -46,9 +46,23 @@ struct Args {
     /// (sliding); expired ones answer 410 and are removed by a background reaper.
     #[arg(long)]
     expire_after: Option<u64>,
+    /// When to fsync: `always` (every append, sidecar and directory change
+    /// before success is reported) or `never` (leave it to the OS: a machine
+    /// crash may lose acknowledged bytes; for scratch storage and benchmarks).
+    #[arg(long, value_enum, default_value_t = Sync::Always)]
+    sync: Sync,
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     shutdown_timeout: u64,
+}
+
+/// The `--sync` values, mapped onto [`SyncPolicy`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Sync {
+    /// `SyncPolicy::Always`.
+    Always,
+    /// `SyncPolicy::Never`.
+    Never,
 }
 
 #[tokio::main]
@@ -61,7 +75,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
 
-    let store = FileStore::new(&args.dir)?;
+    let sync = match args.sync {
+        Sync::Always => SyncPolicy::Always,
+        Sync::Never => SyncPolicy::Never,
+    };
+    let store = FileStore::new(&args.dir)?.with_sync_policy(sync);
     let mut builder = TusHandler::builder(Arc::new(store)).base_path(&args.base_path);
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);

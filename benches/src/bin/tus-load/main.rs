@@ -3,7 +3,7 @@
 //! ```text
 //! tus-load [--size 2G] [--chunk 8M] [--reps 3] [--small-secs 10] [--connections 32] [--small-size 4K]
 //!          [--dir /tmp/tus-load] [--peers node,rustus] [--install-peers] [--server-cpu 0]
-//!          [--scenarios single,chunked,raw,small] [--verify] [--server-bin PATH]
+//!          [--scenarios single,chunked,raw,small] [--verify] [--no-fsync] [--server-bin PATH]
 //! ```
 //!
 //! Runs, per repetition and per server (each on a fresh process and a fresh
@@ -57,6 +57,9 @@ struct Args {
     /// Peers to compare with: `node` (@tus/server + @tus/file-store), `rustus`.
     #[arg(long, value_delimiter = ',')]
     peers: Vec<String>,
+    /// Also run our server with `--sync never` (no fsync, like the peers).
+    #[arg(long)]
+    no_fsync: bool,
     /// Install missing peers (npm ci in benches/peers; cargo install rustus).
     #[arg(long)]
     install_peers: bool,
@@ -118,6 +121,9 @@ async fn run(args: &Args) -> Result<bool, Error> {
     let wants = |name: &str| args.scenarios.iter().any(|s| s == name);
     let paths = Paths::detect(args.server_bin.clone());
     let mut specs = vec![Spec::ours(&paths)?];
+    if args.no_fsync {
+        specs.push(Spec::ours_without_fsync(&paths)?);
+    }
     for peer in &args.peers {
         let kind = match peer.as_str() {
             "node" => Kind::Node,
@@ -146,7 +152,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
                 eprintln!("rep {rep}: raw dd conv=fdatasync {}", mb(speed));
                 raw.push(speed);
             }
-            for (spec, results) in specs.iter().zip(&mut results) {
+            for (index, (spec, results)) in specs.iter().zip(&mut results).enumerate() {
                 for (name, chunk, into) in [
                     ("single", None, &mut results.single),
                     ("chunked", Some(args.chunk), &mut results.chunked),
@@ -154,7 +160,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
                     if !wants(name) {
                         continue;
                     }
-                    let dir = args.dir.join(format!("run-{rep}-{}-{name}", spec.kind_slug()));
+                    let dir = args.dir.join(format!("run-{rep}-{index}-{}-{name}", spec.kind_slug()));
                     settle().await;
                     let server = spec.start(&dir, args.server_cpu, max_body).await?;
                     let outcome = large_upload(&server, source, args.size, chunk, args.verify).await;
@@ -179,8 +185,8 @@ async fn run(args: &Args) -> Result<bool, Error> {
             }
         }
         if wants("small") {
-            for (spec, results) in specs.iter().zip(&mut results) {
-                let dir = args.dir.join(format!("run-{rep}-{}-small", spec.kind_slug()));
+            for (index, (spec, results)) in specs.iter().zip(&mut results).enumerate() {
+                let dir = args.dir.join(format!("run-{rep}-{index}-{}-small", spec.kind_slug()));
                 settle().await;
                 let server = spec.start(&dir, args.server_cpu, max_body).await?;
                 let outcome = small_uploads(
@@ -321,11 +327,11 @@ async fn print_table(args: &Args, specs: &[Spec], results: &[Results], raw: &[f6
             },
         );
     }
-    let best_peer = small_medians
+    let best_peer = specs
         .iter()
-        .skip(1)
-        .flatten()
-        .copied()
+        .zip(&small_medians)
+        .filter(|(spec, _)| spec.kind != Kind::Ours)
+        .filter_map(|(_, median)| *median)
         .fold(None, |best: Option<f64>, v| Some(best.map_or(v, |b| b.max(v))));
     if let (Some(Some(ours)), Some(peer)) = (small_medians.first(), best_peer) {
         println!();

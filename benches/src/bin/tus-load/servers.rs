@@ -31,6 +31,8 @@ pub(crate) struct Spec {
     program: PathBuf,
     /// Extra arguments before the per-run ones (the node script).
     leading: Vec<String>,
+    /// Extra arguments after the per-run ones.
+    trailing: Vec<String>,
 }
 
 /// Where the peers live: `benches/peers` (node) and `target/peers` (rustus).
@@ -81,7 +83,16 @@ impl Spec {
             name: "tus-rs (tus-axum)".to_owned(),
             program: paths.ours.clone(),
             leading: Vec::new(),
+            trailing: Vec::new(),
         })
+    }
+
+    /// Our server with `--sync never`: no fsync, like the peers.
+    pub(crate) fn ours_without_fsync(paths: &Paths) -> Result<Self, Error> {
+        let mut spec = Self::ours(paths)?;
+        spec.name = "tus-rs (tus-axum --sync never)".to_owned();
+        spec.trailing = vec!["--sync".to_owned(), "never".to_owned()];
+        Ok(spec)
     }
 
     /// A peer, installing it first when `install` is set; `None` (with a
@@ -112,6 +123,7 @@ impl Spec {
                     name: format!("@tus/server {version}"),
                     program: "node".into(),
                     leading: vec![paths.node_dir.join("tus_node_server.mjs").display().to_string()],
+                    trailing: Vec::new(),
                 })
             }
             Kind::Rustus => {
@@ -138,6 +150,7 @@ impl Spec {
                     name: format!("rustus {RUSTUS_VERSION}"),
                     program: paths.rustus(),
                     leading: Vec::new(),
+                    trailing: Vec::new(),
                 })
             }
         }
@@ -184,6 +197,7 @@ impl Spec {
                 .chain(["--max-body-size".to_owned(), max_body.to_string()]),
             ),
         }
+        args.extend(self.trailing.iter().cloned());
         let mut command = match cpu {
             Some(cpu) => {
                 let mut command = Command::new("taskset");
