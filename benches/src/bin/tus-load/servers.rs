@@ -206,10 +206,17 @@ impl Spec {
             }
             None => Command::new(&self.program),
         };
+        // rustus prints a banner on stderr; our server's warnings stay visible.
+        let stderr = if self.kind == Kind::Ours {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
         let child = command
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .map_err(|error| format!("starting {}: {error}", self.program.display()))?;
