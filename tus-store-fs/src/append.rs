@@ -1,7 +1,9 @@
 //! Streaming a body onto the end of a data file.
 //!
 //! ```text
-//!   open (append mode) ─▶ try_lock ─▶ length == offset? ─▶ loop {
+//!   take the chunks already received ─▶ (one blocking call:) open (append
+//!   mode) ─▶ try_lock ─▶ length == offset? ─▶ write them ─▶ body ended? ─▶ fsync
+//!   ─▶ new offset; otherwise loop {
 //!       chunk ready now?  yes: add it to the batch; write the batch when full
 //!                         no:  write the batch, then wait for the chunk
 //!   } ─▶ write the rest ─▶ fsync ─▶ new offset = file length
@@ -12,12 +14,16 @@
 //! whenever the body is not immediately ready means a slow client's bytes
 //! reach the file at once instead of waiting for the batch to fill.
 //!
+//! A body that has fully arrived by the time the append starts (a small
+//! PATCH or creation-with-upload) thus costs one trip to the blocking pool,
+//! not one to open, one to write and one to flush.
+//!
 //! Staged appends ([`crate::staged`]) write their stage file with the same
 //! [`Writer`].
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, IoSlice, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::{FutureExt as _, StreamExt as _};
@@ -96,14 +102,50 @@ pub(crate) fn lock(file: &File) -> Result<(), StoreError> {
     }
 }
 
-/// Writes `data` to the end of the locked `file` until it ends or fails,
-/// then (with `sync`) flushes the file to disk, and returns its new length.
+/// Appends `data` to the data file at `data` after checking that `offset`
+/// is its length (see [`open`]), then (with `sync`) flushes the file to
+/// disk, and returns its new length.
+///
+/// The chunks already received go into the same blocking call as the open,
+/// and if the body ended among them, so do the flush and the length.
 ///
 /// A body error ends the append like the end of the body: every byte
 /// received before it is kept.
-pub(crate) async fn write(file: File, data: DataStream, sync: bool, id: &UploadId) -> Result<u64, StoreError> {
-    let (writer, _) = Writer::new(file, ()).write_body(data, id).await?;
-    writer.finish(sync).await
+pub(crate) async fn append(
+    data: PathBuf,
+    info: PathBuf,
+    offset: u64,
+    mut body: DataStream,
+    sync: bool,
+    id: &UploadId,
+) -> Result<u64, StoreError> {
+    let mut batch = Batch::default();
+    let ended = batch.fill_ready(&mut body, id);
+    let opened = blocking::run(move || {
+        let file = open(&data, &info, offset)?;
+        let mut writer = Writer { file, batch, held: () };
+        writer.write_batch()?;
+        if ended {
+            return writer.finish_blocking(sync).map(Opened::Finished);
+        }
+        Ok(Opened::Writing(writer))
+    })
+    .await?;
+    match opened {
+        Opened::Finished(length) => Ok(length),
+        Opened::Writing(writer) => {
+            let (writer, _) = writer.write_body(body, id).await?;
+            writer.finish(sync).await
+        }
+    }
+}
+
+/// Where [`append`] stands after its first blocking call.
+enum Opened {
+    /// The body ended; the file is flushed and this is its length.
+    Finished(u64),
+    /// More of the body is on its way.
+    Writing(Writer<()>),
 }
 
 /// How a request body ended.
@@ -180,23 +222,30 @@ impl<H: Send + 'static> Writer<H> {
             return Ok(self);
         }
         blocking::run(move || {
-            write_all_vectored(&mut self.file, &self.batch.chunks).map_err(StoreError::backend)?;
-            self.batch.clear();
+            self.write_batch()?;
             Ok(self)
         })
         .await
     }
 
+    /// Writes the batch and forgets it. Blocking.
+    fn write_batch(&mut self) -> Result<(), StoreError> {
+        write_all_vectored(&mut self.file, &self.batch.chunks).map_err(StoreError::backend)?;
+        self.batch.clear();
+        Ok(())
+    }
+
     /// Flushes the file to disk (with `sync`) and returns its length.
     async fn finish(self, sync: bool) -> Result<u64, StoreError> {
-        let file = self.file;
-        blocking::run(move || {
-            if sync {
-                file.sync_data().map_err(StoreError::backend)?;
-            }
-            Ok(file.metadata().map_err(StoreError::backend)?.len())
-        })
-        .await
+        blocking::run(move || self.finish_blocking(sync)).await
+    }
+
+    /// [`Writer::finish`], on the calling thread. Blocking.
+    fn finish_blocking(self, sync: bool) -> Result<u64, StoreError> {
+        if sync {
+            self.file.sync_data().map_err(StoreError::backend)?;
+        }
+        Ok(self.file.metadata().map_err(StoreError::backend)?.len())
     }
 }
 
@@ -227,6 +276,23 @@ impl Batch {
 
     fn is_full(&self) -> bool {
         self.len >= MAX_BATCH_BYTES || self.chunks.len() >= MAX_BATCH_CHUNKS
+    }
+
+    /// Adds the chunks `body` yields without waiting, until the batch is
+    /// full; returns whether the body ended (or failed) among them.
+    fn fill_ready(&mut self, body: &mut DataStream, id: &UploadId) -> bool {
+        while !self.is_full() {
+            match body.next().now_or_never() {
+                Some(Some(Ok(chunk))) => self.push(chunk),
+                Some(Some(Err(error))) => {
+                    tracing::debug!(%id, %error, "request body failed");
+                    return true;
+                }
+                Some(None) => return true,
+                None => return false,
+            }
+        }
+        false
     }
 }
 
@@ -316,6 +382,39 @@ mod tests {
         std::fs::write(&replacement, b"new").expect("replacement");
         std::fs::rename(&replacement, &data).expect("rename");
         assert!(!is_current(&file.metadata().expect("fstat"), &data).expect("stat"));
+    }
+
+    #[test]
+    fn ready_chunks_are_taken_without_waiting() {
+        let id = UploadId::parse("ready").expect("id");
+        let chunks = || ["ab", "", "cd"].map(|c| Ok(Bytes::from(c)));
+        let cases: Vec<(DataStream, bool, usize)> = vec![
+            (futures::stream::iter(chunks()).boxed(), true, 4),
+            (
+                futures::stream::iter(chunks())
+                    .chain(futures::stream::pending())
+                    .boxed(),
+                false,
+                4,
+            ),
+            (
+                futures::stream::iter(chunks())
+                    .chain(futures::stream::iter([Err(io::Error::other("reset"))]))
+                    .boxed(),
+                true,
+                4,
+            ),
+            (
+                futures::stream::iter(std::iter::repeat_with(|| Ok(Bytes::from_static(b"x"))).take(1000)).boxed(),
+                false,
+                MAX_BATCH_CHUNKS,
+            ),
+        ];
+        for (index, (mut body, ended, len)) in cases.into_iter().enumerate() {
+            let mut batch = Batch::default();
+            assert_eq!(batch.fill_ready(&mut body, &id), ended, "case {index}");
+            assert_eq!(batch.len, len, "case {index}");
+        }
     }
 
     #[test]

@@ -155,10 +155,7 @@ impl Store for FileStore {
 
     fn append<'a>(&'a self, id: &'a UploadId, offset: u64, data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>> {
         let (data_path, info_path, sync) = (self.data_path(id), self.info_path(id), self.syncs());
-        Box::pin(async move {
-            let file = blocking::run(move || append::open(&data_path, &info_path, offset)).await?;
-            append::write(file, data, sync, id).await
-        })
+        Box::pin(append::append(data_path, info_path, offset, data, sync, id))
     }
 
     /// Rewrites `{id}.info` atomically while holding the data file's lock, so

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
-//!          [--expire-after SECS] [--auth-token TOKEN=USER]... [--trust-forwarded | --public-url URL
-//!          | --relative-location]
+//!          [--expire-after SECS] [--sync always|never] [--auth-token TOKEN=USER]...
+//!          [--trust-forwarded | --public-url URL | --relative-location]
 //! ```
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a

@@ -20,7 +20,7 @@ use clap::Parser;
 use tus_core::proto::headers::Extension;
 use tus_core::server::{LocationStyle, TusHandler};
 use tus_core::store::Store;
-use tus_store_fs::FileStore;
+use tus_store_fs::{FileStore, SyncPolicy};
 
 /// Where the examples serve [`Metrics`](tus_core::server::Metrics).
 pub const METRICS_PATH: &str = "/metrics";
@@ -47,6 +47,11 @@ pub struct Args {
     /// (sliding); expired ones answer 410 and are removed by a background reaper.
     #[arg(long)]
     pub expire_after: Option<u64>,
+    /// When to fsync: `always` (every append, sidecar and directory change
+    /// before success is reported) or `never` (leave it to the OS: a machine
+    /// crash may lose acknowledged bytes; for scratch storage and benchmarks).
+    #[arg(long, value_enum, default_value_t = Sync::Always)]
+    pub sync: Sync,
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout: u64,
@@ -65,6 +70,24 @@ pub struct Args {
     /// Answer a path-only `Location` (`/files/ID`).
     #[arg(long)]
     pub relative_location: bool,
+}
+
+/// The `--sync` values, mapped onto [`SyncPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sync {
+    /// `SyncPolicy::Always`: durable before success is reported.
+    Always,
+    /// `SyncPolicy::Never`: the OS decides when bytes reach the disk.
+    Never,
+}
+
+impl From<Sync> for SyncPolicy {
+    fn from(sync: Sync) -> Self {
+        match sync {
+            Sync::Always => SyncPolicy::Always,
+            Sync::Never => SyncPolicy::Never,
+        }
+    }
 }
 
 impl Args {
@@ -103,7 +126,7 @@ pub fn init_tracing() {
 
 /// The store the flags ask for. Every store flag is read here, and only here.
 pub fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
-    Ok(Arc::new(FileStore::new(&args.dir)?))
+    Ok(Arc::new(FileStore::new(&args.dir)?.with_sync_policy(args.sync.into())))
 }
 
 /// The handler the flags ask for, with [`AppHooks`] installed, serving no
