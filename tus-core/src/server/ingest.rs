@@ -1,13 +1,16 @@
 //! Turns a request body into the capped byte stream a store consumes,
-//! hashes it on the way when a checksum was announced, and remembers how the
-//! body ended.
+//! hashes it on the way when a checksum was announced, stops it early when
+//! an [`Interrupts`] fires, and remembers how the body ended.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
+use futures::future::{self, Either};
 use http_body_util::BodyExt as _;
+
+use super::interrupt::{Interrupts, StopReason};
 
 use crate::body::RequestBody;
 use crate::proto::checksum::{BodyDigest, DigestCheck};
@@ -23,6 +26,8 @@ pub(crate) enum BodyEnd {
     TooLong,
     /// The body failed (client gone, malformed chunking).
     Failed(BoxError),
+    /// The driver stopped reading: a steal, a shutdown or an idle client.
+    Stopped(StopReason),
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +68,7 @@ struct State {
     digest: Option<BodyDigest>,
     trailer: Option<UploadChecksum>,
     outcome: BodyOutcome,
+    interrupts: Interrupts,
     done: bool,
 }
 
@@ -80,9 +86,15 @@ impl State {
 }
 
 /// A stream of the body's data frames that never yields more than `limit`
-/// bytes in total, hashing them into `digest` when given. Past the limit, or
-/// on a body error, it yields one error and ends.
-pub(crate) fn capped_stream(body: RequestBody, limit: u64, digest: Option<BodyDigest>) -> (DataStream, BodyOutcome) {
+/// bytes in total, hashing them into `digest` when given. Past the limit, on
+/// a body error, or when `interrupts` fires, it yields one error and ends
+/// (stores keep what came before the error).
+pub(crate) fn capped_stream(
+    body: RequestBody,
+    limit: u64,
+    digest: Option<BodyDigest>,
+    interrupts: Interrupts,
+) -> (DataStream, BodyOutcome) {
     let outcome = BodyOutcome::default();
     let state = State {
         body,
@@ -90,6 +102,7 @@ pub(crate) fn capped_stream(body: RequestBody, limit: u64, digest: Option<BodyDi
         digest,
         trailer: None,
         outcome: outcome.clone(),
+        interrupts,
         done: false,
     };
     let stream = futures::stream::unfold(state, |mut state| async move {
@@ -97,7 +110,22 @@ pub(crate) fn capped_stream(body: RequestBody, limit: u64, digest: Option<BodyDi
             return None;
         }
         loop {
-            match state.body.frame().await {
+            let next = match state.interrupts.pending() {
+                Some(reason) => Err(reason),
+                // The interrupts first: a body that is always ready must not starve them.
+                None => match future::select(state.interrupts.wait(), state.body.frame()).await {
+                    Either::Left((reason, _)) => Err(reason),
+                    Either::Right((frame, _)) => Ok(frame),
+                },
+            };
+            let frame = match next {
+                Ok(frame) => frame,
+                Err(reason) => {
+                    state.finish(BodyEnd::Stopped(reason));
+                    return Some((Err(io::Error::other("request body stopped early")), state));
+                }
+            };
+            match frame {
                 None => {
                     state.finish(BodyEnd::Complete);
                     return None;
@@ -166,7 +194,7 @@ mod tests {
 
     #[test]
     fn passes_everything_within_the_limit() {
-        let (stream, outcome) = capped_stream(body(&[b"hello", b" world"]), 11, None);
+        let (stream, outcome) = capped_stream(body(&[b"hello", b" world"]), 11, None, Interrupts::default());
         let chunks: Vec<Bytes> = futures::executor::block_on(stream.try_collect()).expect("no error");
         assert_eq!(chunks.concat(), b"hello world");
         assert!(matches!(outcome.take_end(), Some(BodyEnd::Complete)));
@@ -174,7 +202,7 @@ mod tests {
 
     #[test]
     fn never_yields_a_byte_past_the_limit() {
-        let (stream, outcome) = capped_stream(body(&[b"hello", b" world"]), 7, None);
+        let (stream, outcome) = capped_stream(body(&[b"hello", b" world"]), 7, None, Interrupts::default());
         let items: Vec<io::Result<Bytes>> = futures::executor::block_on(stream.collect());
         let bytes: Vec<u8> = items
             .iter()
@@ -188,7 +216,12 @@ mod tests {
     #[test]
     fn records_a_failed_body() {
         let items: Vec<Result<Bytes, io::Error>> = vec![Ok(Bytes::from_static(b"abc")), Err(io::Error::other("reset"))];
-        let (stream, outcome) = capped_stream(RequestBody::from_stream(futures::stream::iter(items)), 100, None);
+        let (stream, outcome) = capped_stream(
+            RequestBody::from_stream(futures::stream::iter(items)),
+            100,
+            None,
+            Interrupts::default(),
+        );
         let items: Vec<io::Result<Bytes>> = futures::executor::block_on(stream.collect());
         assert_eq!(items.len(), 2);
         assert!(items[1].is_err());
@@ -197,10 +230,33 @@ mod tests {
     }
 
     #[test]
+    fn an_always_ready_body_still_stops_when_interrupted() {
+        use crate::server::interrupt::Shutdown;
+        let shutdown = Shutdown::default();
+        let interrupts = Interrupts {
+            shutdown: Some(shutdown.signal()),
+            ..Interrupts::default()
+        };
+        let chunks: Vec<&'static [u8]> = vec![b"abc"; 100];
+        let (mut stream, outcome) = capped_stream(body(&chunks), 1000, None, interrupts);
+        futures::executor::block_on(async {
+            assert!(matches!(stream.next().await, Some(Ok(_))));
+            shutdown.fire();
+            assert!(matches!(stream.next().await, Some(Err(_))), "stops at the next chunk");
+            assert!(stream.next().await.is_none());
+        });
+        assert!(matches!(
+            outcome.take_end(),
+            Some(BodyEnd::Stopped(StopReason::ShuttingDown))
+        ));
+    }
+
+    #[test]
     fn header_digest_is_checked_at_the_end() {
         for (header, accepted) in [("sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=", true), ("crc32 AAAAAA==", false)] {
             let digest = BodyDigest::for_header(&checksum(header));
-            let (stream, outcome) = capped_stream(body(&[b"hello", b" world"]), 100, Some(digest));
+            let (stream, outcome) =
+                capped_stream(body(&[b"hello", b" world"]), 100, Some(digest), Interrupts::default());
             let _: Vec<Bytes> = futures::executor::block_on(stream.try_collect()).expect("no error");
             assert_eq!(outcome.accepted(), accepted, "{header}");
         }
@@ -218,12 +274,12 @@ mod tests {
             Ok(http_body::Frame::trailers(trailers)),
         ];
         let body = RequestBody::new(StreamBody::new(futures::stream::iter(frames)));
-        let (stream, outcome) = capped_stream(body, 100, Some(BodyDigest::for_trailer()));
+        let (stream, outcome) = capped_stream(body, 100, Some(BodyDigest::for_trailer()), Interrupts::default());
         let _: Vec<Bytes> = futures::executor::block_on(stream.try_collect()).expect("no error");
         assert!(outcome.accepted());
 
         let body = RequestBody::new(Full::new(Bytes::from_static(b"hello world")));
-        let (stream, outcome) = capped_stream(body, 100, Some(BodyDigest::for_trailer()));
+        let (stream, outcome) = capped_stream(body, 100, Some(BodyDigest::for_trailer()), Interrupts::default());
         let _: Vec<Bytes> = futures::executor::block_on(stream.try_collect()).expect("no error");
         assert_eq!(outcome.digest(), Some(DigestCheck::MissingTrailer));
     }
