@@ -2,8 +2,16 @@
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
-//!          [--expire-after SECS]
+//!          [--expire-after SECS] [--locker memory|file] [--lock-timeout SECS]
+//!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
+//!          [--max-connections N] [--shutdown-timeout SECS]
 //! ```
+//!
+//! Connections are served by hyper directly (see [`serve`]), which is where
+//! the header read timeout, the header size limit and the connection limit
+//! live; on SIGTERM the handler stops every body in flight (bytes received
+//! are kept, locks released) and the process exits within the shutdown
+//! timeout.
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a
 //! `TusHandler` over a store and mount `handler.into_service()` with
@@ -20,7 +28,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Parser;
 use tus_core::server::TusHandler;
-use tus_store_fs::FileStore;
+use tus_store_fs::{FileLocker, FileStore};
+
+mod serve;
 
 /// Command-line flags. Kept stable: later examples (actix) take the same ones.
 #[derive(Debug, Parser)]
@@ -49,6 +59,37 @@ struct Args {
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     shutdown_timeout: u64,
+    /// Where upload locks live: `memory` (this process) or `file` (lock
+    /// files in --dir, shared by every process on the host serving it).
+    #[arg(long, default_value = "memory")]
+    locker: LockerKind,
+    /// Seconds a request waits for an upload's lock after asking the holder
+    /// to release it; then 423.
+    #[arg(long, default_value_t = 20)]
+    lock_timeout: u64,
+    /// Seconds a request body may send nothing before it is stopped (bytes
+    /// received are kept); 0: never.
+    #[arg(long, default_value_t = 60)]
+    body_idle_timeout: u64,
+    /// Seconds a client has to send a request's whole header; then the
+    /// connection is closed.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Largest request header, in bytes (at least 8192); larger ones get 431.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_header_bytes: usize,
+    /// Most connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+}
+
+/// Which [`Locker`](tus_core::server::Locker) guards uploads.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LockerKind {
+    /// In this process only.
+    Memory,
+    /// Lock files in the upload directory: several processes on one host.
+    File,
 }
 
 #[tokio::main]
@@ -62,7 +103,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
 
     let store = FileStore::new(&args.dir)?;
-    let mut builder = TusHandler::builder(Arc::new(store)).base_path(&args.base_path);
+    let mut builder = TusHandler::builder(Arc::new(store))
+        .base_path(&args.base_path)
+        .lock_timeout(Duration::from_secs(args.lock_timeout))
+        .body_idle_timeout((args.body_idle_timeout > 0).then(|| Duration::from_secs(args.body_idle_timeout)));
+    if let LockerKind::File = args.locker {
+        builder = builder.locker(Arc::new(FileLocker::new(&args.dir)?));
+    }
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);
     }
@@ -76,26 +123,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tus_core::server::spawn_reaper(handler.clone(), every);
     }
     let base_path = handler.config().base_path.clone();
-    let app = router(handler, &base_path).layer(middleware::from_fn(log_request));
+    let app = router(handler.clone(), &base_path).layer(middleware::from_fn(log_request));
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async {
-        let _ = stop_rx.await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => result?,
-        () = shutdown_signal() => {
-            tracing::info!("shutting down; waiting for in-flight requests");
-            let _ = stop_tx.send(());
-            if tokio::time::timeout(Duration::from_secs(args.shutdown_timeout), server).await.is_err() {
-                tracing::warn!("in-flight requests still running after the shutdown timeout; exiting (received bytes are on disk)");
-            }
-        }
-    }
+    let limits = serve::Limits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        max_header_bytes: args.max_header_bytes,
+        max_connections: args.max_connections,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+    };
+    let stop = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: stopping request bodies, then waiting for responses");
+        // Bodies in flight stop at once (bytes kept, locks released) and answer 503.
+        handler.shutdown();
+    };
+    serve::serve(listener, app, limits, stop).await?;
     Ok(())
 }
 

@@ -6,8 +6,8 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use futures::StreamExt as _;
 use futures::future::{self, Either};
+use futures::{FutureExt as _, StreamExt as _};
 use http_body_util::BodyExt as _;
 
 use super::interrupt::{Interrupts, StopReason};
@@ -16,6 +16,11 @@ use crate::body::RequestBody;
 use crate::proto::checksum::{BodyDigest, DigestCheck};
 use crate::proto::headers::{self, UploadChecksum};
 use crate::store::{BoxError, DataStream};
+
+/// The most bytes still taken from a stopping body, when they are already
+/// at hand (in the connection's buffers): a steal or shutdown keeps what the
+/// client managed to send, without waiting for more.
+const DRAIN_LIMIT: u64 = 4 << 20;
 
 /// How a body ended, as seen by the driver after the store returned.
 #[derive(Debug)]
@@ -69,6 +74,10 @@ struct State {
     trailer: Option<UploadChecksum>,
     outcome: BodyOutcome,
     interrupts: Interrupts,
+    /// Set once an interrupt fired: only bytes already at hand are still taken.
+    stopping: Option<StopReason>,
+    /// How many more bytes may be taken while stopping.
+    drain: u64,
     done: bool,
 }
 
@@ -103,6 +112,8 @@ pub(crate) fn capped_stream(
         trailer: None,
         outcome: outcome.clone(),
         interrupts,
+        stopping: None,
+        drain: DRAIN_LIMIT,
         done: false,
     };
     let stream = futures::stream::unfold(state, |mut state| async move {
@@ -110,11 +121,21 @@ pub(crate) fn capped_stream(
             return None;
         }
         loop {
-            let next = match state.interrupts.pending() {
-                Some(reason) => Err(reason),
+            let next = match state.stopping.or_else(|| state.interrupts.pending()) {
+                // Stopping: keep what already arrived (ready without waiting), then stop.
+                Some(reason) => {
+                    state.stopping = Some(reason);
+                    match state.body.frame().now_or_never() {
+                        Some(frame) if state.drain > 0 => Ok(frame),
+                        _ => Err(reason),
+                    }
+                }
                 // The interrupts first: a body that is always ready must not starve them.
                 None => match future::select(state.interrupts.wait(), state.body.frame()).await {
-                    Either::Left((reason, _)) => Err(reason),
+                    Either::Left((reason, _)) => {
+                        state.stopping = Some(reason);
+                        continue;
+                    }
                     Either::Right((frame, _)) => Ok(frame),
                 },
             };
@@ -148,6 +169,9 @@ pub(crate) fn capped_stream(
                         continue;
                     }
                     let len = data.len() as u64;
+                    if state.stopping.is_some() {
+                        state.drain = state.drain.saturating_sub(len);
+                    }
                     if len <= state.remaining {
                         state.remaining -= len;
                         if let Some(digest) = &mut state.digest {
@@ -229,26 +253,61 @@ mod tests {
         assert!(matches!(outcome.take_end(), Some(BodyEnd::Failed(_))));
     }
 
-    #[test]
-    fn an_always_ready_body_still_stops_when_interrupted() {
-        use crate::server::interrupt::Shutdown;
-        let shutdown = Shutdown::default();
+    fn shutdown_interrupts() -> (crate::server::interrupt::Shutdown, Interrupts) {
+        let shutdown = crate::server::interrupt::Shutdown::default();
         let interrupts = Interrupts {
             shutdown: Some(shutdown.signal()),
             ..Interrupts::default()
         };
-        let chunks: Vec<&'static [u8]> = vec![b"abc"; 100];
-        let (mut stream, outcome) = capped_stream(body(&chunks), 1000, None, interrupts);
+        (shutdown, interrupts)
+    }
+
+    #[test]
+    fn a_stopped_body_keeps_what_already_arrived_then_stops() {
+        let (shutdown, interrupts) = shutdown_interrupts();
+        let ready = futures::stream::iter(vec![Bytes::from_static(b"abc"); 5]).map(Ok::<_, io::Error>);
+        let body = RequestBody::from_stream(ready.chain(futures::stream::pending()));
+        let (mut stream, outcome) = capped_stream(body, 1000, None, interrupts);
         futures::executor::block_on(async {
             assert!(matches!(stream.next().await, Some(Ok(_))));
             shutdown.fire();
-            assert!(matches!(stream.next().await, Some(Err(_))), "stops at the next chunk");
+            let mut kept = 0;
+            // Bounded: five chunks were at hand, then one error.
+            for _ in 0..10 {
+                match stream.next().await {
+                    Some(Ok(chunk)) => kept += chunk.len(),
+                    Some(Err(_)) => break,
+                    None => panic!("the body never ended"),
+                }
+            }
+            assert_eq!(kept, 12, "the chunks already at hand are kept");
             assert!(stream.next().await.is_none());
         });
         assert!(matches!(
             outcome.take_end(),
             Some(BodyEnd::Stopped(StopReason::ShuttingDown))
         ));
+    }
+
+    #[test]
+    fn an_always_ready_body_still_stops_when_interrupted() {
+        let (shutdown, interrupts) = shutdown_interrupts();
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        let endless = futures::stream::repeat(chunk).take(1000).map(Ok::<_, io::Error>);
+        let (mut stream, outcome) = capped_stream(RequestBody::from_stream(endless), u64::MAX, None, interrupts);
+        futures::executor::block_on(async {
+            assert!(matches!(stream.next().await, Some(Ok(_))));
+            shutdown.fire();
+            let mut kept = 0u64;
+            for _ in 0..1000 {
+                match stream.next().await {
+                    Some(Ok(chunk)) => kept += chunk.len() as u64,
+                    Some(Err(_)) | None => break,
+                }
+            }
+            assert!(kept <= DRAIN_LIMIT + 64 * 1024, "stopped after {kept} bytes");
+        });
+        assert!(matches!(outcome.take_end(), Some(BodyEnd::Stopped(_))));
     }
 
     #[test]

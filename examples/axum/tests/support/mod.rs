@@ -22,25 +22,39 @@ pub struct Server {
 impl Server {
     /// Starts the binary over `dir` with the scenarios' max size; waits until it accepts connections.
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    /// Like [`Server::start`], with `flags` (`--name value` pairs) added or
+    /// replacing the defaults of the same name.
+    pub async fn start_with(dir: &Path, flags: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
             .expect("addr")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_tus-axum"))
-            .args([
-                "--listen",
-                &addr,
-                "--base-path",
-                "/files/",
-                "--shutdown-timeout",
-                "1",
-                "--max-size",
-            ])
-            .arg(tus_conformance::scenarios::MAX_SIZE.to_string())
-            .arg("--expire-after")
-            .arg(tus_conformance::scenarios::EXPIRE_AFTER_SECS.to_string())
+        let (max_size, expire_after) = (
+            tus_conformance::scenarios::MAX_SIZE.to_string(),
+            tus_conformance::scenarios::EXPIRE_AFTER_SECS.to_string(),
+        );
+        let defaults = [
+            ("--listen", addr.as_str()),
+            ("--base-path", "/files/"),
+            ("--shutdown-timeout", "1"),
+            ("--max-size", max_size.as_str()),
+            ("--expire-after", expire_after.as_str()),
+        ];
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tus-axum"));
+        for (flag, value) in defaults {
+            if !flags.iter().any(|(name, _)| *name == flag) {
+                command.args([flag, value]);
+            }
+        }
+        for (flag, value) in flags {
+            command.args([flag, value]);
+        }
+        let child = command
             .arg("--dir")
             .arg(dir)
             .env("RUST_LOG", "warn")
