@@ -106,6 +106,7 @@ async fn a_head_interrupts_a_stalled_patch_and_reports_the_true_offset() {
     let started = Instant::now();
     assert_eq!(offset_of(&transport, &path).await, "300");
     let waited = started.elapsed();
+    eprintln!("HEAD steal answered in {waited:?}");
     assert!(waited < Duration::from_secs(1), "the HEAD proceeded after {waited:?}");
 
     let response = read_response(&mut stalled, "ERR_UPLOAD_INTERRUPTED", Duration::from_secs(5)).await;
@@ -141,6 +142,7 @@ async fn two_processes_on_one_directory_steal_from_each_other() {
     let started = Instant::now();
     let resumed = patch(&to_second, &path, 300, vec![b'b'; 700]).await;
     let waited = started.elapsed();
+    eprintln!("takeover from another process answered in {waited:?}");
     assert_eq!(resumed.status(), 204, "{:?}", resumed.body());
     assert_eq!(resumed.headers()["upload-offset"], "1000");
     assert!(waited < Duration::from_secs(2), "the takeover took {waited:?}");
@@ -233,6 +235,7 @@ async fn sigterm_interrupts_bodies_in_flight_and_exits_within_the_bound() {
         read_response(&mut stalled, "ERR_SERVER_SHUTTING_DOWN", Duration::from_secs(10))
     );
     let waited = started.elapsed();
+    eprintln!("SIGTERM to exit: {waited:?}");
     assert!(exited, "tus-axum exits with success after SIGTERM");
     assert!(waited < Duration::from_secs(5), "shutdown took {waited:?}");
     assert!(response.starts_with("HTTP/1.1 503"), "{response:?}");
