@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
-//!          [--expire-after SECS] [--locker memory|file] [--lock-timeout SECS]
+//!          [--expire-after SECS] [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
 //!          [--max-connections N] [--shutdown-timeout SECS]
 //! ```
@@ -28,6 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Parser;
 use tus_core::server::TusHandler;
+use tus_lock_redis::RedisLocker;
 use tus_store_fs::{FileLocker, FileStore};
 
 mod serve;
@@ -59,10 +60,14 @@ struct Args {
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     shutdown_timeout: u64,
-    /// Where upload locks live: `memory` (this process) or `file` (lock
-    /// files in --dir, shared by every process on the host serving it).
+    /// Where upload locks live: `memory` (this process), `file` (lock files
+    /// in --dir, shared by every process on the host serving it) or `redis`
+    /// (shared by every server using --redis-url, on any host).
     #[arg(long, default_value = "memory")]
     locker: LockerKind,
+    /// Redis URL for `--locker redis`.
+    #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+    redis_url: String,
     /// Seconds a request waits for an upload's lock after asking the holder
     /// to release it; then 423.
     #[arg(long, default_value_t = 20)]
@@ -90,6 +95,8 @@ enum LockerKind {
     Memory,
     /// Lock files in the upload directory: several processes on one host.
     File,
+    /// Redis: several hosts.
+    Redis,
 }
 
 #[tokio::main]
@@ -107,8 +114,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_path(&args.base_path)
         .lock_timeout(Duration::from_secs(args.lock_timeout))
         .body_idle_timeout((args.body_idle_timeout > 0).then(|| Duration::from_secs(args.body_idle_timeout)));
-    if let LockerKind::File = args.locker {
-        builder = builder.locker(Arc::new(FileLocker::new(&args.dir)?));
+    match args.locker {
+        LockerKind::Memory => {}
+        LockerKind::File => builder = builder.locker(Arc::new(FileLocker::new(&args.dir)?)),
+        LockerKind::Redis => builder = builder.locker(Arc::new(RedisLocker::connect(&args.redis_url).await?)),
     }
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);

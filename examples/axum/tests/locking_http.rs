@@ -121,10 +121,32 @@ async fn a_head_interrupts_a_stalled_patch_and_reports_the_true_offset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_directory_steal_from_each_other() {
+    takeover_between_two_processes(&[("--locker", "file")]).await;
+}
+
+/// The same takeover with the Redis locker, as between two hosts sharing a
+/// store (`TUS_TEST_REDIS_URL`, started by `scripts/test.d/25-redis.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sharing_redis_steal_from_each_other() {
+    let url = match std::env::var("TUS_TEST_REDIS_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("TUS_REQUIRE_REDIS").is_some() => {
+            panic!("TUS_REQUIRE_REDIS is set but TUS_TEST_REDIS_URL is not")
+        }
+        Err(_) => {
+            eprintln!("skipped: no TUS_TEST_REDIS_URL (bash scripts/test.sh starts a Redis)");
+            return;
+        }
+    };
+    takeover_between_two_processes(&[("--locker", "redis"), ("--redis-url", &url)]).await;
+}
+
+/// A PATCH stalled on one server is taken over by a PATCH to another server
+/// over the same directory, both using the locker `flags` select.
+async fn takeover_between_two_processes(flags: &[(&str, &str)]) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file_locker = [("--locker", "file")];
-    let first = Server::start_with(dir.path(), &file_locker).await;
-    let second = Server::start_with(dir.path(), &file_locker).await;
+    let first = Server::start_with(dir.path(), flags).await;
+    let second = Server::start_with(dir.path(), flags).await;
     let (to_first, to_second) = (
         HyperTransport {
             addr: first.addr.clone(),
@@ -142,7 +164,7 @@ async fn two_processes_on_one_directory_steal_from_each_other() {
     let started = Instant::now();
     let resumed = patch(&to_second, &path, 300, vec![b'b'; 700]).await;
     let waited = started.elapsed();
-    eprintln!("takeover from another process answered in {waited:?}");
+    eprintln!("takeover from another process ({flags:?}) answered in {waited:?}");
     assert_eq!(resumed.status(), 204, "{:?}", resumed.body());
     assert_eq!(resumed.headers()["upload-offset"], "1000");
     assert!(waited < Duration::from_secs(2), "the takeover took {waited:?}");
