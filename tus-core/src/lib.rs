@@ -30,6 +30,7 @@ pub mod clock;
 pub mod proto;
 pub mod server;
 pub mod store;
+pub mod timer;
 
 pub use body::{RequestBody, ResponseBody};
 pub use proto::error::TusError;

@@ -61,9 +61,11 @@
 mod append;
 mod blocking;
 mod concat;
+mod locker;
 mod read;
 mod sidecar;
 mod staged;
 mod store;
 
+pub use locker::{DEFAULT_POLL_INTERVAL, FileLocker};
 pub use store::{FileStore, SyncPolicy};

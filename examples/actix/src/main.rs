@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! tus-actix [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
-//!           [--expire-after SECS] [--auth-token TOKEN=USER]... [--trust-forwarded | --public-url URL
-//!           | --relative-location]
+//!           [--expire-after SECS] [--sync always|never] [--auth-token TOKEN=USER]...
+//!           [--trust-forwarded | --public-url URL | --relative-location]
+//!           [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
+//!           [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-connections N]
+//!           [--shutdown-timeout SECS]
 //! ```
 //!
 //! This is also the reference for embedding tus-core in an actix-web app:
@@ -19,7 +22,7 @@
 mod adapter;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Service as _;
 use actix_web::http::header::AUTHORIZATION;
@@ -39,7 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let tokens = Arc::new(args.tokens()?);
     // actix-web 4 drops HTTP/1.1 trailers: checksum-trailer cannot be served.
-    let handler = tus_example_common::build_handler(&args, &[Extension::ChecksumTrailer])?;
+    let handler = tus_example_common::build_handler(&args, &[Extension::ChecksumTrailer]).await?;
+    let stop_handler = handler.clone();
     let base_path = handler.config().base_path.clone();
     let tus = web::Data::new(TusActix::new(handler.clone()).forward_extension::<User>());
     let metrics = web::Data::new(handler);
@@ -81,12 +85,44 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     })
     .shutdown_timeout(args.shutdown_timeout)
+    .client_request_timeout(Duration::from_secs(args.header_read_timeout))
+    .max_connections(args.max_connections)
+    // Signals are handled below, so bodies in flight are stopped first.
+    .disable_signals()
     .bind(args.listen)?;
     for addr in server.addrs() {
         tracing::info!(listen = %addr, base_path, dir = %args.dir.display(), "tus-actix listening");
     }
-    server.run().await?;
+    let server = server.run();
+    let server_handle = server.handle();
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: stopping request bodies, then waiting for responses");
+        // Bodies in flight stop at once (bytes kept, locks released) and answer 503.
+        stop_handler.shutdown();
+        server_handle.stop(true).await;
+    });
+    server.await?;
     Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = actix_web::rt::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    futures::pin_mut!(ctrl_c, terminate);
+    futures::future::select(ctrl_c, terminate).await;
 }
 
 /// The handler's metrics in the Prometheus text format.

@@ -4,7 +4,16 @@
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
 //!          [--expire-after SECS] [--sync always|never] [--auth-token TOKEN=USER]...
 //!          [--trust-forwarded | --public-url URL | --relative-location]
+//!          [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
+//!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
+//!          [--max-connections N] [--shutdown-timeout SECS]
 //! ```
+//!
+//! Connections are served by hyper directly (see [`serve`]), which is where
+//! the header read timeout, the header size limit and the connection limit
+//! live; on SIGTERM the handler stops every body in flight (bytes received
+//! are kept, locks released) and the process exits within the shutdown
+//! timeout.
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a
 //! `TusHandler` over a store and mount `handler.into_service()` with
@@ -27,12 +36,15 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use tus_core::server::TusHandler;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, Tokens, User};
 
+mod serve;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tus_example_common::init_tracing();
     let args = Args::parse_as("tus-axum");
     let tokens = Arc::new(args.tokens()?);
-    let handler = tus_example_common::build_handler(&args, &[])?;
+    let handler = tus_example_common::build_handler(&args, &[]).await?;
+    let stop_handler = handler.clone();
     let base_path = handler.config().base_path.clone();
     let app = router(handler.clone(), &base_path)
         .route(METRICS_PATH, get(metrics).with_state(handler))
@@ -42,21 +54,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async {
-        let _ = stop_rx.await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => result?,
-        () = shutdown_signal() => {
-            tracing::info!("shutting down; waiting for in-flight requests");
-            let _ = stop_tx.send(());
-            if tokio::time::timeout(Duration::from_secs(args.shutdown_timeout), server).await.is_err() {
-                tracing::warn!("in-flight requests still running after the shutdown timeout; exiting (received bytes are on disk)");
-            }
-        }
-    }
+    let limits = serve::Limits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        max_header_bytes: args.max_header_bytes,
+        max_connections: args.max_connections,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+    };
+    let stop = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: stopping request bodies, then waiting for responses");
+        // Bodies in flight stop at once (bytes kept, locks released) and answer 503.
+        stop_handler.shutdown();
+    };
+    serve::serve(listener, app, limits, stop).await?;
     Ok(())
 }
 

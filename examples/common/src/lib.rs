@@ -20,7 +20,8 @@ use clap::Parser;
 use tus_core::proto::headers::Extension;
 use tus_core::server::{LocationStyle, TusHandler};
 use tus_core::store::Store;
-use tus_store_fs::{FileStore, SyncPolicy};
+use tus_lock_redis::RedisLocker;
+use tus_store_fs::{FileLocker, FileStore, SyncPolicy};
 
 /// Where the examples serve [`Metrics`](tus_core::server::Metrics).
 pub const METRICS_PATH: &str = "/metrics";
@@ -55,6 +56,33 @@ pub struct Args {
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout: u64,
+    /// Where upload locks live: `memory` (this process), `file` (lock files
+    /// in --dir, shared by every process on the host serving it) or `redis`
+    /// (shared by every server using --redis-url, on any host).
+    #[arg(long, value_enum, default_value_t = LockerKind::Memory)]
+    pub locker: LockerKind,
+    /// Redis URL for `--locker redis`.
+    #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+    pub redis_url: String,
+    /// Seconds a request waits for an upload's lock after asking the holder
+    /// to release it; then 423.
+    #[arg(long, default_value_t = 20)]
+    pub lock_timeout: u64,
+    /// Seconds a request body may send nothing before it is stopped (bytes
+    /// received are kept); 0: never.
+    #[arg(long, default_value_t = 60)]
+    pub body_idle_timeout: u64,
+    /// Seconds a client has to send a request's whole header; then the
+    /// connection is closed.
+    #[arg(long, default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Largest request header, in bytes (at least 8192); larger ones get 431.
+    /// (tus-axum only: actix-web has its own fixed limit.)
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+    /// Most connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
     /// Require `Authorization: Bearer TOKEN` to create uploads; the upload's
     /// metadata gets `user_id` = USER. Repeatable. Without it, anyone may upload.
     #[arg(long = "auth-token", value_name = "TOKEN=USER")]
@@ -70,6 +98,17 @@ pub struct Args {
     /// Answer a path-only `Location` (`/files/ID`).
     #[arg(long)]
     pub relative_location: bool,
+}
+
+/// Which [`Locker`](tus_core::server::Locker) guards uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LockerKind {
+    /// In this process only.
+    Memory,
+    /// Lock files in the upload directory: several processes on one host.
+    File,
+    /// Redis: several hosts.
+    Redis,
 }
 
 /// The `--sync` values, mapped onto [`SyncPolicy`].
@@ -132,13 +171,21 @@ pub fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Er
 /// The handler the flags ask for, with [`AppHooks`] installed, serving no
 /// extension in `without` (what the framework cannot carry). With
 /// `--expire-after`, also starts the reaper on the current tokio runtime.
-pub fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHandler, Box<dyn std::error::Error>> {
+pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHandler, Box<dyn std::error::Error>> {
     let tokens = args.tokens()?;
     let store = build_store(args)?;
+    let idle = (args.body_idle_timeout > 0).then(|| Duration::from_secs(args.body_idle_timeout));
     let mut builder = TusHandler::builder(store)
         .base_path(&args.base_path)
         .location(args.location())
-        .hooks(Arc::new(AppHooks::new(!tokens.is_empty())));
+        .hooks(Arc::new(AppHooks::new(!tokens.is_empty())))
+        .lock_timeout(Duration::from_secs(args.lock_timeout))
+        .body_idle_timeout(idle);
+    match args.locker {
+        LockerKind::Memory => {}
+        LockerKind::File => builder = builder.locker(Arc::new(FileLocker::new(&args.dir)?)),
+        LockerKind::Redis => builder = builder.locker(Arc::new(RedisLocker::connect(&args.redis_url).await?)),
+    }
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);
     }

@@ -26,7 +26,8 @@ impl Server {
         Self::start_with(binary, dir, &[]).await
     }
 
-    /// [`Server::start`] with `extra` flags.
+    /// [`Server::start`] with `extra` flags; a flag named in `extra` replaces
+    /// the default of the same name.
     pub async fn start_with(binary: &str, dir: &Path, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
@@ -34,19 +35,24 @@ impl Server {
             .expect("addr")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(binary)
-            .args([
-                "--listen",
-                &addr,
-                "--base-path",
-                "/files/",
-                "--shutdown-timeout",
-                "1",
-                "--max-size",
-            ])
-            .arg(crate::scenarios::MAX_SIZE.to_string())
-            .arg("--expire-after")
-            .arg(crate::scenarios::EXPIRE_AFTER_SECS.to_string())
+        let (max_size, expire_after) = (
+            crate::scenarios::MAX_SIZE.to_string(),
+            crate::scenarios::EXPIRE_AFTER_SECS.to_string(),
+        );
+        let defaults = [
+            ("--listen", addr.as_str()),
+            ("--base-path", "/files/"),
+            ("--shutdown-timeout", "1"),
+            ("--max-size", max_size.as_str()),
+            ("--expire-after", expire_after.as_str()),
+        ];
+        let mut command = Command::new(binary);
+        for (flag, value) in defaults {
+            if !extra.contains(&flag) {
+                command.args([flag, value]);
+            }
+        }
+        let child = command
             .arg("--dir")
             .arg(dir)
             .args(extra)

@@ -116,6 +116,16 @@ pub enum TusError {
     /// The request body ended with an error (the client went away).
     #[error("request body was interrupted")]
     BodyInterrupted,
+    /// Another request for this upload arrived while this one was streaming
+    /// its body: the bytes received so far were kept, the lock handed over.
+    #[error("upload has been interrupted by another request for this upload resource")]
+    InterruptedByRequest,
+    /// The server is shutting down: the bytes received so far were kept.
+    #[error("server is shutting down; resume the upload later")]
+    ShuttingDown,
+    /// No body bytes arrived within the idle timeout: those received were kept.
+    #[error("timeout while reading request body")]
+    BodyIdleTimeout,
     /// The store failed.
     #[error("internal storage error")]
     Storage(#[source] StoreError),
@@ -150,7 +160,9 @@ impl TusError {
             | Self::ConcatPartialNotFound(_)
             | Self::ConcatNotPartial(_)
             | Self::ConcatPartialUnfinished(_)
-            | Self::BodyInterrupted => StatusCode::BAD_REQUEST,
+            | Self::BodyInterrupted
+            | Self::InterruptedByRequest => StatusCode::BAD_REQUEST,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Gone => StatusCode::GONE,
             Self::InvalidContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -162,7 +174,7 @@ impl TusError {
             Self::Locked => StatusCode::LOCKED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Storage(_) | Self::IdGeneration(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Storage(_) | Self::IdGeneration(_) | Self::BodyIdleTimeout => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Rejected { status, .. } => *status,
         }
     }
@@ -198,7 +210,9 @@ impl TusError {
             Self::MethodNotAllowed => "ERR_METHOD_NOT_ALLOWED",
             Self::OriginNotAllowed => "ERR_ORIGIN_NOT_ALLOWED",
             Self::InvalidContentLength => "ERR_INVALID_CONTENT_LENGTH",
-            Self::BodyInterrupted => "ERR_UPLOAD_INTERRUPTED",
+            Self::BodyInterrupted | Self::InterruptedByRequest => "ERR_UPLOAD_INTERRUPTED",
+            Self::ShuttingDown => "ERR_SERVER_SHUTTING_DOWN",
+            Self::BodyIdleTimeout => "ERR_READ_TIMEOUT",
             Self::Storage(_) => "ERR_INTERNAL_SERVER_ERROR",
             Self::IdGeneration(_) => "ERR_INTERNAL_SERVER_ERROR",
             Self::Rejected { .. } => "ERR_REJECTED",

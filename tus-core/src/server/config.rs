@@ -12,6 +12,12 @@ use crate::proto::cors::Cors;
 use crate::proto::decide::Policy;
 use crate::proto::headers::Extension;
 use crate::store::{IdGenerator, RandomIds, Store};
+use crate::timer::Timer;
+
+/// Default [`Config::lock_timeout`].
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default [`Config::body_idle_timeout`].
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything a [`TusHandler`] is configured with.
 #[derive(Debug, Clone)]
@@ -30,6 +36,12 @@ pub struct Config {
     pub expire_after: Option<Duration>,
     /// Extensions not served even though the store could.
     pub disabled_extensions: Vec<Extension>,
+    /// How long a request waits for an upload's lock after asking the holder
+    /// to release it; then it answers `423 Locked`. Needs a timer.
+    pub lock_timeout: Duration,
+    /// A body that sends no byte for this long is stopped; the bytes received
+    /// so far are kept. `None`: wait forever. Needs a timer.
+    pub body_idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -42,6 +54,8 @@ impl Default for Config {
             location: LocationStyle::default(),
             expire_after: None,
             disabled_extensions: Vec::new(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
         }
     }
 }
@@ -79,6 +93,7 @@ pub struct TusHandlerBuilder {
     pub(crate) locker: Arc<dyn Locker>,
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) timer: Option<Arc<dyn Timer>>,
     pub(crate) config: Config,
     pub(crate) hooks: Option<Arc<dyn Hooks>>,
     pub(crate) progress_interval: Duration,
@@ -99,6 +114,7 @@ impl TusHandlerBuilder {
             locker: Arc::new(MemoryLocker::new()),
             ids: Arc::new(RandomIds),
             clock: Arc::new(SystemClock),
+            timer: default_timer(),
             config: Config::default(),
             hooks: None,
             progress_interval: Duration::from_secs(1),
@@ -186,8 +202,42 @@ impl TusHandlerBuilder {
         self
     }
 
+    /// The timer enforcing the lock and body idle timeouts (default:
+    /// `TokioTimer` with the `tokio` feature, otherwise none: the timeouts
+    /// are then not enforced).
+    pub fn timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = Some(timer);
+        self
+    }
+
+    /// How long a request waits for a lock held by another request (default
+    /// [`DEFAULT_LOCK_TIMEOUT`]). The holder is asked to release at once, so
+    /// this bounds only a holder that cannot (a hung store).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.config.lock_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may send nothing before it is stopped, with
+    /// the bytes received so far kept (default
+    /// [`DEFAULT_BODY_IDLE_TIMEOUT`]; `None` waits forever).
+    pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.body_idle_timeout = timeout;
+        self
+    }
+
     /// The finished handler.
     pub fn build(self) -> TusHandler {
         TusHandler::from_builder(self)
     }
+}
+
+#[cfg(feature = "tokio")]
+fn default_timer() -> Option<Arc<dyn Timer>> {
+    Some(Arc::new(crate::timer::TokioTimer))
+}
+
+#[cfg(not(feature = "tokio"))]
+fn default_timer() -> Option<Arc<dyn Timer>> {
+    None
 }

@@ -13,8 +13,9 @@ use super::config::{Clock, Config, TusHandlerBuilder, policy};
 use super::events::Broadcaster;
 use super::hooks::{HookContext, Hooks};
 use super::ingest::{BodyEnd, capped_stream};
+use super::interrupt::{Interrupts, Shutdown, StopReason};
 use super::lifecycle;
-use super::lock::{LockError, LockGuard, Locker};
+use super::lock::{LockError, LockGuard, Locker, ReleaseRequested};
 use super::service::TusService;
 use crate::body::{RequestBody, ResponseBody};
 use crate::proto::checksum::{BodyDigest, DigestCheck, Verification};
@@ -26,6 +27,7 @@ use crate::proto::headers::Extension;
 use crate::proto::request::{AppendRequest, CreateRequest, DownloadRequest, TusRequest, effective_method};
 use crate::proto::response;
 use crate::store::{IdGenerator, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadKind, UploadSize};
+use crate::timer::Timer;
 
 /// A tus server: give it requests, get responses. Cheap to clone.
 ///
@@ -42,6 +44,8 @@ pub(super) struct Inner {
     pub(super) locker: Arc<dyn Locker>,
     pub(super) ids: Arc<dyn IdGenerator>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) timer: Option<Arc<dyn Timer>>,
+    pub(super) shutdown: Shutdown,
     pub(super) config: Config,
     pub(super) policy: Policy,
     /// Final uploads waiting for a partial to complete: partial id → final ids.
@@ -86,6 +90,8 @@ impl TusHandler {
                 locker: builder.locker,
                 ids: builder.ids,
                 clock: builder.clock,
+                timer: builder.timer,
+                shutdown: Shutdown::default(),
                 config: builder.config,
                 policy,
                 waiting_finals: Mutex::default(),
@@ -191,12 +197,24 @@ impl TusHandler {
         self.inner.clock.now()
     }
 
+    /// Takes `id`'s lock, asking its holder to release, within the lock timeout.
     pub(super) async fn lock(&self, id: &UploadId) -> Result<LockGuard, TusError> {
-        self.inner
-            .locker
-            .lock(id)
-            .await
-            .map_err(|LockError::Busy| TusError::Locked)
+        let inner = &self.inner;
+        let locking = inner.locker.lock(id);
+        let locked = match &inner.timer {
+            Some(timer) => match futures::future::select(locking, timer.sleep(inner.config.lock_timeout)).await {
+                futures::future::Either::Left((locked, _)) => locked,
+                futures::future::Either::Right(((), _)) => {
+                    tracing::warn!(%id, timeout = ?inner.config.lock_timeout, "lock not released in time");
+                    return Err(TusError::Locked);
+                }
+            },
+            None => locking.await,
+        };
+        locked.map_err(|error| match error {
+            LockError::Busy => TusError::Locked,
+            error => TusError::Storage(StoreError::backend(error)),
+        })
     }
 
     /// `Upload-Expires` for an upload that is unfinished after a write now.
@@ -208,7 +226,10 @@ impl TusHandler {
 
     async fn head(&self, cx: &HookContext, id: &UploadId) -> Result<Response<ResponseBody>, TusError> {
         let inner = &self.inner;
+        // Taking the lock stops a PATCH in flight, so the offset is the true one.
+        let lock = self.lock(id).await?;
         let mut info = inner.store.info(id).await?;
+        drop(lock);
         check_alive(&info, &inner.policy, self.now())?;
         if matches!(info.kind, UploadKind::Final(_))
             && !info.is_complete()
@@ -263,6 +284,7 @@ impl TusHandler {
                     size,
                     limit,
                     content_length: request.content_length,
+                    release: None,
                 };
                 match self.write(cx, write, verify.as_ref(), body).await {
                     Ok(offset) => offset,
@@ -304,6 +326,7 @@ impl TusHandler {
             size,
             limit: plan.body_limit,
             content_length: request.content_length,
+            release: Some(lock.release_requested()),
         };
         let mut written = self.write(cx, write, plan.verify.as_ref(), body).await;
         // Only once the body is in: a refused PATCH (checksum mismatch, body
@@ -352,7 +375,12 @@ impl TusHandler {
             return Ok(offset);
         }
         let staged = verify.is_some();
-        let (stream, outcome) = capped_stream(body, write.limit, verify.map(BodyDigest::new));
+        let interrupts = Interrupts {
+            release: write.release.clone(),
+            shutdown: Some(self.inner.shutdown.signal()),
+            idle: self.inner.timer.clone().zip(self.inner.config.body_idle_timeout),
+        };
+        let (stream, outcome) = capped_stream(body, write.limit, verify.map(BodyDigest::new), interrupts);
         let (stream, stop) = self.observe(cx, stream, id, offset, size);
         let appended = if staged {
             let verdict_outcome = outcome.clone();
@@ -378,6 +406,14 @@ impl TusHandler {
             Some(BodyEnd::Failed(error)) => {
                 tracing::info!(%id, offset = new_offset, %error, "request body interrupted; received bytes kept unless staged");
                 return Err(TusError::BodyInterrupted);
+            }
+            Some(BodyEnd::Stopped(reason)) => {
+                tracing::info!(%id, offset = new_offset, ?reason, "request body stopped; received bytes kept unless staged");
+                return Err(match reason {
+                    StopReason::Stolen => TusError::InterruptedByRequest,
+                    StopReason::ShuttingDown => TusError::ShuttingDown,
+                    StopReason::Idle => TusError::BodyIdleTimeout,
+                });
             }
             Some(BodyEnd::Complete) | None => {}
         }
@@ -450,7 +486,7 @@ impl TusHandler {
 }
 
 /// Where and how much one write may append.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Write<'a> {
     id: &'a UploadId,
     kind: &'a UploadKind,
@@ -458,6 +494,8 @@ struct Write<'a> {
     size: UploadSize,
     limit: u64,
     content_length: Option<u64>,
+    /// The lock holder's release request, when the write holds a lock.
+    release: Option<ReleaseRequested>,
 }
 
 fn log_error(parts: &Parts, error: &TusError) {

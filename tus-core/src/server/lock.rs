@@ -1,15 +1,33 @@
-//! Per-upload locks: the driver's fence around PATCH and DELETE.
+//! Per-upload locks with request stealing: the driver's fence around HEAD,
+//! PATCH and DELETE.
 //!
 //! The store's atomic append is the first fence (a stale offset never
 //! writes); this lock is the second, so two writers never race on one upload
-//! and a DELETE never interleaves with a PATCH. Request stealing (a new
-//! request asking the holder to release) is not implemented yet: a waiter
-//! waits until the holder finishes.
+//! and a DELETE never interleaves with a PATCH.
+//!
+//! **Stealing.** A request that wants a lock another request holds does not
+//! just queue: the locker *asks the holder to release*
+//! ([`LockGuard::release_requested`] completes). A holder that is streaming a
+//! body stops reading it, lets the store keep the bytes received so far,
+//! releases the lock and answers `ERR_UPLOAD_INTERRUPTED`; the newcomer then
+//! gets the lock. The newest request wins, as in tusd: when several wait, the
+//! one that gets the lock is asked to release at once.
+//!
+//! ```text
+//!   holder: lock ─▶ streaming ─▶ (release requested) ─▶ stop body ─▶ store keeps prefix ─▶ unlock
+//!   newcomer:            lock? ─▶ request release ─▶ wait ───────────────────────────────▶ locked
+//! ```
+//!
+//! A holder that never releases (a hung store) is bounded by the handler's
+//! lock timeout: the waiter then answers `423 Locked`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use futures::future::BoxFuture;
+use futures::FutureExt as _;
+use futures::channel::oneshot;
+use futures::future::{BoxFuture, Shared};
 use futures::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::store::UploadId;
@@ -21,19 +39,46 @@ pub enum LockError {
     /// The lock is held elsewhere and could not be obtained.
     #[error("upload is locked")]
     Busy,
+    /// The locker's backend failed (a lock file or a lock server).
+    #[error("locker failed")]
+    Backend(#[source] crate::store::BoxError),
 }
+
+/// Completes when another request asked the holder of a lock to release it.
+pub type ReleaseRequested = Shared<BoxFuture<'static, ()>>;
 
 /// Exclusive access to one upload until dropped.
 pub struct LockGuard {
     _release: Box<dyn Send + Sync>,
+    requested: ReleaseRequested,
 }
 
 impl LockGuard {
-    /// A guard that runs `release`'s `Drop` when the lock is released.
+    /// A guard that runs `release`'s `Drop` when the lock is released, and is
+    /// never asked to release early (a locker without stealing).
     pub fn new(release: impl Send + Sync + 'static) -> Self {
+        Self::with_release_request(release, futures::future::pending())
+    }
+
+    /// A guard whose holder is asked to release when `requested` completes.
+    ///
+    /// Lockers that support stealing complete `requested` when another
+    /// request wants the lock; it may also complete spuriously (the holder
+    /// then merely stops early).
+    pub fn with_release_request(
+        release: impl Send + Sync + 'static,
+        requested: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
         Self {
             _release: Box::new(release),
+            requested: requested.boxed().shared(),
         }
+    }
+
+    /// Completes once another request asked for this lock. Cheap to call
+    /// repeatedly; every returned future completes at the same time.
+    pub fn release_requested(&self) -> ReleaseRequested {
+        self.requested.clone()
     }
 }
 
@@ -43,15 +88,47 @@ impl std::fmt::Debug for LockGuard {
     }
 }
 
-/// Hands out per-upload locks. Implement it to share locks between processes.
+/// Hands out per-upload locks. Implement it to share locks between processes
+/// or hosts.
+///
+/// Contract: at most one [`LockGuard`] per upload id exists at a time among
+/// all handlers sharing the locker; it is released when dropped (or, for
+/// lockers spanning processes, when its process dies). A locker supporting
+/// stealing completes the holder's [`LockGuard::release_requested`] when
+/// `lock` is called for an id that is held, then waits for the release. The
+/// handler bounds every `lock` call by its lock timeout, dropping the future
+/// when it passes, so `lock` MUST be cancel-safe.
 pub trait Locker: Send + Sync + 'static {
-    /// Waits for exclusive access to `id`.
+    /// Waits for exclusive access to `id`, asking its holder to release.
     fn lock<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<LockGuard, LockError>>;
 }
 
-type LockMap = Arc<Mutex<HashMap<UploadId, Arc<AsyncMutex<()>>>>>;
+/// One upload's lock, its current holder's release trigger, and its waiters.
+#[derive(Debug, Default)]
+struct Entry {
+    mutex: Arc<AsyncMutex<()>>,
+    state: Mutex<EntryState>,
+}
 
-/// Locks within one process. Entries are removed when no one holds or waits.
+#[derive(Debug, Default)]
+struct EntryState {
+    /// Completes the holder's `release_requested` when sent or dropped.
+    holder: Option<oneshot::Sender<()>>,
+    /// Requests waiting for the lock.
+    waiting: usize,
+}
+
+impl Entry {
+    fn state(&self) -> MutexGuard<'_, EntryState> {
+        // Every critical section is a few field updates: a poisoned state is consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+type LockMap = Arc<Mutex<HashMap<UploadId, Arc<Entry>>>>;
+
+/// Locks within one process, with stealing. Entries are removed when no one
+/// holds or waits.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLocker {
     locks: LockMap,
@@ -69,24 +146,36 @@ impl MemoryLocker {
     }
 }
 
-fn map(locks: &LockMap) -> MutexGuard<'_, HashMap<UploadId, Arc<AsyncMutex<()>>>> {
+fn map(locks: &LockMap) -> MutexGuard<'_, HashMap<UploadId, Arc<Entry>>> {
     // Every critical section is a single insert/remove, so a poisoned map is consistent.
-    locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    locks.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Counts a waiter for as long as it waits, also when its future is dropped.
+struct Waiting(Arc<Entry>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.waiting = state.waiting.saturating_sub(1);
+    }
 }
 
 struct Held {
     locks: LockMap,
     id: UploadId,
+    entry: Arc<Entry>,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
         let mut locks = map(&self.locks);
+        self.entry.state().holder = None;
         drop(self.guard.take());
         if let Some(entry) = locks.get(&self.id) {
-            // Only the map still refers to it: nobody holds or waits.
-            if Arc::strong_count(entry) == 1 {
+            // Only the map and this guard still refer to it: nobody holds or waits.
+            if Arc::strong_count(entry) == 2 {
                 locks.remove(&self.id);
             }
         }
@@ -97,12 +186,35 @@ impl Locker for MemoryLocker {
     fn lock<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<LockGuard, LockError>> {
         Box::pin(async move {
             let entry = map(&self.locks).entry(id.clone()).or_default().clone();
-            let guard = entry.lock_owned().await;
-            Ok(LockGuard::new(Held {
-                locks: self.locks.clone(),
-                id: id.clone(),
-                guard: Some(guard),
-            }))
+            let waiting = {
+                let mut state = entry.state();
+                if let Some(holder) = state.holder.take() {
+                    let _ = holder.send(());
+                }
+                state.waiting += 1;
+                Waiting(entry.clone())
+            };
+            let guard = entry.mutex.clone().lock_owned().await;
+            drop(waiting);
+            let (trigger, requested) = oneshot::channel::<()>();
+            {
+                let mut state = entry.state();
+                if state.waiting == 0 {
+                    state.holder = Some(trigger);
+                } else {
+                    // Someone asked after the previous holder was told: newest wins.
+                    let _ = trigger.send(());
+                }
+            }
+            Ok(LockGuard::with_release_request(
+                Held {
+                    locks: self.locks.clone(),
+                    id: id.clone(),
+                    entry,
+                    guard: Some(guard),
+                },
+                requested.map(|_| ()),
+            ))
         })
     }
 }
@@ -113,15 +225,75 @@ mod tests {
 
     use super::*;
 
+    fn id() -> UploadId {
+        UploadId::parse("abc").expect("id")
+    }
+
     #[test]
     fn second_lock_waits_and_entries_are_cleaned_up() {
         let locker = MemoryLocker::new();
-        let id = UploadId::parse("abc").expect("id");
-        let first = locker.lock(&id).now_or_never().expect("free").expect("lock");
-        assert!(locker.lock(&id).now_or_never().is_none(), "second lock must wait");
+        let first = locker.lock(&id()).now_or_never().expect("free").expect("lock");
+        assert!(locker.lock(&id()).now_or_never().is_none(), "second lock must wait");
         drop(first);
-        let second = locker.lock(&id).now_or_never().expect("released").expect("lock");
+        let second = locker.lock(&id()).now_or_never().expect("released").expect("lock");
         drop(second);
+        assert_eq!(locker.active(), 0);
+    }
+
+    #[test]
+    fn a_waiter_asks_the_holder_to_release() {
+        let locker = MemoryLocker::new();
+        let first = locker.lock(&id()).now_or_never().expect("free").expect("lock");
+        assert!(first.release_requested().now_or_never().is_none(), "nobody asked yet");
+        let id = id();
+        let mut waiter = locker.lock(&id);
+        assert!((&mut waiter).now_or_never().is_none());
+        assert!(
+            first.release_requested().now_or_never().is_some(),
+            "the holder was asked"
+        );
+        drop(first);
+        let second = waiter.now_or_never().expect("released").expect("lock");
+        assert!(
+            second.release_requested().now_or_never().is_none(),
+            "nobody waits on the second"
+        );
+        drop(second);
+        assert_eq!(locker.active(), 0);
+    }
+
+    #[test]
+    fn with_two_waiters_the_first_to_get_the_lock_is_asked_at_once() {
+        let locker = MemoryLocker::new();
+        let id = id();
+        let first = locker.lock(&id).now_or_never().expect("free").expect("lock");
+        let mut second = locker.lock(&id);
+        let mut third = locker.lock(&id);
+        assert!((&mut second).now_or_never().is_none());
+        assert!((&mut third).now_or_never().is_none());
+        drop(first);
+        let second = second.now_or_never().expect("released").expect("lock");
+        assert!(
+            second.release_requested().now_or_never().is_some(),
+            "third waits: newest wins"
+        );
+        drop(second);
+        let third = third.now_or_never().expect("released").expect("lock");
+        assert!(third.release_requested().now_or_never().is_none());
+    }
+
+    #[test]
+    fn a_cancelled_waiter_does_not_count() {
+        let locker = MemoryLocker::new();
+        let id = id();
+        let first = locker.lock(&id).now_or_never().expect("free").expect("lock");
+        let mut waiter = locker.lock(&id);
+        assert!((&mut waiter).now_or_never().is_none());
+        drop(waiter);
+        drop(first);
+        let next = locker.lock(&id).now_or_never().expect("free").expect("lock");
+        assert!(next.release_requested().now_or_never().is_none());
+        drop(next);
         assert_eq!(locker.active(), 0);
     }
 }

@@ -8,6 +8,7 @@ mod events;
 mod handler;
 mod hooks;
 mod ingest;
+mod interrupt;
 mod lifecycle;
 mod location;
 mod lock;
@@ -16,12 +17,15 @@ mod metrics;
 mod reaper;
 mod service;
 
-pub use config::{Clock, Config, SystemClock, TusHandlerBuilder};
+pub use crate::timer::Timer;
+#[cfg(feature = "tokio")]
+pub use crate::timer::TokioTimer;
+pub use config::{Clock, Config, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_LOCK_TIMEOUT, SystemClock, TusHandlerBuilder};
 pub use events::{Event, Events};
 pub use handler::TusHandler;
 pub use hooks::{FinishResponse, HookContext, Hooks, NoHooks, PreCreate, Progress, Rejection};
 pub use location::LocationStyle;
-pub use lock::{LockError, LockGuard, Locker, MemoryLocker};
+pub use lock::{LockError, LockGuard, Locker, MemoryLocker, ReleaseRequested};
 #[cfg(feature = "metrics")]
 pub use metrics::Metrics;
 #[cfg(feature = "tokio")]

@@ -1,0 +1,115 @@
+//! Serving connections with hyper directly instead of `axum::serve`, which
+//! exposes none of the limits below.
+//!
+//! | limit | where | default (flag) |
+//! |---|---|---|
+//! | time to send a request header | hyper `header_read_timeout`: the connection is closed | 10 s (`--header-read-timeout`) |
+//! | size of a request header | hyper `max_buf_size`: `431` | 64 KiB (`--max-header-bytes`, at least 8 KiB) |
+//! | connections served at once | this accept loop: more wait in the kernel's backlog | 1024 (`--max-connections`) |
+//! | shutdown | stop accepting, let each connection finish its request, then exit | 10 s (`--shutdown-timeout`) |
+//!
+//! Body limits are tus's own: `Tus-Max-Size` (`--max-size`) and each
+//! upload's `Upload-Length` cap every body, and the body idle timeout lives
+//! in the handler (`--body-idle-timeout`).
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use axum::Router;
+use futures::FutureExt as _;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// The smallest header buffer hyper accepts.
+const MIN_HEADER_BYTES: usize = 8192;
+
+/// The connection-level limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Time a client has to send a whole request header.
+    pub(crate) header_read_timeout: Duration,
+    /// Largest request header (raised to 8 KiB if below).
+    pub(crate) max_header_bytes: usize,
+    /// Most connections served at once.
+    pub(crate) max_connections: usize,
+    /// How long connections may take to finish once `stop` completed.
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// Serves `app` on `listener` until `stop` completes, then stops accepting,
+/// asks every connection to close after its current request, and returns
+/// once all closed or `limits.shutdown_timeout` passed (the rest are
+/// dropped: their received bytes are already in the store).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+    let (close, closing) = futures::channel::oneshot::channel::<()>();
+    let closing = closing.map(|_| ()).shared();
+    let mut connections = JoinSet::new();
+    let mut stop = pin!(stop);
+    loop {
+        if connections.len() >= limits.max_connections.max(1) {
+            tokio::select! {
+                () = &mut stop => break,
+                _ = connections.join_next() => continue,
+            }
+        }
+        tokio::select! {
+            () = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off briefly.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+                let closing = closing.clone();
+                connections.spawn(async move {
+                    let mut connection = pin!(connection);
+                    tokio::select! {
+                        result = connection.as_mut() => {
+                            if let Err(error) = result {
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        () = closing => {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = close.send(());
+    let drained = tokio::time::timeout(limits.shutdown_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            remaining = connections.len(),
+            "connections still open after the shutdown timeout; closing them (received bytes are in the store)"
+        );
+        connections.abort_all();
+    }
+    Ok(())
+}

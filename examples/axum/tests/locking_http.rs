@@ -1,0 +1,274 @@
+//! Request stealing (one process and two processes on one directory), the
+//! body idle timeout, the header read timeout and size limit, and graceful
+//! shutdown, over real TCP against the `tus-axum` binary.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tus_conformance::http::{HyperTransport, Server};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tus-axum");
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+async fn create_upload(transport: &HyperTransport, length: u64) -> String {
+    let create = http::Request::post("/files/")
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", length.to_string())
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let created = transport.send_request(create).await.expect("create");
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().expect("ascii");
+    location.parse::<http::Uri>().expect("uri").path().to_owned()
+}
+
+async fn offset_of(transport: &HyperTransport, path: &str) -> String {
+    let head = http::Request::head(path)
+        .header("tus-resumable", "1.0.0")
+        .header("content-length", "0")
+        .body(Vec::new())
+        .expect("request");
+    let response = transport.send_request(head).await.expect("head");
+    assert_eq!(response.status(), 200, "HEAD {path}");
+    response.headers()["upload-offset"].to_str().expect("ascii").to_owned()
+}
+
+async fn patch(transport: &HyperTransport, path: &str, offset: u64, body: Vec<u8>) -> http::Response<Bytes> {
+    let request = http::Request::patch(path)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", offset.to_string())
+        .header("content-type", "application/offset+octet-stream")
+        .header("content-length", body.len().to_string())
+        .body(vec![Bytes::from(body)])
+        .expect("request");
+    transport.send_request(request).await.expect("patch")
+}
+
+/// A raw PATCH at offset 0 announcing `declared` bytes that sends only
+/// `sent` and keeps the connection open.
+async fn stalled_patch(addr: &str, path: &str, declared: u64, sent: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(sent).await.expect("write body");
+    stream.flush().await.expect("flush");
+    stream
+}
+
+/// Everything the server sends until it closes the connection or the
+/// response head and `needle` arrived, bounded by `limit`.
+async fn read_response(stream: &mut TcpStream, needle: &str, limit: Duration) -> String {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let text = String::from_utf8_lossy(&buffer);
+        if text.contains("\r\n\r\n") && text.contains(needle) {
+            break;
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    }
+    String::from_utf8_lossy(&buffer).into_owned()
+}
+
+/// Waits until the server has stored `expected` bytes of the stalled PATCH.
+async fn wait_for_bytes_on_disk(dir: &std::path::Path, path: &str, expected: u64) {
+    let id = path.rsplit('/').next().expect("id");
+    let data = dir.join(format!("{id}.bin"));
+    for _ in 0..200 {
+        if std::fs::metadata(&data).is_ok_and(|meta| meta.len() == expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server never stored {expected} bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_interrupts_a_stalled_patch_and_reports_the_true_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(BINARY, dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let path = create_upload(&transport, 1000).await;
+    let mut stalled = stalled_patch(&server.addr, &path, 1000, &[b'a'; 300]).await;
+    wait_for_bytes_on_disk(dir.path(), &path, 300).await;
+
+    let started = Instant::now();
+    assert_eq!(offset_of(&transport, &path).await, "300");
+    let waited = started.elapsed();
+    eprintln!("HEAD steal answered in {waited:?}");
+    assert!(waited < Duration::from_secs(1), "the HEAD proceeded after {waited:?}");
+
+    let response = read_response(&mut stalled, "ERR_UPLOAD_INTERRUPTED", Duration::from_secs(5)).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response:?}");
+    assert!(response.contains("ERR_UPLOAD_INTERRUPTED"), "{response:?}");
+
+    // The client resumes where the HEAD said.
+    let finished = patch(&transport, &path, 300, vec![b'b'; 700]).await;
+    assert_eq!(finished.status(), 204);
+    assert_eq!(finished.headers()["upload-offset"], "1000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_directory_steal_from_each_other() {
+    takeover_between_two_processes(&["--locker", "file"]).await;
+}
+
+/// The same takeover with the Redis locker, as between two hosts sharing a
+/// store (`TUS_TEST_REDIS_URL`, started by `scripts/test.d/25-redis.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sharing_redis_steal_from_each_other() {
+    let url = match std::env::var("TUS_TEST_REDIS_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("TUS_REQUIRE_REDIS").is_some() => {
+            panic!("TUS_REQUIRE_REDIS is set but TUS_TEST_REDIS_URL is not")
+        }
+        Err(_) => {
+            eprintln!("skipped: no TUS_TEST_REDIS_URL (bash scripts/test.sh starts a Redis)");
+            return;
+        }
+    };
+    takeover_between_two_processes(&["--locker", "redis", "--redis-url", &url]).await;
+}
+
+/// A PATCH stalled on one server is taken over by a PATCH to another server
+/// over the same directory, both using the locker `flags` select.
+async fn takeover_between_two_processes(flags: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = Server::start_with(BINARY, dir.path(), flags).await;
+    let second = Server::start_with(BINARY, dir.path(), flags).await;
+    let (to_first, to_second) = (
+        HyperTransport {
+            addr: first.addr.clone(),
+        },
+        HyperTransport {
+            addr: second.addr.clone(),
+        },
+    );
+    let path = create_upload(&to_first, 1000).await;
+    let mut stalled = stalled_patch(&first.addr, &path, 1000, &[b'a'; 300]).await;
+    wait_for_bytes_on_disk(dir.path(), &path, 300).await;
+
+    // The other process takes the upload over: its PATCH waits for the
+    // first process to let go, then appends.
+    let started = Instant::now();
+    let resumed = patch(&to_second, &path, 300, vec![b'b'; 700]).await;
+    let waited = started.elapsed();
+    eprintln!("takeover from another process ({flags:?}) answered in {waited:?}");
+    assert_eq!(resumed.status(), 204, "{:?}", resumed.body());
+    assert_eq!(resumed.headers()["upload-offset"], "1000");
+    assert!(waited < Duration::from_secs(2), "the takeover took {waited:?}");
+
+    let response = read_response(&mut stalled, "ERR_UPLOAD_INTERRUPTED", Duration::from_secs(5)).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response:?}");
+    assert_eq!(offset_of(&to_first, &path).await, "1000");
+    assert_eq!(offset_of(&to_second, &path).await, "1000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_body_times_out_and_its_bytes_are_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(BINARY, dir.path(), &["--body-idle-timeout", "1"]).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let path = create_upload(&transport, 1000).await;
+    let started = Instant::now();
+    let mut stalled = stalled_patch(&server.addr, &path, 1000, &[b'a'; 300]).await;
+    let response = read_response(&mut stalled, "ERR_READ_TIMEOUT", Duration::from_secs(5)).await;
+    let waited = started.elapsed();
+    assert!(response.starts_with("HTTP/1.1 500"), "{response:?}");
+    assert!(response.contains("ERR_READ_TIMEOUT"), "{response:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "timed out early, after {waited:?}"
+    );
+    assert_eq!(offset_of(&transport, &path).await, "300");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_header_is_cut_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(BINARY, dir.path(), &["--header-read-timeout", "1"]).await;
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let started = Instant::now();
+    stream
+        .write_all(b"PATCH /files/abc HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n")
+        .await
+        .expect("write");
+    let mut chunk = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        // Bounded: at most a few reads before the server closes.
+        for _ in 0..16 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "the connection is closed");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900), "closed early, after {waited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_header_gets_431() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(BINARY, dir.path(), &["--max-header-bytes", "8192"]).await;
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let metadata = format!("filename {}", "A".repeat(16 * 1024));
+    let request = format!(
+        "POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 10\r\n\
+         Upload-Metadata: {metadata}\r\nContent-Length: 0\r\n\r\n"
+    );
+    // The server may stop reading before all of it arrives.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let response = read_response(&mut stream, "431", Duration::from_secs(5)).await;
+    assert!(response.starts_with("HTTP/1.1 431"), "{response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_interrupts_bodies_in_flight_and_exits_within_the_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A generous shutdown timeout: the server must not need it.
+    let server = Server::start_with(BINARY, dir.path(), &["--shutdown-timeout", "30"]).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let path = create_upload(&transport, 1000).await;
+    let mut stalled = stalled_patch(&server.addr, &path, 1000, &[b'z'; 300]).await;
+    wait_for_bytes_on_disk(dir.path(), &path, 300).await;
+
+    let started = Instant::now();
+    let (exited, response) = tokio::join!(
+        server.terminate(),
+        read_response(&mut stalled, "ERR_SERVER_SHUTTING_DOWN", Duration::from_secs(10))
+    );
+    let waited = started.elapsed();
+    eprintln!("SIGTERM to exit: {waited:?}");
+    assert!(exited, "tus-axum exits with success after SIGTERM");
+    assert!(waited < Duration::from_secs(5), "shutdown took {waited:?}");
+    assert!(response.starts_with("HTTP/1.1 503"), "{response:?}");
+
+    let server = Server::start(BINARY, dir.path()).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    assert_eq!(
+        offset_of(&transport, &path).await,
+        "300",
+        "bytes received before shutdown are kept"
+    );
+}
