@@ -3,7 +3,12 @@
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
 //!          [--expire-after SECS]
+//!          [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //! ```
+//!
+//! With `--s3-bucket` uploads go to S3 (or MinIO, R2, Garage at
+//! `--s3-endpoint`, path-style) instead of `--dir`; credentials come from the
+//! standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 //!
 //! This is also the reference for embedding tus-core in an axum app: build a
 //! `TusHandler` over a store and mount `handler.into_service()` with
@@ -49,6 +54,33 @@ struct Args {
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     shutdown_timeout: u64,
+    /// Store uploads in this S3 bucket instead of `--dir`.
+    #[arg(long)]
+    s3_bucket: Option<String>,
+    /// S3-compatible endpoint URL (MinIO, R2, Garage); addressed path-style.
+    #[arg(long, requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// S3 region (default: from the AWS environment, else us-east-1).
+    #[arg(long, requires = "s3_bucket")]
+    s3_region: Option<String>,
+    /// Prefix for every S3 key, e.g. `uploads/`.
+    #[arg(long, requires = "s3_bucket", default_value = "")]
+    s3_prefix: String,
+}
+
+/// The store the flags ask for: S3 with `--s3-bucket`, else the directory.
+async fn build_store(args: &Args) -> std::io::Result<Arc<dyn tus_core::store::Store>> {
+    let Some(bucket) = &args.s3_bucket else {
+        return Ok(Arc::new(FileStore::new(&args.dir)?));
+    };
+    let mut options = tus_store_s3::S3Options::new(bucket);
+    options.endpoint.clone_from(&args.s3_endpoint);
+    options.region.clone_from(&args.s3_region);
+    options.path_style = args.s3_endpoint.is_some();
+    let store = tus_store_s3::S3Store::builder(options.client().await, bucket)
+        .prefix(&args.s3_prefix)
+        .build();
+    Ok(Arc::new(store))
 }
 
 #[tokio::main]
@@ -61,8 +93,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
 
-    let store = FileStore::new(&args.dir)?;
-    let mut builder = TusHandler::builder(Arc::new(store)).base_path(&args.base_path);
+    let store = build_store(&args).await?;
+    let mut builder = TusHandler::builder(store).base_path(&args.base_path);
     if let Some(max_size) = args.max_size {
         builder = builder.max_size(max_size);
     }
