@@ -157,10 +157,7 @@ impl Pipeline<'_> {
                         .await?,
                 );
             }
-            self.bucket
-                .complete(&self.keys.data, &record.multipart_upload, &done)
-                .await?;
-            self.bucket.delete(&self.keys.tail).await?;
+            self.bucket.finish(self.keys, &record.multipart_upload, &done).await?;
         } else if received > 0 || done.len() != checkpointed {
             self.commit(tail, done.len()).await?;
         }

@@ -8,9 +8,17 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 use bytes::Bytes;
 use tus_core::store::{BoxError, StoreError};
+
+use crate::state::Keys;
+
+/// The tag on the info object and incomplete part of an unfinished upload,
+/// for a lifecycle rule that expires abandoned uploads.
+pub(crate) const UNFINISHED_TAG: &str = "tus-upload=unfinished";
+/// The tag that replaces it on the info object once the upload is complete.
+pub(crate) const COMPLETE_TAG: &str = "tus-upload=complete";
 
 /// An S3 call failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +84,8 @@ pub(crate) struct Head {
 pub(crate) struct Bucket {
     pub(crate) client: Client,
     pub(crate) name: String,
-    /// `key=value&...` tags put on objects of unfinished uploads, if any.
-    pub(crate) tags: Option<String>,
+    /// Whether objects are tagged for lifecycle rules ([`UNFINISHED_TAG`], [`COMPLETE_TAG`]).
+    pub(crate) lifecycle_tags: bool,
 }
 
 fn time(value: Option<&DateTime>) -> Option<SystemTime> {
@@ -99,8 +107,8 @@ impl Bucket {
         for (name, value) in metadata {
             request = request.metadata(*name, value);
         }
-        if let Some(tags) = &self.tags {
-            request = request.tagging(tags);
+        if self.lifecycle_tags {
+            request = request.tagging(UNFINISHED_TAG);
         }
         request.send().await.map_err(|e| classify("PutObject", e))?;
         Ok(())
@@ -166,11 +174,14 @@ impl Bucket {
     }
 
     pub(crate) async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
-        let mut request = self.client.create_multipart_upload().bucket(&self.name).key(key);
-        if let Some(tags) = &self.tags {
-            request = request.tagging(tags);
-        }
-        let output = request.send().await.map_err(|e| classify("CreateMultipartUpload", e))?;
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("CreateMultipartUpload", e))?;
         output.upload_id().map(str::to_owned).ok_or_else(|| S3Error::Failed {
             operation: "CreateMultipartUpload",
             source: "answer without an upload id".into(),
@@ -287,6 +298,43 @@ impl Bucket {
             .send()
             .await
             .map_err(|e| classify("CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+
+    /// Completes the upload: CompleteMultipartUpload with `parts`, then
+    /// deletes the incomplete part and retags the info object as complete.
+    pub(crate) async fn finish(&self, keys: &Keys, upload: &str, parts: &[PartRef]) -> Result<(), S3Error> {
+        self.complete(&keys.data, upload, parts).await?;
+        self.delete(&keys.tail).await?;
+        self.tag_complete(&keys.info).await
+    }
+
+    /// With lifecycle tags, marks the object as belonging to a complete upload.
+    pub(crate) async fn tag_complete(&self, key: &str) -> Result<(), S3Error> {
+        if !self.lifecycle_tags {
+            return Ok(());
+        }
+        let (name, value) = COMPLETE_TAG.split_once('=').unwrap_or((COMPLETE_TAG, ""));
+        let tag = Tag::builder()
+            .key(name)
+            .value(value)
+            .build()
+            .map_err(|e| S3Error::Failed {
+                operation: "PutObjectTagging",
+                source: Box::new(e),
+            })?;
+        let tagging = Tagging::builder().tag_set(tag).build().map_err(|e| S3Error::Failed {
+            operation: "PutObjectTagging",
+            source: Box::new(e),
+        })?;
+        self.client
+            .put_object_tagging()
+            .bucket(&self.name)
+            .key(key)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| classify("PutObjectTagging", e))?;
         Ok(())
     }
 

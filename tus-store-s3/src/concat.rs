@@ -100,8 +100,7 @@ pub(crate) async fn concatenate(store: &S3Store, id: &UploadId, partials: &[Uplo
             .collect();
         let mut parts: Vec<_> = futures::stream::iter(copies).buffer_unordered(4).try_collect().await?;
         parts.sort_by_key(|part| part.number);
-        bucket.complete(&keys.data, &upload, &parts).await?;
-        bucket.delete(&keys.tail).await?;
+        bucket.finish(&keys, &upload, &parts).await?;
         return Ok(total);
     }
     let bucket = store.raw_bucket().clone();

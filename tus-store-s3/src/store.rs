@@ -24,8 +24,6 @@ use crate::{concat, read};
 const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
 /// Part buffers across all uploads, by default.
 const DEFAULT_MAX_BUFFERED_PARTS: usize = 16;
-/// The tag put on the objects of unfinished uploads when lifecycle tags are on.
-pub(crate) const UNFINISHED_TAG: &str = "tus-upload=unfinished";
 
 /// A [`Store`] keeping each upload as one S3 multipart upload, streamed
 /// into with bounded memory. See the [crate docs](crate) for the layout.
@@ -91,9 +89,10 @@ impl S3StoreBuilder {
         self
     }
 
-    /// Tags the objects of unfinished uploads `tus-upload=unfinished`, so a
-    /// bucket lifecycle rule can expire abandoned ones (default off: not
-    /// every S3-compatible server implements object tagging).
+    /// Tags the info object and incomplete part of unfinished uploads
+    /// `tus-upload=unfinished` (and the info object `tus-upload=complete`
+    /// once done), so a bucket lifecycle rule can expire abandoned uploads.
+    /// Default off: not every S3-compatible server implements object tagging.
     #[must_use]
     pub fn lifecycle_tags(mut self, on: bool) -> Self {
         self.lifecycle_tags = on;
@@ -107,7 +106,7 @@ impl S3StoreBuilder {
                 bucket: Bucket {
                     client: self.client,
                     name: self.bucket,
-                    tags: self.lifecycle_tags.then(|| UNFINISHED_TAG.to_owned()),
+                    lifecycle_tags: self.lifecycle_tags,
                 },
                 prefix: self.prefix,
                 part_size: self.part_size,
@@ -214,8 +213,11 @@ impl S3Store {
                 .await?;
             bucket.complete(&keys.data, &record.multipart_upload, &[part]).await?;
             bucket.delete(&keys.tail).await?;
+            bucket.put(&keys.info, Bytes::from(json), &[]).await?;
+            bucket.tag_complete(&keys.info).await?;
+        } else {
+            bucket.put(&keys.info, Bytes::from(json), &[]).await?;
         }
-        bucket.put(&keys.info, Bytes::from(json), &[]).await?;
         Ok(UploadInfo::new(upload))
     }
 
