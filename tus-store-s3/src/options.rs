@@ -2,7 +2,7 @@
 //! from them with credentials from the standard AWS chain.
 
 use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::Region;
+use aws_sdk_s3::config::{Region, StalledStreamProtectionConfig};
 
 /// How to reach a bucket. Credentials come from the standard AWS chain
 /// (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, profiles, instance roles).
@@ -33,14 +33,19 @@ impl S3Options {
         }
     }
 
-    /// A client for these options.
+    /// A client for these options, with stalled-stream protection off (a
+    /// download streams at the pace of the client reading it).
     pub async fn client(&self) -> aws_sdk_s3::Client {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
         }
         let shared = loader.load().await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(self.path_style);
+        // Downloads go out at the pace of the HTTP client that asked for
+        // them; the SDK's stalled-stream protection would cut slow readers.
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(self.path_style)
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
         if shared.region().is_none() {
             config = config.region(Region::new("us-east-1"));
         }
