@@ -149,7 +149,11 @@ impl Pipeline<'_> {
             None => (Bytes::new(), None),
         };
         if record.size.known() == Some(new_offset) {
-            if !tail.is_empty() || done.is_empty() {
+            if tail.is_empty() && done.is_empty() {
+                self.bucket.finish_empty(self.keys, &record.multipart_upload).await?;
+                return Ok(new_offset);
+            }
+            if !tail.is_empty() {
                 let number = i32::try_from(done.len() + 1).map_err(StoreError::backend)?;
                 done.push(
                     self.bucket

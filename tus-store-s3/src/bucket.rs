@@ -309,6 +309,29 @@ impl Bucket {
         self.tag_complete(&keys.info).await
     }
 
+    /// Completes an upload of zero bytes: one empty part, or, where the
+    /// server refuses that, an empty object in place of the multipart upload.
+    pub(crate) async fn finish_empty(&self, keys: &Keys, upload: &str) -> Result<(), S3Error> {
+        let completed = match self.upload_part(&keys.data, upload, 1, Bytes::new()).await {
+            Ok(part) => self.complete(&keys.data, upload, &[part]).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = completed {
+            tracing::debug!(key = %keys.data, %error, "empty multipart upload refused; writing an empty object");
+            self.abort(&keys.data, upload).await?;
+            self.client
+                .put_object()
+                .bucket(&self.name)
+                .key(&keys.data)
+                .body(ByteStream::from(Bytes::new()))
+                .send()
+                .await
+                .map_err(|e| classify("PutObject", e))?;
+        }
+        self.delete(&keys.tail).await?;
+        self.tag_complete(&keys.info).await
+    }
+
     /// With lifecycle tags, marks the object as belonging to a complete upload.
     pub(crate) async fn tag_complete(&self, key: &str) -> Result<(), S3Error> {
         if !self.lifecycle_tags {

@@ -208,13 +208,8 @@ impl S3Store {
             .put(&keys.tail, Bytes::new(), &[(PARTS_KEY, "0".to_owned())])
             .await?;
         if upload.size == UploadSize::Known(0) {
-            let part = bucket
-                .upload_part(&keys.data, &record.multipart_upload, 1, Bytes::new())
-                .await?;
-            bucket.complete(&keys.data, &record.multipart_upload, &[part]).await?;
-            bucket.delete(&keys.tail).await?;
             bucket.put(&keys.info, Bytes::from(json), &[]).await?;
-            bucket.tag_complete(&keys.info).await?;
+            bucket.finish_empty(&keys, &record.multipart_upload).await?;
         } else {
             bucket.put(&keys.info, Bytes::from(json), &[]).await?;
         }
