@@ -14,6 +14,7 @@ Environment:
   TUS_SERVER_BIN        path to the built server binary, tus-axum or tus-actix
                         (required unless TUS_ENDPOINT; TUS_AXUM_BIN is read as a fallback)
   TUS_ENDPOINT          use an already running tus server at this 127.0.0.1 URL instead
+  TUS_AXUM_ARGS         extra tus-axum flags, split like a shell would (e.g. "--s3-bucket b --s3-endpoint URL")
   TUS_CLIENTS_SKIP_SETUP=1  don't run scripts/setup-clients.sh first
   TUS_CLIENT_TIMEOUT    seconds allowed per client process (default 180)
   NODE                  node binary (default: node on PATH)
@@ -24,6 +25,7 @@ import hashlib
 import http.client
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -163,6 +165,7 @@ class Server:
             port = free_port()
             endpoint = f"http://127.0.0.1:{port}/files/"
             cmd = [self.binary, "--listen", f"127.0.0.1:{port}", "--base-path", "/files/", "--dir", str(store)]
+            cmd += shlex.split(os.environ.get("TUS_SERVER_ARGS") or os.environ.get("TUS_AXUM_ARGS", ""))
             diag(f"starting server: {' '.join(cmd)}")
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

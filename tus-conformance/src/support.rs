@@ -11,7 +11,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{StreamExt as _, TryStreamExt as _};
 use tus_core::proto::headers::Metadata;
 use tus_core::store::{
-    ConcatPart, DataStream, NewUpload, Store, UploadId, UploadInfo, UploadKind, UploadSize, Verdict,
+    ConcatPart, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadKind, UploadSize, Verdict,
 };
 
 /// The creation time every suite upload gets: fixed, with sub-second
@@ -149,13 +149,19 @@ pub async fn read_range(store: &dyn Store, id: &UploadId, range: Range<u64>) -> 
     chunks.concat()
 }
 
-/// Checks that the upload's offset is `expected.len()` and that its bytes are `expected`.
+/// Checks that the upload's offset is `expected.len()` and that its bytes are `expected`
+/// (only the offset for an unfinished upload of a store that cannot read those).
 pub async fn assert_data(store: &dyn Store, id: &UploadId, expected: &[u8]) {
     let info = store
         .info(id)
         .await
         .unwrap_or_else(|error| panic!("info {id}: {error}"));
     assert_eq!(info.offset, expected.len() as u64, "offset of {id}");
+    if !info.is_complete() && matches!(store.read(id, 0..info.offset).await, Err(StoreError::NotSupported(_))) {
+        // A store that serves only complete uploads (S3 cannot read an
+        // unfinished multipart upload): the offset is all there is to check.
+        return;
+    }
     let data = read_range(store, id, 0..info.offset).await;
     assert!(data == expected, "data of {id} differs from what was appended");
 }

@@ -8,7 +8,12 @@
 //!           [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!           [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-connections N]
 //!           [--shutdown-timeout SECS]
+//!           [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //! ```
+//!
+//! With `--s3-bucket` uploads go to S3 (or MinIO, R2, Garage at
+//! `--s3-endpoint`, path-style) instead of `--dir`; credentials come from the
+//! standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 //!
 //! This is also the reference for embedding tus-core in an actix-web app:
 //! wrap the `TusHandler` in [`TusActix`], forward the request extensions

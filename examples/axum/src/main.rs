@@ -7,7 +7,12 @@
 //!          [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
 //!          [--max-connections N] [--shutdown-timeout SECS]
+//!          [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //! ```
+//!
+//! With `--s3-bucket` uploads go to S3 (or MinIO, R2, Garage at
+//! `--s3-endpoint`, path-style) instead of `--dir`; credentials come from the
+//! standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 //!
 //! Connections are served by hyper directly (see [`serve`]), which is where
 //! the header read timeout, the header size limit and the connection limit

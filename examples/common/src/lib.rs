@@ -22,6 +22,7 @@ use tus_core::server::{LocationStyle, TusHandler};
 use tus_core::store::Store;
 use tus_lock_redis::RedisLocker;
 use tus_store_fs::{FileLocker, FileStore, SyncPolicy};
+use tus_store_s3::{S3Options, S3Store};
 
 /// Where the examples serve [`Metrics`](tus_core::server::Metrics).
 pub const METRICS_PATH: &str = "/metrics";
@@ -56,6 +57,18 @@ pub struct Args {
     /// Seconds to let in-flight requests finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout: u64,
+    /// Store uploads in this S3 bucket instead of `--dir`.
+    #[arg(long)]
+    pub s3_bucket: Option<String>,
+    /// S3-compatible endpoint URL (MinIO, R2, Garage); addressed path-style.
+    #[arg(long, requires = "s3_bucket")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default: from the AWS environment, else us-east-1).
+    #[arg(long, requires = "s3_bucket")]
+    pub s3_region: Option<String>,
+    /// Prefix for every S3 key, e.g. `uploads/`.
+    #[arg(long, requires = "s3_bucket", default_value = "")]
+    pub s3_prefix: String,
     /// Where upload locks live: `memory` (this process), `file` (lock files
     /// in --dir, shared by every process on the host serving it) or `redis`
     /// (shared by every server using --redis-url, on any host).
@@ -164,8 +177,18 @@ pub fn init_tracing() {
 }
 
 /// The store the flags ask for. Every store flag is read here, and only here.
-pub fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
-    Ok(Arc::new(FileStore::new(&args.dir)?.with_sync_policy(args.sync.into())))
+pub async fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    let Some(bucket) = &args.s3_bucket else {
+        return Ok(Arc::new(FileStore::new(&args.dir)?.with_sync_policy(args.sync.into())));
+    };
+    let mut options = S3Options::new(bucket);
+    options.endpoint.clone_from(&args.s3_endpoint);
+    options.region.clone_from(&args.s3_region);
+    options.path_style = args.s3_endpoint.is_some();
+    let store = S3Store::builder(options.client().await, bucket)
+        .prefix(&args.s3_prefix)
+        .build();
+    Ok(Arc::new(store))
 }
 
 /// The handler the flags ask for, with [`AppHooks`] installed, serving no
@@ -173,7 +196,7 @@ pub fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Er
 /// `--expire-after`, also starts the reaper on the current tokio runtime.
 pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHandler, Box<dyn std::error::Error>> {
     let tokens = args.tokens()?;
-    let store = build_store(args)?;
+    let store = build_store(args).await?;
     let idle = (args.body_idle_timeout > 0).then(|| Duration::from_secs(args.body_idle_timeout));
     let mut builder = TusHandler::builder(store)
         .base_path(&args.base_path)

@@ -72,6 +72,10 @@ pub trait Store: Send + Sync + 'static {
     fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Streams the bytes in `range`, which lies within the stored offset.
+    ///
+    /// The handler reads complete uploads only; a store that cannot read an
+    /// unfinished one (S3 cannot read the parts of a multipart upload) may
+    /// answer [`StoreError::NotSupported`] for it.
     fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>>;
 
     /// Like [`Store::append`], but all or nothing: the bytes are kept only if

@@ -1,0 +1,15 @@
+# A real S3 server for the S3 store's tests and the S3 client tests: Garage
+# (crates.io `garage`, pinned), installed once (~10 min to build), started on
+# loopback with a fresh data directory, stopped on exit. Exports TUS_S3_* and
+# AWS_* for later parts, and TUS_REQUIRE_S3=1 so S3 tests fail instead of skipping.
+GARAGE_VERSION=2.5.0
+if ! command -v garage >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/garage" ]]; then
+    echo "installing garage $GARAGE_VERSION (cargo install, about 10 minutes)"
+    cargo install --locked "garage@$GARAGE_VERSION"
+fi
+export GARAGE_BIN="${GARAGE_BIN:-$(command -v garage || echo "$HOME/.cargo/bin/garage")}"
+GARAGE_TEST_DIR=$(mktemp -d -t tus-garage-XXXXXX)
+on_exit "bash '$ROOT/scripts/garage.sh' stop '$GARAGE_TEST_DIR'; rm -rf '$GARAGE_TEST_DIR'"
+eval "$(bash scripts/garage.sh start "$GARAGE_TEST_DIR")"
+export TUS_REQUIRE_S3=1
+echo "garage serving $TUS_S3_ENDPOINT (bucket $TUS_S3_BUCKET)"

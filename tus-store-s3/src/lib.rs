@@ -1,0 +1,86 @@
+//! # tus-store-s3
+//!
+//! An S3 [`Store`](tus_core::store::Store) for [tus-core](tus_core): each
+//! upload is one S3 multipart upload, streamed into with bounded memory,
+//! whatever chunk sizes the client sends.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tus_core::server::TusHandler;
+//! use tus_store_s3::{S3Options, S3Store};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut options = S3Options::new("uploads");
+//! options.endpoint = Some("http://127.0.0.1:3900".to_owned());
+//! options.path_style = true;
+//! let store = S3Store::builder(options.client().await, &options.bucket)
+//!     .prefix("tus/")
+//!     .build();
+//! let handler = TusHandler::builder(Arc::new(store)).base_path("/files/").build();
+//! # let _ = handler;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Layout
+//!
+//! | key | holds |
+//! |---|---|
+//! | `{prefix}{id}` | the multipart upload; once complete, the upload's bytes |
+//! | `{prefix}{id}.info` | size, metadata (byte-exact), concatenation role, creation time, multipart upload id, part size (JSON) |
+//! | `{prefix}{id}.part` | the "incomplete part": bytes after the last full part, and the number of committed parts |
+//!
+//! Backend bookkeeping lives in these objects only; none of it appears in
+//! the user's `Upload-Metadata`.
+//!
+//! ## Guarantees
+//! - **Any chunk size.** Parts are cut from the byte stream, not from
+//!   requests: every part but the last has exactly the planned size
+//!   ([`part_size`], at least 5 MiB, at most 10,000 parts). A shorter tail
+//!   waits in the incomplete part, so a client sending 64 KiB chunks works.
+//! - **Durable offsets.** An append returns only after its bytes are in S3,
+//!   as uploaded parts or in the incomplete part, and the commit record (the
+//!   incomplete part's part count) is written in one PUT. After a restart
+//!   the offset is recovered from ListParts (paginated) plus the incomplete
+//!   part. Parts past the committed count, from an append that failed, are
+//!   ignored and later overwritten.
+//! - **Keep what arrived.** When the client goes away, the bytes received
+//!   are committed. During a long body the part count is checkpointed as
+//!   parts finish, so a crash loses at most the parts in flight.
+//! - **Bounded memory.** The body is cut into parts as it arrives; part
+//!   uploads overlap with receiving, at most `parts_in_flight` per append,
+//!   and every part buffer is leased from one pool of `max_buffered_parts`
+//!   buffers, so memory is about part size x buffers, whatever the upload
+//!   size ([`S3Store::buffer_stats`] reports the peak).
+//! - **Staged appends** (checksums) upload parts the same way but commit
+//!   only if the body arrived whole and was accepted.
+//! - **Completion** with CompleteMultipartUpload when the offset reaches the
+//!   size (a zero-byte upload gets one empty part). **Termination** deletes
+//!   the info object, aborts the multipart upload and deletes the rest.
+//! - **Concatenation** copies partials with UploadPartCopy when every
+//!   partial but the last holds at least 5 MiB, and streams them otherwise.
+//! - **Reads** are ranged GETs of the completed object. S3 cannot read the
+//!   parts of an unfinished multipart upload, so reading an unfinished
+//!   upload is [`StoreError::NotSupported`](tus_core::store::StoreError::NotSupported).
+//! - Appends to one upload are exclusive within a process
+//!   ([`StoreError::Busy`](tus_core::store::StoreError::Busy)); run one
+//!   server per upload or put a distributed lock in front for more.
+
+mod append;
+mod bucket;
+mod budget;
+mod concat;
+mod options;
+mod plan;
+mod read;
+mod record;
+mod state;
+mod store;
+
+pub use budget::BufferStats;
+pub use options::S3Options;
+pub use plan::{
+    DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, PartSizeError, deferred_limit,
+    part_count, part_size,
+};
+pub use store::{S3Store, S3StoreBuilder};
