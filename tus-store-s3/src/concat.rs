@@ -62,7 +62,7 @@ pub(crate) async fn concatenate(store: &S3Store, id: &UploadId, partials: &[Uplo
     let state = store.load(id).await?;
     let mut sources = Vec::with_capacity(partials.len());
     for partial in partials {
-        match store.load(partial).await?.progress {
+        match store.load_settled(partial).await?.progress {
             Progress::Complete { len, .. } => sources.push((store.keys(partial).data, len)),
             Progress::Open { .. } => {
                 return Err(StoreError::backend(format!("partial upload {partial} is not complete")));

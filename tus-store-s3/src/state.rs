@@ -93,6 +93,12 @@ impl State {
         }
     }
 
+    /// Whether every byte arrived (the length is known and reached) but the
+    /// multipart upload is still open.
+    pub(crate) fn awaits_completion(&self) -> bool {
+        matches!(self.progress, Progress::Open { .. }) && self.record.size.known() == Some(self.offset())
+    }
+
     /// The state as the store reports it.
     pub(crate) fn info(&self, id: &UploadId) -> UploadInfo {
         let modified = match &self.progress {

@@ -159,6 +159,28 @@ impl S3Store {
         state::load(&self.inner.bucket, &self.keys(id)).await
     }
 
+    /// [`load`](Self::load), finishing an upload whose bytes all arrived but
+    /// whose multipart upload was not completed (a crash between the last
+    /// commit, or the length's declaration, and CompleteMultipartUpload).
+    pub(crate) async fn load_settled(&self, id: &UploadId) -> Result<State, StoreError> {
+        let state = self.load(id).await?;
+        if !state.awaits_completion() {
+            return Ok(state);
+        }
+        let _guard = self.lock(id)?;
+        let state = self.load(id).await?;
+        if !state.awaits_completion() {
+            return Ok(state);
+        }
+        let keys = self.keys(id);
+        let offset = state.offset();
+        tracing::info!(%id, offset, "completing an upload left unfinished by a crash");
+        self.pipeline(&keys)
+            .append(id, state, offset, stream::empty().boxed(), Mode::Keep)
+            .await?;
+        self.load(id).await
+    }
+
     fn writers(&self) -> MutexGuard<'_, HashSet<UploadId>> {
         // Each critical section is one insert or remove: a panic elsewhere
         // cannot leave the set inconsistent.
@@ -253,7 +275,7 @@ impl S3Store {
     }
 
     async fn read_range(&self, id: &UploadId, range: Range<u64>) -> Result<DataStream, StoreError> {
-        let state = self.load(id).await?;
+        let state = self.load_settled(id).await?;
         if range.start > range.end || range.end > state.offset() {
             return Err(StoreError::backend(format!(
                 "range {range:?} outside stored data of {} bytes",

@@ -386,3 +386,52 @@ async fn expired_uploads_are_reaped_with_their_multipart_uploads() {
         "the expired uploads' multipart uploads were aborted"
     );
 }
+
+/// A crash between recording a deferred length and completing the multipart
+/// upload leaves every byte in an open multipart upload: the next read
+/// completes it instead of failing (found by the crash harness).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_left_uncompleted_by_a_crash_is_completed_on_read() {
+    let Some(env) = support::s3_env("an_upload_left_uncompleted_by_a_crash_is_completed_on_read").await else {
+        return;
+    };
+    let prefix = support::fresh_prefix("settle");
+    let store = env.builder(&prefix).build();
+    let upload = id("crashed");
+    store
+        .create(new_upload("crashed", UploadSize::Deferred))
+        .await
+        .expect("create");
+    let data = Arc::new(pattern(3, 9));
+    store
+        .append(&upload, 0, body(Arc::clone(&data), 0..3, 3))
+        .await
+        .expect("append");
+    // What `declare_length` writes first; the crash comes before completion.
+    let info_key = format!("{prefix}crashed.info");
+    let info = env
+        .client
+        .get_object()
+        .bucket(&env.options.bucket)
+        .key(&info_key)
+        .send()
+        .await
+        .expect("get info");
+    let json = info.body.collect().await.expect("info body").into_bytes();
+    let json = String::from_utf8(json.to_vec()).expect("utf-8");
+    assert!(json.contains(r#""size":"deferred""#), "{json}");
+    let json = json.replace(r#""size":"deferred""#, r#""size":{"known":3}"#);
+    env.client
+        .put_object()
+        .bucket(&env.options.bucket)
+        .key(&info_key)
+        .body(json.into_bytes().into())
+        .send()
+        .await
+        .expect("put info");
+    assert_eq!(env.open_multipart_uploads(&prefix).await, 1);
+
+    let restarted = env.builder(&prefix).build();
+    assert_eq!(sha_of_read(&restarted, &upload, 3).await, sha(&data));
+    assert_eq!(env.open_multipart_uploads(&prefix).await, 0, "completed");
+}
