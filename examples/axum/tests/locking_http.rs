@@ -5,35 +5,12 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tus_conformance::http::suite::{create_upload, offset_of, start_partial_patch};
 use tus_conformance::http::{HyperTransport, Server};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tus-axum");
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-
-async fn create_upload(transport: &HyperTransport, length: u64) -> String {
-    let create = http::Request::post("/files/")
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", length.to_string())
-        .header("content-length", "0")
-        .body(Vec::new())
-        .expect("request");
-    let created = transport.send_request(create).await.expect("create");
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"].to_str().expect("ascii");
-    location.parse::<http::Uri>().expect("uri").path().to_owned()
-}
-
-async fn offset_of(transport: &HyperTransport, path: &str) -> String {
-    let head = http::Request::head(path)
-        .header("tus-resumable", "1.0.0")
-        .header("content-length", "0")
-        .body(Vec::new())
-        .expect("request");
-    let response = transport.send_request(head).await.expect("head");
-    assert_eq!(response.status(), 200, "HEAD {path}");
-    response.headers()["upload-offset"].to_str().expect("ascii").to_owned()
-}
 
 async fn patch(transport: &HyperTransport, path: &str, offset: u64, body: Vec<u8>) -> http::Response<Bytes> {
     let request = http::Request::patch(path)
@@ -44,20 +21,6 @@ async fn patch(transport: &HyperTransport, path: &str, offset: u64, body: Vec<u8
         .body(vec![Bytes::from(body)])
         .expect("request");
     transport.send_request(request).await.expect("patch")
-}
-
-/// A raw PATCH at offset 0 announcing `declared` bytes that sends only
-/// `sent` and keeps the connection open.
-async fn stalled_patch(addr: &str, path: &str, declared: u64, sent: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: {declared}\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.expect("write head");
-    stream.write_all(sent).await.expect("write body");
-    stream.flush().await.expect("flush");
-    stream
 }
 
 /// Everything the server sends until it closes the connection or the
@@ -100,7 +63,7 @@ async fn a_head_interrupts_a_stalled_patch_and_reports_the_true_offset() {
         addr: server.addr.clone(),
     };
     let path = create_upload(&transport, 1000).await;
-    let mut stalled = stalled_patch(&server.addr, &path, 1000, &[b'a'; 300]).await;
+    let mut stalled = start_partial_patch(&server.addr, &path, "", 1000, &[b'a'; 300]).await;
     wait_for_bytes_on_disk(dir.path(), &path, 300).await;
 
     let started = Instant::now();
@@ -156,7 +119,7 @@ async fn takeover_between_two_processes(flags: &[&str]) {
         },
     );
     let path = create_upload(&to_first, 1000).await;
-    let mut stalled = stalled_patch(&first.addr, &path, 1000, &[b'a'; 300]).await;
+    let mut stalled = start_partial_patch(&first.addr, &path, "", 1000, &[b'a'; 300]).await;
     wait_for_bytes_on_disk(dir.path(), &path, 300).await;
 
     // The other process takes the upload over: its PATCH waits for the
@@ -184,7 +147,7 @@ async fn an_idle_body_times_out_and_its_bytes_are_kept() {
     };
     let path = create_upload(&transport, 1000).await;
     let started = Instant::now();
-    let mut stalled = stalled_patch(&server.addr, &path, 1000, &[b'a'; 300]).await;
+    let mut stalled = start_partial_patch(&server.addr, &path, "", 1000, &[b'a'; 300]).await;
     let response = read_response(&mut stalled, "ERR_READ_TIMEOUT", Duration::from_secs(5)).await;
     let waited = started.elapsed();
     assert!(response.starts_with("HTTP/1.1 500"), "{response:?}");
@@ -248,7 +211,7 @@ async fn sigterm_interrupts_bodies_in_flight_and_exits_within_the_bound() {
         addr: server.addr.clone(),
     };
     let path = create_upload(&transport, 1000).await;
-    let mut stalled = stalled_patch(&server.addr, &path, 1000, &[b'z'; 300]).await;
+    let mut stalled = start_partial_patch(&server.addr, &path, "", 1000, &[b'z'; 300]).await;
     wait_for_bytes_on_disk(dir.path(), &path, 300).await;
 
     let started = Instant::now();

@@ -87,7 +87,7 @@ async fn read_head(stream: &mut TcpStream) -> String {
 /// Opens a raw PATCH at offset 0 that announces `declared` bytes with
 /// `extra_headers` (whole `Name: value\r\n` lines) but sends only `sent`;
 /// the caller decides when the connection drops.
-async fn start_partial_patch(addr: &str, path: &str, extra_headers: &str, declared: u64, sent: &[u8]) -> TcpStream {
+pub async fn start_partial_patch(addr: &str, path: &str, extra_headers: &str, declared: u64, sent: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let head = format!(
         "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n{extra_headers}\
@@ -215,6 +215,7 @@ pub async fn offset_of(transport: &HyperTransport, path: &str) -> String {
         .body(Vec::new())
         .expect("request");
     let response = transport.send_request(head).await.expect("head");
+    assert_eq!(response.status(), 200, "HEAD {path}");
     response.headers()["upload-offset"].to_str().expect("ascii").to_owned()
 }
 
