@@ -7,13 +7,16 @@ use std::io;
 use std::pin::pin;
 
 use bytes::Bytes;
+use futures::SinkExt as _;
 use futures::future::{Either, join, select};
-use tus_core::proto::headers::Metadata;
-use tus_core::store::{Store, StoreError, UploadKind, UploadSize};
+use tus_core::headers::Metadata;
+use tus_core::store::{Durability, Store, StoreError};
+use tus_core::upload::{UploadKind, UploadSize};
 
 use crate::support::{
-    self, assert_data, body, channel_body, create, created_at, empty_body, list_ids, new_final, new_partial,
-    new_upload, part, pattern, read_range, verdict, was_asked, watched_channel_body,
+    self, append, append_verified, assert_data, body, channel_body, concatenate, create, created_at, declare,
+    empty_body, list_ids, new_final, new_partial, new_upload, part, pattern, read_range, terminate,
+    watched_channel_body, written_at,
 };
 
 /// A new upload reads back as created; a second create with its id fails
@@ -31,7 +34,11 @@ pub async fn create_and_info(store: &dyn Store) {
 
     let mut again = upload;
     again.size = UploadSize::Deferred;
-    assert!(store.create(again).await.is_err(), "create fails when the id exists");
+    let refused = store.create(again).await;
+    assert!(
+        matches!(refused, Err(StoreError::AlreadyExists)),
+        "create fails with AlreadyExists when the id exists, got {refused:?}"
+    );
     let info = store.info(&id).await.expect("info after a refused create");
     assert_eq!(info.size, UploadSize::Known(10), "a refused create changes nothing");
 
@@ -42,7 +49,7 @@ pub async fn create_and_info(store: &dyn Store) {
     );
     assert!(
         matches!(
-            store.append(&missing, 0, body(&[b"x"])).await,
+            append(store, &missing, 0, body(&[b"x"])).await,
             Err(StoreError::NotFound)
         ),
         "append to an unknown id"
@@ -53,14 +60,12 @@ pub async fn create_and_info(store: &dyn Store) {
 /// whole and as sub-ranges.
 pub async fn append_in_chunks_and_read_back(store: &dyn Store) {
     let id = create(store, new_upload("conf-chunks", UploadSize::Known(11))).await;
-    let offset = store
-        .append(&id, 0, body(&[b"hel", b"", b"lo w"]))
+    let offset = append(store, &id, 0, body(&[b"hel", b"", b"lo w"]))
         .await
         .expect("first append");
     assert_eq!(offset, 7);
     assert_eq!(store.info(&id).await.expect("info").offset, 7);
-    let offset = store
-        .append(&id, 7, body(&[b"or", b"ld"]))
+    let offset = append(store, &id, 7, body(&[b"or", b"ld"]))
         .await
         .expect("second append");
     assert_eq!(offset, 11);
@@ -78,7 +83,7 @@ pub async fn large_append_streams_through(store: &dyn Store) {
     let data = pattern(LEN);
     let id = create(store, new_upload("conf-large", UploadSize::Known(LEN as u64))).await;
     let chunks: Vec<&[u8]> = data.chunks(64 * 1024 + 3).collect();
-    let offset = store.append(&id, 0, body(&chunks)).await.expect("large append");
+    let offset = append(store, &id, 0, body(&chunks)).await.expect("large append");
     assert_eq!(offset, LEN as u64);
     assert_data(store, &id, &data).await;
     let middle = 1024 * 1024 - 5..2 * 1024 * 1024 + 5;
@@ -93,9 +98,9 @@ pub async fn large_append_streams_through(store: &dyn Store) {
 /// `OffsetMismatch` and writes nothing.
 pub async fn stale_offset_writes_nothing(store: &dyn Store) {
     let id = create(store, new_upload("conf-stale", UploadSize::Known(20))).await;
-    assert_eq!(store.append(&id, 0, body(&[b"hello"])).await.expect("append"), 5);
+    assert_eq!(append(store, &id, 0, body(&[b"hello"])).await.expect("append"), 5);
     for stale in [0, 3, 6, 100] {
-        let result = store.append(&id, stale, body(&[b"XXXX"])).await;
+        let result = append(store, &id, stale, body(&[b"XXXX"])).await;
         assert!(
             matches!(result, Err(StoreError::OffsetMismatch { current: 5 })),
             "append at {stale} must fail with the current offset 5, got {result:?}"
@@ -113,10 +118,10 @@ pub async fn stale_offset_writes_nothing(store: &dyn Store) {
 pub async fn concurrent_append_is_busy(store: &dyn Store) {
     let id = create(store, new_upload("conf-busy", UploadSize::Known(6))).await;
     let (sender, first_body, first_polled) = watched_channel_body();
-    let first = pin!(store.append(&id, 0, first_body));
+    let first = pin!(append(store, &id, 0, first_body));
     let second = pin!(async {
         first_polled.await.expect("the first body is alive");
-        store.append(&id, 0, body(&[b"xyz"])).await
+        append(store, &id, 0, body(&[b"xyz"])).await
     });
     let first = match select(first, second).await {
         Either::Left((result, _)) => {
@@ -135,8 +140,7 @@ pub async fn concurrent_append_is_busy(store: &dyn Store) {
         .expect("channel is open");
     drop(sender);
     assert_eq!(first.await.expect("first append"), 3);
-    let offset = store
-        .append(&id, 3, body(&[b"def"]))
+    let offset = append(store, &id, 3, body(&[b"def"]))
         .await
         .expect("append after the first ended");
     assert_eq!(offset, 6);
@@ -154,8 +158,7 @@ pub async fn failing_body_keeps_received_bytes(store: &dyn Store) {
         Ok(Bytes::from_static(b"never")),
     ];
     let failing = futures::StreamExt::boxed(futures::stream::iter(items));
-    let offset = store
-        .append(&id, 0, failing)
+    let offset = append(store, &id, 0, failing)
         .await
         .expect("a failed body is not a store error");
     assert_eq!(offset, 6);
@@ -164,7 +167,7 @@ pub async fn failing_body_keeps_received_bytes(store: &dyn Store) {
     let (sender, idle_then_failing) = channel_body();
     sender.unbounded_send(Ok(Bytes::from_static(b"gh"))).expect("open");
     sender.unbounded_send(Err(io::Error::other("reset"))).expect("open");
-    let offset = store.append(&id, 6, idle_then_failing).await.expect("failed body");
+    let offset = append(store, &id, 6, idle_then_failing).await.expect("failed body");
     assert_eq!(offset, 8);
     assert_data(store, &id, b"abcdefgh").await;
 }
@@ -172,58 +175,58 @@ pub async fn failing_body_keeps_received_bytes(store: &dyn Store) {
 /// A deferred length is declared once; a second declaration (or one on a
 /// known length) fails with `LengthAlreadyKnown`.
 pub async fn declare_length_once(store: &dyn Store) {
-    if !store.capabilities().deferred_length() {
+    if !store.deferred_length().is_some() {
         return;
     }
     let id = create(store, new_upload("conf-deferred", UploadSize::Deferred)).await;
-    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
-    store.declare_length(&id, 5).await.expect("first declaration");
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    declare(store, &id, 5).await.expect("first declaration");
     let info = store.info(&id).await.expect("info");
     assert_eq!(info.size, UploadSize::Known(5));
     assert_eq!(info.offset, 3, "declaring keeps the data");
     assert!(matches!(
-        store.declare_length(&id, 5).await,
+        declare(store, &id, 5).await,
         Err(StoreError::LengthAlreadyKnown)
     ));
     assert!(matches!(
-        store.declare_length(&id, 9).await,
+        declare(store, &id, 9).await,
         Err(StoreError::LengthAlreadyKnown)
     ));
     assert_eq!(store.info(&id).await.expect("info").size, UploadSize::Known(5));
 
     let known = create(store, new_upload("conf-known", UploadSize::Known(1))).await;
     assert!(matches!(
-        store.declare_length(&known, 1).await,
+        declare(store, &known, 1).await,
         Err(StoreError::LengthAlreadyKnown)
     ));
     let missing = support::id("conf-never-declared");
     assert!(matches!(
-        store.declare_length(&missing, 1).await,
+        declare(store, &missing, 1).await,
         Err(StoreError::NotFound)
     ));
 }
 
 /// After `terminate`, every operation on the upload fails with `NotFound`.
 pub async fn terminate_removes_everything(store: &dyn Store) {
-    if !store.capabilities().termination() {
+    if !store.termination().is_some() {
         return;
     }
     let id = create(store, new_upload("conf-terminate", UploadSize::Deferred)).await;
-    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
-    store.terminate(&id).await.expect("terminate");
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    terminate(store, &id).await.expect("terminate");
     assert!(
         matches!(store.info(&id).await, Err(StoreError::NotFound)),
         "info after terminate"
     );
-    let append = store.append(&id, 3, body(&[b"d"])).await;
+    let appended = append(store, &id, 3, body(&[b"d"])).await;
     assert!(
-        matches!(append, Err(StoreError::NotFound)),
-        "append after terminate: {append:?}"
+        matches!(appended, Err(StoreError::NotFound)),
+        "append after terminate: {appended:?}"
     );
-    let append = store.append(&id, 0, body(&[b"d"])).await;
+    let appended = append(store, &id, 0, body(&[b"d"])).await;
     assert!(
-        matches!(append, Err(StoreError::NotFound)),
-        "append at 0 after terminate: {append:?}"
+        matches!(appended, Err(StoreError::NotFound)),
+        "append at 0 after terminate: {appended:?}"
     );
     assert!(
         matches!(store.read(&id, 0..3).await, Err(StoreError::NotFound)),
@@ -233,11 +236,11 @@ pub async fn terminate_removes_everything(store: &dyn Store) {
         matches!(store.read(&id, 0..0).await, Err(StoreError::NotFound)),
         "empty read after terminate"
     );
-    if store.capabilities().deferred_length() {
-        assert!(matches!(store.declare_length(&id, 3).await, Err(StoreError::NotFound)));
+    if store.deferred_length().is_some() {
+        assert!(matches!(declare(store, &id, 3).await, Err(StoreError::NotFound)));
     }
     assert!(
-        matches!(store.terminate(&id).await, Err(StoreError::NotFound)),
+        matches!(terminate(store, &id).await, Err(StoreError::NotFound)),
         "terminate twice"
     );
 }
@@ -249,7 +252,7 @@ pub async fn zero_length_upload(store: &dyn Store) {
     assert_eq!(info.offset, 0);
     assert!(info.is_complete(), "a zero-length upload is complete at once");
     assert_eq!(read_range(store, &id, 0..0).await, b"");
-    assert_eq!(store.append(&id, 0, empty_body()).await.expect("empty append"), 0);
+    assert_eq!(append(store, &id, 0, empty_body()).await.expect("empty append"), 0);
     assert_data(store, &id, b"").await;
 }
 
@@ -284,14 +287,13 @@ where
         let store = open().await;
         let id = create(&store, upload.clone()).await;
         assert_eq!(
-            store
-                .append(&id, 0, body(&[b"before ", b"restart"]))
+            append(&store, &id, 0, body(&[b"before ", b"restart"]))
                 .await
                 .expect("append"),
             14
         );
         let known_id = create(&store, known.clone()).await;
-        assert_eq!(store.append(&known_id, 0, body(&[b"abc"])).await.expect("append"), 3);
+        assert_eq!(append(&store, &known_id, 0, body(&[b"abc"])).await.expect("append"), 3);
         (
             store.info(&id).await.expect("info"),
             store.info(&known_id).await.expect("info"),
@@ -305,15 +307,13 @@ where
     assert_data(store, &upload.id, b"before restart").await;
     assert_data(store, &known.id, b"abc").await;
 
-    let offset = store
-        .append(&known.id, 3, body(&[b"def"]))
+    let offset = append(store, &known.id, 3, body(&[b"def"]))
         .await
         .expect("append after reopen");
     assert_eq!(offset, 6);
     assert!(store.info(&known.id).await.expect("info").is_complete());
-    if store.capabilities().deferred_length() {
-        store
-            .declare_length(&upload.id, 14)
+    if store.deferred_length().is_some() {
+        declare(store, &upload.id, 14)
             .await
             .expect("declare after reopen");
         assert!(store.info(&upload.id).await.expect("info").is_complete());
@@ -323,26 +323,20 @@ where
 /// A staged append whose body arrives whole and whose verdict keeps it is
 /// stored like an ordinary append, large bodies included; while it runs,
 /// another append is `Busy`.
-pub async fn staged_append_keeps_accepted_bytes(store: &dyn Store) {
-    if !store.capabilities().staged_append() {
-        return;
-    }
+pub async fn all_or_nothing_keeps_committed_bytes(store: &dyn Store) {
     let id = create(store, new_upload("conf-staged", UploadSize::Known(12))).await;
-    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
-    let (keep, asked) = verdict(true);
-    let offset = store
-        .append_staged(&id, 3, body(&[b"de", b"", b"fg"]), keep)
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    let offset = append_verified(store, &id, 3, body(&[b"de", b"", b"fg"]), true)
         .await
         .expect("staged append");
     assert_eq!(offset, 7, "a kept staged append returns the new offset");
-    assert!(was_asked(&asked), "the verdict decides");
     assert_data(store, &id, b"abcdefg").await;
 
     let (sender, idle_body, polled) = watched_channel_body();
-    let staged = pin!(store.append_staged(&id, 7, idle_body, verdict(true).0));
+    let staged = pin!(append_verified(store, &id, 7, idle_body, true));
     let second = pin!(async {
         polled.await.expect("the staged body is alive");
-        store.append(&id, 7, body(&[b"xyz"])).await
+        append(store, &id, 7, body(&[b"xyz"])).await
     });
     let staged = match select(staged, second).await {
         Either::Left((result, _)) => panic!("the staged append ended while its body was open: {result:?}"),
@@ -369,10 +363,9 @@ pub async fn staged_append_keeps_accepted_bytes(store: &dyn Store) {
         new_upload("conf-staged-large", UploadSize::Known(LEN as u64 + 1)),
     )
     .await;
-    assert_eq!(store.append(&id, 0, body(&[b"<"])).await.expect("append"), 1);
+    assert_eq!(append(store, &id, 0, body(&[b"<"])).await.expect("append"), 1);
     let chunks: Vec<&[u8]> = data.chunks(64 * 1024 + 7).collect();
-    let offset = store
-        .append_staged(&id, 1, body(&chunks), verdict(true).0)
+    let offset = append_verified(store, &id, 1, body(&chunks), true)
         .await
         .expect("large staged append");
     assert_eq!(offset, LEN as u64 + 1);
@@ -382,20 +375,14 @@ pub async fn staged_append_keeps_accepted_bytes(store: &dyn Store) {
 
 /// A staged append its verdict rejects returns the old offset and changes
 /// nothing, not even the time of the last change; the upload is free again.
-pub async fn staged_append_rejected_by_verdict_changes_nothing(store: &dyn Store) {
-    if !store.capabilities().staged_append() {
-        return;
-    }
+pub async fn all_or_nothing_abort_changes_nothing(store: &dyn Store) {
     let id = create(store, new_upload("conf-staged-rejected", UploadSize::Known(10))).await;
-    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
     let before = store.info(&id).await.expect("info");
-    let (reject, asked) = verdict(false);
-    let offset = store
-        .append_staged(&id, 3, body(&[b"XY", b"Z"]), reject)
+    let offset = append_verified(store, &id, 3, body(&[b"XY", b"Z"]), false)
         .await
         .expect("a rejected staged append is not a store error");
     assert_eq!(offset, 3, "a rejected staged append returns the old offset");
-    assert!(was_asked(&asked), "the verdict decides");
     assert_eq!(
         store.info(&id).await.expect("info"),
         before,
@@ -403,8 +390,7 @@ pub async fn staged_append_rejected_by_verdict_changes_nothing(store: &dyn Store
     );
     assert_data(store, &id, b"abc").await;
 
-    let offset = store
-        .append_staged(&id, 3, body(&[b"def"]), verdict(true).0)
+    let offset = append_verified(store, &id, 3, body(&[b"def"]), true)
         .await
         .expect("staged append after a rejected one");
     assert_eq!(offset, 6);
@@ -413,12 +399,9 @@ pub async fn staged_append_rejected_by_verdict_changes_nothing(store: &dyn Store
 
 /// A staged append whose body fails keeps none of it, whether the failure
 /// is already queued or arrives after bytes were taken in.
-pub async fn staged_append_failing_body_stores_nothing(store: &dyn Store) {
-    if !store.capabilities().staged_append() {
-        return;
-    }
+pub async fn all_or_nothing_failing_body_stores_nothing(store: &dyn Store) {
     let id = create(store, new_upload("conf-staged-failing", UploadSize::Known(10))).await;
-    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
     let before = store.info(&id).await.expect("info");
     let items = vec![
         Ok(Bytes::from_static(b"de")),
@@ -427,8 +410,7 @@ pub async fn staged_append_failing_body_stores_nothing(store: &dyn Store) {
         Ok(Bytes::from_static(b"never")),
     ];
     let failing = futures::StreamExt::boxed(futures::stream::iter(items));
-    let offset = store
-        .append_staged(&id, 3, failing, verdict(true).0)
+    let offset = append_verified(store, &id, 3, failing, true)
         .await
         .expect("a failed body is not a store error");
     assert_eq!(offset, 3, "a failed staged append returns the old offset");
@@ -445,7 +427,7 @@ pub async fn staged_append_failing_body_stores_nothing(store: &dyn Store) {
         sender.unbounded_send(Ok(Bytes::from_static(b"fg"))).expect("open");
         sender.unbounded_send(Err(io::Error::other("reset"))).expect("open");
     };
-    let (offset, ()) = join(store.append_staged(&id, 3, idle_body, verdict(true).0), fail_later).await;
+    let (offset, ()) = join(append_verified(store, &id, 3, idle_body, true), fail_later).await;
     assert_eq!(offset.expect("a failed body is not a store error"), 3);
     assert_eq!(
         store.info(&id).await.expect("info"),
@@ -457,24 +439,19 @@ pub async fn staged_append_failing_body_stores_nothing(store: &dyn Store) {
 
 /// A staged append at any offset other than the upload's fails with
 /// `OffsetMismatch`, writes nothing and asks no verdict.
-pub async fn staged_append_at_stale_offset_is_mismatch(store: &dyn Store) {
-    if !store.capabilities().staged_append() {
-        return;
-    }
+pub async fn all_or_nothing_at_stale_offset_is_mismatch(store: &dyn Store) {
     let id = create(store, new_upload("conf-staged-stale", UploadSize::Known(20))).await;
-    assert_eq!(store.append(&id, 0, body(&[b"hello"])).await.expect("append"), 5);
+    assert_eq!(append(store, &id, 0, body(&[b"hello"])).await.expect("append"), 5);
     for stale in [0, 3, 6, 100] {
-        let (keep, asked) = verdict(true);
-        let result = store.append_staged(&id, stale, body(&[b"XXXX"]), keep).await;
+        let result = append_verified(store, &id, stale, body(&[b"XXXX"]), true).await;
         assert!(
             matches!(result, Err(StoreError::OffsetMismatch { current: 5 })),
             "staged append at {stale} must fail with the current offset 5, got {result:?}"
         );
-        assert!(!was_asked(&asked), "no verdict for an append that never opened");
     }
     assert_data(store, &id, b"hello").await;
     let missing = support::id("conf-never-staged");
-    let result = store.append_staged(&missing, 0, body(&[b"x"]), verdict(true).0).await;
+    let result = append_verified(store, &missing, 0, body(&[b"x"]), true).await;
     assert!(
         matches!(result, Err(StoreError::NotFound)),
         "staged append to an unknown id: {result:?}"
@@ -485,22 +462,22 @@ pub async fn staged_append_at_stale_offset_is_mismatch(store: &dyn Store) {
 /// final upload's data, also when a partial appears several times; the
 /// partials are left as they were. A missing partial changes nothing.
 pub async fn concatenate_partials(store: &dyn Store) {
-    if !store.capabilities().concatenation() {
+    if !store.concatenation().is_some() {
         return;
     }
     const LEN: usize = 300_001;
     let large = pattern(LEN);
     let first = create(store, new_partial("conf-concat-p1", UploadSize::Known(6))).await;
-    assert_eq!(store.append(&first, 0, body(&[b"hello "])).await.expect("append"), 6);
+    assert_eq!(append(store, &first, 0, body(&[b"hello "])).await.expect("append"), 6);
     let second = create(store, new_partial("conf-concat-p2", UploadSize::Known(5))).await;
     assert_eq!(
-        store.append(&second, 0, body(&[b"wor", b"ld"])).await.expect("append"),
+        append(store, &second, 0, body(&[b"wor", b"ld"])).await.expect("append"),
         5
     );
     let third = create(store, new_partial("conf-concat-p3", UploadSize::Known(LEN as u64))).await;
     let chunks: Vec<&[u8]> = large.chunks(32 * 1024).collect();
     assert_eq!(
-        store.append(&third, 0, body(&chunks)).await.expect("append"),
+        append(store, &third, 0, body(&chunks)).await.expect("append"),
         LEN as u64
     );
     let partials_before = [
@@ -515,8 +492,7 @@ pub async fn concatenate_partials(store: &dyn Store) {
     ];
     let whole = create(store, new_final("conf-concat-final", parts.clone(), 11)).await;
     let before = store.info(&whole).await.expect("info");
-    let offset = store
-        .concatenate(&whole, &[first.clone(), second.clone()])
+    let offset = concatenate(store, &whole, &[first.clone(), second.clone()])
         .await
         .expect("concatenate");
     assert_eq!(offset, 11, "concatenate returns the final upload's new offset");
@@ -535,21 +511,20 @@ pub async fn concatenate_partials(store: &dyn Store) {
     expected.extend_from_slice(b"hello world");
     let parts = order.iter().map(|id| part(id.as_str(), id.as_str())).collect();
     let repeated = create(store, new_final("conf-concat-repeated", parts, expected.len() as u64)).await;
-    let offset = store.concatenate(&repeated, &order).await.expect("concatenate");
+    let offset = concatenate(store, &repeated, &order).await.expect("concatenate");
     assert_eq!(offset, expected.len() as u64);
     assert_data(store, &repeated, &expected).await;
 
     let missing = support::id("conf-concat-missing");
     let parts = vec![part("conf-concat-p1", "p1"), part("conf-concat-missing", "missing")];
     let broken = create(store, new_final("conf-concat-broken", parts, 6)).await;
-    let result = store.concatenate(&broken, &[first.clone(), missing]).await;
+    let result = concatenate(store, &broken, &[first.clone(), missing]).await;
     assert!(
         matches!(result, Err(StoreError::NotFound)),
         "a missing partial: {result:?}"
     );
     assert_data(store, &broken, b"").await;
-    let result = store
-        .concatenate(&support::id("conf-concat-nowhere"), std::slice::from_ref(&first))
+    let result = concatenate(store, &support::id("conf-concat-nowhere"), std::slice::from_ref(&first))
         .await;
     assert!(
         matches!(result, Err(StoreError::NotFound)),
@@ -569,7 +544,7 @@ pub async fn concatenate_partials(store: &dyn Store) {
 
 /// Listing yields every upload once, and no terminated one.
 pub async fn list_returns_live_uploads(store: &dyn Store) {
-    if !store.capabilities().listing() {
+    if !store.listing().is_some() {
         return;
     }
     let kept = [
@@ -582,9 +557,9 @@ pub async fn list_returns_live_uploads(store: &dyn Store) {
         .await,
     ];
     let gone = create(store, new_upload("conf-list-gone", UploadSize::Known(1))).await;
-    let terminates = store.capabilities().termination();
+    let terminates = store.termination().is_some();
     if terminates {
-        store.terminate(&gone).await.expect("terminate");
+        terminate(store, &gone).await.expect("terminate");
     }
     let mut listed = list_ids(store).await;
     for id in &kept {
@@ -599,30 +574,124 @@ pub async fn list_returns_live_uploads(store: &dyn Store) {
     assert_eq!(listed.len(), count, "list yields each upload once");
 }
 
-/// `updated_at` is never before `created_at` and never goes back when data
-/// is written.
-pub async fn updated_at_follows_data_changes(store: &dyn Store) {
-    let id = create(store, new_upload("conf-updated", UploadSize::Known(6))).await;
+/// `updated_at` is the creation time until data is written, then the
+/// `now` the writer was opened with (never the store's own clock); an
+/// aborted all-or-nothing write leaves it alone.
+pub async fn updated_at_is_the_injected_time(store: &dyn Store) {
+    let id = create(store, new_upload("conf-updated", UploadSize::Known(9))).await;
     let created = store.info(&id).await.expect("info");
-    assert!(created.updated_at >= created.created_at, "updated before created");
-    assert_eq!(store.append(&id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    assert_eq!(created.updated_at, created_at(), "a new upload was last changed when created");
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
     let appended = store.info(&id).await.expect("info");
-    assert!(
-        appended.updated_at >= created.updated_at,
-        "an append moved updated_at back"
+    assert_eq!(appended.updated_at, written_at(), "an append stamps the injected time");
+    assert_eq!(appended.created_at, created_at(), "an append keeps created_at");
+
+    let later = written_at() + std::time::Duration::from_secs(60);
+    let writer = store
+        .writer(&id, 3, Durability::AllOrNothing, later)
+        .await
+        .expect("writer");
+    assert_eq!(writer.abort().await.expect("abort"), 3);
+    assert_eq!(
+        store.info(&id).await.expect("info").updated_at,
+        written_at(),
+        "an aborted write changes nothing"
     );
-    assert_eq!(appended.created_at, created.created_at, "an append keeps created_at");
-    if store.capabilities().staged_append() {
-        let offset = store
-            .append_staged(&id, 3, body(&[b"def"]), verdict(true).0)
+    let mut writer = store.writer(&id, 3, Durability::AllOrNothing, later).await.expect("writer");
+    writer.send(Bytes::from_static(b"def")).await.expect("send");
+    assert_eq!(writer.commit().await.expect("commit"), 6);
+    assert_eq!(
+        store.info(&id).await.expect("info").updated_at,
+        later,
+        "a committed all-or-nothing write stamps its time"
+    );
+}
+
+/// A dropped all-or-nothing writer is an abort: nothing it was sent is
+/// kept, and the upload can be written again.
+pub async fn dropped_writer_is_an_abort(store: &dyn Store) {
+    let id = create(store, new_upload("conf-dropped", UploadSize::Known(6))).await;
+    assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
+    let before = store.info(&id).await.expect("info");
+    {
+        let mut writer = store
+            .writer(&id, 3, Durability::AllOrNothing, written_at())
             .await
-            .expect("staged append");
-        assert_eq!(offset, 6);
-        let staged = store.info(&id).await.expect("info");
+            .expect("writer");
+        writer.send(Bytes::from_static(b"XYZ")).await.expect("send");
+    }
+    // A store may finish releasing a dropped writer in the background.
+    let mut offset = Err(StoreError::Busy);
+    for _ in 0..200 {
+        offset = append(store, &id, 3, body(&[b"def"])).await;
+        if !matches!(offset, Err(StoreError::Busy)) {
+            break;
+        }
+        pause().await;
+    }
+    assert_eq!(offset.expect("append after a dropped writer"), 6);
+    assert_data(store, &id, b"abcdef").await;
+    assert!(store.info(&id).await.expect("info").updated_at >= before.updated_at);
+}
+
+/// Yields to the executor a few times (the suite is runtime-agnostic, so
+/// it cannot sleep).
+async fn pause() {
+    for _ in 0..64 {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(5));
+}
+
+/// The finals recorded as waiting for a partial are found again, also
+/// after a restart, and are gone with the partial.
+pub async fn waiting_finals_are_found<S, F, Fut>(open: &mut F)
+where
+    S: Store,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let (partial, finals) = {
+        let store = open().await;
+        let Some(concat) = store.concatenation() else {
+            return;
+        };
+        let partial = create(&store, new_partial("conf-wait-part", UploadSize::Known(2))).await;
+        let other = create(&store, new_partial("conf-wait-other", UploadSize::Known(2))).await;
+        let parts = vec![part("conf-wait-part", "/files/conf-wait-part")];
+        let first = create(&store, new_final("conf-wait-f1", parts.clone(), 2)).await;
+        let second = create(&store, new_final("conf-wait-f2", parts, 2)).await;
         assert!(
-            staged.updated_at >= appended.updated_at,
-            "a staged append moved updated_at back"
+            concat.waiting_finals(&partial).await.expect("lookup").is_empty(),
+            "nothing waits before watch"
         );
+        for final_id in [&first, &second, &first] {
+            concat.watch(&partial, final_id).await.expect("watch");
+        }
+        assert!(concat.waiting_finals(&other).await.expect("lookup").is_empty());
+        (partial, [first, second])
+    };
+    let store = open().await;
+    let store: &dyn Store = &store;
+    let concat = store.concatenation().expect("concatenation after reopen");
+    let mut found = concat.waiting_finals(&partial).await.expect("lookup after reopen");
+    found.sort();
+    found.dedup();
+    assert_eq!(found, finals, "both finals are found after a restart");
+    if store.termination().is_some() {
+        terminate(store, &partial).await.expect("terminate");
+        let found = concat.waiting_finals(&partial).await.unwrap_or_default();
+        assert!(found.is_empty(), "a terminated partial has nothing waiting: {found:?}");
     }
 }
 
@@ -641,14 +710,14 @@ where
     ];
     let before = {
         let store = open().await;
-        if !store.capabilities().concatenation() {
+        if !store.concatenation().is_some() {
             return;
         }
         let partial = create(&store, new_partial("conf-ref-part", UploadSize::Known(2))).await;
-        assert_eq!(store.append(&partial, 0, body(&[b"ab"])).await.expect("append"), 2);
+        assert_eq!(append(&store, &partial, 0, body(&[b"ab"])).await.expect("append"), 2);
         let whole = create(&store, new_final("conf-ref-final", parts.clone(), 6)).await;
         let ids = [partial.clone(), partial.clone(), partial];
-        assert_eq!(store.concatenate(&whole, &ids).await.expect("concatenate"), 6);
+        assert_eq!(concatenate(&store, &whole, &ids).await.expect("concatenate"), 6);
         store.info(&whole).await.expect("info")
     };
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use tus_core::clock::Clock;
+use tus_server::Clock;
 
 /// A clock that starts at the system time and only moves when told to.
 #[derive(Debug, Clone)]

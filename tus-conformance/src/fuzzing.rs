@@ -12,17 +12,17 @@
 //! | [`range`] | a resolved `Range` lies inside the upload; errors are 416 |
 //! | [`request`] | any request head parses to a request or a 4xx, never a panic or a 5xx |
 //! | [`metadata_round_trip`] | parse → encode → parse is the identity; built metadata within the limits survives encode → parse |
-//! | [`stateful`] | random request sequences through [`TusHandler`](tus_core::server::TusHandler) on the memory store agree with a reference model |
+//! | [`stateful`] | random request sequences through [`TusHandler`](tus_server::TusHandler) on the memory store agree with a reference model |
 
 mod model;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use tus_core::proto::download::resolve_range;
-use tus_core::proto::headers::{
+use tus_core::server::download::resolve_range;
+use tus_core::headers::{
     Metadata, MetadataError, TusChecksumAlgorithm, TusExtension, TusHeader, TusMaxSize, TusResumable, TusVersion,
     UploadChecksum, UploadConcat, UploadDeferLength, UploadExpires, UploadLength, UploadOffset, XHttpMethodOverride,
 };
-use tus_core::proto::request::{TusRequest, effective_method};
+use tus_core::server::request::{TusRequest, effective_method};
 
 pub use model::stateful;
 

@@ -26,12 +26,13 @@
 //! Each case is also public in [`cases`], for a backend that wants to run
 //! them one by one. Cases use distinct ids, so they can share one storage;
 //! run the suite over fresh storage each time. Cases for optional
-//! capabilities (termination, deferred length, staged append,
+//! capabilities (termination, deferred length,
 //! concatenation, listing) are skipped when the store does not advertise
 //! them.
 
 pub mod cases;
 pub mod clock;
+pub mod direct;
 pub mod expiration;
 pub mod fuzzing;
 #[cfg(feature = "http")]
@@ -65,13 +66,15 @@ where
     cases::terminate_removes_everything(store).await;
     cases::zero_length_upload(store).await;
     cases::metadata_round_trips_byte_exact(store).await;
-    cases::staged_append_keeps_accepted_bytes(store).await;
-    cases::staged_append_rejected_by_verdict_changes_nothing(store).await;
-    cases::staged_append_failing_body_stores_nothing(store).await;
-    cases::staged_append_at_stale_offset_is_mismatch(store).await;
+    cases::all_or_nothing_keeps_committed_bytes(store).await;
+    cases::all_or_nothing_abort_changes_nothing(store).await;
+    cases::all_or_nothing_failing_body_stores_nothing(store).await;
+    cases::all_or_nothing_at_stale_offset_is_mismatch(store).await;
     cases::concatenate_partials(store).await;
     cases::list_returns_live_uploads(store).await;
-    cases::updated_at_follows_data_changes(store).await;
+    cases::updated_at_is_the_injected_time(store).await;
+    cases::dropped_writer_is_an_abort(store).await;
     cases::reopen_preserves_uploads(&mut open).await;
     cases::concat_references_survive_reopen(&mut open).await;
+    cases::waiting_finals_are_found(&mut open).await;
 }

@@ -445,10 +445,16 @@ pub fn corpus() -> Vec<Case> {
             .header("upload-checksum", "sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
             .header("upload-checksum", "sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
             .body("x"),
-        Case::patch(Conflict, "X-HTTP-Method-Override repeated", "{single}", "5", 400)
+        Case::new(Conflict, "X-HTTP-Method-Override repeated", "POST", "{single}", 400)
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", "5")
             .header("x-http-method-override", "PATCH")
             .header("x-http-method-override", "DELETE")
             .body("x"),
+        // The override is honoured on POST only: a safe method never changes state.
+        Case::new(Method, "GET overridden to DELETE is still a GET", "GET", "{single}", 409)
+            .header("x-http-method-override", "DELETE"),
+
         // Methods.
         Case::new(Method, "PUT of an upload", "PUT", "{single}", 405),
         Case::new(Method, "custom method on an upload", "BREW", "{single}", 405),

@@ -2,17 +2,19 @@
 
 use std::io;
 use std::ops::Range;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
-use futures::{StreamExt as _, TryStreamExt as _};
-use tus_core::proto::headers::Metadata;
-use tus_core::store::{
-    ConcatPart, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadKind, UploadSize, Verdict,
-};
+use futures::stream::BoxStream;
+use futures::{SinkExt as _, StreamExt as _, TryStreamExt as _};
+use tus_core::headers::Metadata;
+use tus_core::store::{Durability, Store, StoreError};
+use tus_core::upload::{ConcatPart, NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
+
+/// A request body as the suite feeds it to a store writer: chunks, or an
+/// error where the client went away.
+pub type Body = BoxStream<'static, io::Result<Bytes>>;
 
 /// The creation time every suite upload gets: fixed, with sub-second
 /// precision, so a store that rounds it is caught.
@@ -60,30 +62,101 @@ pub fn part(id_text: &str, reference: &str) -> ConcatPart {
     }
 }
 
-/// A staged-append verdict that answers `keep`, and a flag it sets when
-/// it is asked.
-pub fn verdict(keep: bool) -> (Verdict, Arc<AtomicBool>) {
-    let asked = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&asked);
-    let verdict: Verdict = Box::new(move || {
-        flag.store(true, Ordering::SeqCst);
-        keep
-    });
-    (verdict, asked)
+/// The time the suite's writes happen at: after [`created_at`], so a
+/// store that keeps its own clock instead of the injected one is caught.
+pub fn written_at() -> SystemTime {
+    created_at() + Duration::new(3600, 987_654_321)
 }
 
-/// Whether a flag from [`verdict`] was set.
-pub fn was_asked(asked: &AtomicBool) -> bool {
-    asked.load(Ordering::SeqCst)
-}
-
-/// Every id [`Store::list`] yields, in its order.
+/// Every id the store's listing yields, in its order.
 pub async fn list_ids(store: &dyn Store) -> Vec<UploadId> {
     store
+        .listing()
+        .expect("listing capability")
         .list()
         .try_collect()
         .await
         .unwrap_or_else(|error| panic!("list: {error}"))
+}
+
+/// Pushes `body` into a writer opened at `offset` with `durability`, at
+/// [`written_at`]. A body error ends the write like a client that went
+/// away: a keep-prefix writer is committed, an all-or-nothing one aborted.
+/// With `keep` false an all-or-nothing writer is aborted even when the body
+/// completed (a checksum mismatch). Returns the offset afterwards.
+pub async fn write(
+    store: &dyn Store,
+    id: &UploadId,
+    offset: u64,
+    durability: Durability,
+    mut body: Body,
+    keep: bool,
+) -> Result<u64, StoreError> {
+    let mut writer = store.writer(id, offset, durability, written_at()).await?;
+    let mut complete = true;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if let Err(error) = writer.feed(chunk).await {
+                    writer.abort().await.ok();
+                    return Err(error);
+                }
+            }
+            Err(_) => {
+                complete = false;
+                break;
+            }
+        }
+    }
+    if let Err(error) = writer.flush().await {
+        writer.abort().await.ok();
+        return Err(error);
+    }
+    let kept = match durability {
+        Durability::KeepPrefix => true,
+        Durability::AllOrNothing => complete && keep,
+    };
+    if kept { writer.commit().await } else { writer.abort().await }
+}
+
+/// A plain append (keep what arrives) of `body` at `offset`.
+pub async fn append(store: &dyn Store, id: &UploadId, offset: u64, body: Body) -> Result<u64, StoreError> {
+    write(store, id, offset, Durability::KeepPrefix, body, true).await
+}
+
+/// An all-or-nothing append of `body` at `offset`, committed only if the
+/// body completes and `keep` is true.
+pub async fn append_verified(
+    store: &dyn Store,
+    id: &UploadId,
+    offset: u64,
+    body: Body,
+    keep: bool,
+) -> Result<u64, StoreError> {
+    write(store, id, offset, Durability::AllOrNothing, body, keep).await
+}
+
+/// Declares a deferred length through the store's capability.
+pub async fn declare(store: &dyn Store, id: &UploadId, length: u64) -> Result<(), StoreError> {
+    store
+        .deferred_length()
+        .expect("deferred-length capability")
+        .declare_length(id, length)
+        .await
+}
+
+/// Terminates through the store's capability.
+pub async fn terminate(store: &dyn Store, id: &UploadId) -> Result<(), StoreError> {
+    store.termination().expect("termination capability").terminate(id).await
+}
+
+/// Concatenates through the store's capability, at [`written_at`].
+pub async fn concatenate(store: &dyn Store, id: &UploadId, partials: &[UploadId]) -> Result<u64, StoreError> {
+    store
+        .concatenation()
+        .expect("concatenation capability")
+        .concatenate(id, partials, written_at())
+        .await
 }
 
 /// Creates `upload` and checks the store reports it as created.
@@ -99,19 +172,19 @@ pub async fn create(store: &dyn Store, upload: NewUpload) -> UploadId {
 }
 
 /// A body made of `chunks`, all immediately ready.
-pub fn body(chunks: &[&[u8]]) -> DataStream {
+pub fn body(chunks: &[&[u8]]) -> Body {
     let items: Vec<io::Result<Bytes>> = chunks.iter().map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
     futures::stream::iter(items).boxed()
 }
 
 /// A body with no bytes.
-pub fn empty_body() -> DataStream {
+pub fn empty_body() -> Body {
     futures::stream::empty().boxed()
 }
 
 /// A body fed through a channel: it stays pending until the sender sends
 /// a chunk (or an error), and ends when the sender is dropped.
-pub fn channel_body() -> (mpsc::UnboundedSender<io::Result<Bytes>>, DataStream) {
+pub fn channel_body() -> (mpsc::UnboundedSender<io::Result<Bytes>>, Body) {
     let (sender, receiver) = mpsc::unbounded();
     (sender, receiver.boxed())
 }
@@ -120,7 +193,7 @@ pub fn channel_body() -> (mpsc::UnboundedSender<io::Result<Bytes>>, DataStream) 
 /// first polls the body.
 pub fn watched_channel_body() -> (
     mpsc::UnboundedSender<io::Result<Bytes>>,
-    DataStream,
+    Body,
     oneshot::Receiver<()>,
 ) {
     let (sender, mut receiver) = mpsc::unbounded();
@@ -157,9 +230,15 @@ pub async fn assert_data(store: &dyn Store, id: &UploadId, expected: &[u8]) {
         .await
         .unwrap_or_else(|error| panic!("info {id}: {error}"));
     assert_eq!(info.offset, expected.len() as u64, "offset of {id}");
-    if !info.is_complete() && matches!(store.read(id, 0..info.offset).await, Err(StoreError::NotSupported(_))) {
-        // A store that serves only complete uploads (S3 cannot read an
-        // unfinished multipart upload): the offset is all there is to check.
+    if !info.is_complete() {
+        // Stores need serve reads of complete uploads only (S3 cannot read an
+        // unfinished multipart upload): the offset is all there is to check,
+        // unless the store reads it anyway.
+        let Ok(stream) = store.read(id, 0..info.offset).await else {
+            return;
+        };
+        let chunks: Vec<Bytes> = stream.try_collect().await.unwrap_or_default();
+        assert!(chunks.concat() == expected, "data of {id} differs from what was appended");
         return;
     }
     let data = read_range(store, id, 0..info.offset).await;

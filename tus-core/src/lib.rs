@@ -1,36 +1,36 @@
 //! # tus-core
 //!
-//! A sans-IO engine for the [tus resumable upload protocol](https://tus.io/protocols/resumable-upload)
-//! 1.0.0: typed headers, the protocol decisions, the [`Store`](store::Store)
-//! trait, and a runtime-agnostic [`TusHandler`](server::TusHandler) that takes an
-//! `http::Request` and returns an `http::Response`. It opens no sockets and
-//! needs no async runtime; frameworks mount it through the
-//! [`TusService`](server::TusService) `tower::Service` or a thin adapter.
+//! The pure core of the [tus resumable upload protocol](https://tus.io/protocols/resumable-upload)
+//! 1.0.0, shared by servers and clients: typed headers that decode *and*
+//! encode, the upload model, every protocol decision, responses and events as
+//! values, and the [`Store`](store::Store) trait that storage backends
+//! implement.
+//!
+//! Nothing here opens a socket, spawns a task, sleeps or reads a clock: the
+//! time comes in as an argument (`now`), outputs come back as values. The
+//! async server driver that moves bytes between HTTP and a store is the
+//! `tus-server` crate; backends are `tus-store-fs` and `tus-store-s3`.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use tus_core::server::TusHandler;
-//! use tus_core::store::MemoryStore;
+//! use http::{HeaderMap, Method};
+//! use tus_core::server::request::TusRequest;
 //!
-//! let handler = TusHandler::builder(Arc::new(MemoryStore::new()))
-//!     .base_path("/files/")
-//!     .max_size(1 << 30)
-//!     .build();
-//! // axum: Router::new().nest_service("/files", handler.into_service());
-//! # let _ = handler;
+//! let mut headers = HeaderMap::new();
+//! headers.insert("tus-resumable", "1.0.0".parse().unwrap());
+//! headers.insert("upload-length", "5".parse().unwrap());
+//! let request = TusRequest::parse(&Method::POST, "/files/", &headers, "/files/").unwrap();
+//! assert!(matches!(request, TusRequest::Create(_)));
 //! ```
 //!
-//! Layers:
-//! - [`proto`]: pure parsing, decisions and responses.
-//! - [`store`]: the storage contract and an in-memory store.
-//! - [`server`]: the async driver that ties a request, a store and a lock together.
+//! Layers, each a leaf of the one before:
+//! - [`headers`]: one typed header per file, strict decode, canonical encode.
+//! - [`upload`]: ids, sizes, kinds and the state of an upload.
+//! - [`checksum`]: streaming digests for the checksum extension.
+//! - [`store`]: the storage contract (a trait is no I/O) and an in-memory store.
+//! - [`server`]: request parsing, the server's decisions, responses and events.
 
-pub mod body;
-pub mod clock;
-pub mod proto;
+pub mod checksum;
+pub mod headers;
 pub mod server;
 pub mod store;
-pub mod timer;
-
-pub use body::{RequestBody, ResponseBody};
-pub use proto::error::TusError;
+pub mod upload;

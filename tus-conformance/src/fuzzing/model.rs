@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use tus_core::RequestBody;
-use tus_core::proto::checksum::Hasher;
-use tus_core::proto::headers::{ChecksumAlgorithm, TusHeader, UploadChecksum};
-use tus_core::server::TusHandler;
+use tus_server::RequestBody;
+use tus_core::checksum::Hasher;
+use tus_core::headers::{ChecksumAlgorithm, TusHeader, UploadChecksum};
+use tus_server::TusHandler;
 use tus_core::store::MemoryStore;
 
 /// The longest operation sequence one input runs.
@@ -132,9 +132,21 @@ fn sha1_header(data: &[u8]) -> String {
     checksum.encode().to_str().unwrap_or_default().to_owned()
 }
 
+/// A timer whose sleeps never end: time stands still.
+#[derive(Debug)]
+struct FrozenTime;
+
+impl tus_server::Timer for FrozenTime {
+    fn sleep(&self, _: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
+}
+
 /// Runs the operations encoded in `data` against a fresh handler and model.
 pub fn stateful(data: &[u8]) {
-    let handler = TusHandler::builder(Arc::new(MemoryStore::new()))
+    // No runtime here: time stands still, so no timeout fires (every body
+    // the model sends is complete at once).
+    let handler = TusHandler::builder_with_timer(Arc::new(MemoryStore::new()), Arc::new(FrozenTime))
         .base_path("/files/")
         .max_size(MAX_SIZE)
         .build();

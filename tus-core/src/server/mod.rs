@@ -1,33 +1,23 @@
-//! The async driver: ties a parsed request, the [`Store`](crate::store::Store),
-//! a [`Locker`] and the request body together. Runtime-agnostic: it only
-//! awaits the store, the locker and the body.
+//! The server's side of the protocol, pure: parse a request head, decide
+//! against the upload's state, and build the answer as a value.
+//!
+//! ```text
+//!   Parts ──request::TusRequest::parse──▶ TusRequest
+//!         ──decide::plan_*(request, UploadInfo, Policy, now)──▶ plan (limits, verification, durability)
+//!   body flows into a store writer (the driver) ──body::settle(BodyEnd, digest)──▶ keep? + error
+//!         ──decide::after_write──▶ finished? expires? ──response::*──▶ Reply (status, headers, body kind)
+//! ```
+//!
+//! Nothing here performs I/O, reads a clock or draws randomness.
 
-mod concat;
-mod config;
-mod events;
-mod handler;
-mod hooks;
-mod ingest;
-mod interrupt;
-mod lifecycle;
-mod location;
-mod lock;
-#[cfg(feature = "metrics")]
-mod metrics;
-mod reaper;
-mod service;
+pub mod body;
+pub mod cors;
+pub mod decide;
+pub mod download;
+pub mod error;
+pub mod event;
+pub mod policy;
+pub mod request;
+pub mod response;
 
-pub use crate::timer::Timer;
-#[cfg(feature = "tokio")]
-pub use crate::timer::TokioTimer;
-pub use config::{Clock, Config, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_LOCK_TIMEOUT, SystemClock, TusHandlerBuilder};
-pub use events::{Event, Events};
-pub use handler::TusHandler;
-pub use hooks::{FinishResponse, HookContext, Hooks, NoHooks, PreCreate, Progress, Rejection};
-pub use location::LocationStyle;
-pub use lock::{LockError, LockGuard, Locker, MemoryLocker, ReleaseRequested};
-#[cfg(feature = "metrics")]
-pub use metrics::Metrics;
-#[cfg(feature = "tokio")]
-pub use reaper::spawn_reaper;
-pub use service::TusService;
+pub use error::TusError;

@@ -1,37 +1,37 @@
-use std::collections::HashMap;
-use std::io;
+//! [`MemoryStore`]: every capability, in process memory, for tests and
+//! examples.
+
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use futures::{Sink, StreamExt as _};
 
-use super::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadSize, Verdict};
-use crate::clock::{Clock, SystemClock};
+use super::{
+    Concatenate, DataStream, DeferLength, Durability, Listing, Store, StoreError, Terminate, UploadWriter, Writer,
+};
+use crate::upload::{NewUpload, UploadId, UploadInfo, UploadSize};
 
-/// An in-memory store for tests and examples. Data is lost when it is dropped.
+/// An in-memory store for tests and examples. Data is lost when the last
+/// clone is dropped; clones share the uploads (a clone "reopens" the store).
 ///
-/// Supports every capability, so it serves every extension.
-#[derive(Clone)]
+/// Offers every capability, so it serves every extension.
+#[derive(Clone, Default)]
 pub struct MemoryStore {
-    uploads: Arc<Mutex<HashMap<UploadId, Entry>>>,
-    clock: Arc<dyn Clock>,
+    state: Arc<Mutex<State>>,
 }
 
-impl std::fmt::Debug for MemoryStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore")
-            .field("uploads", &self.uploads().len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        Self::new()
-    }
+#[derive(Debug, Default)]
+struct State {
+    uploads: HashMap<UploadId, Entry>,
+    /// Partial id → the finals waiting for it.
+    watchers: HashMap<UploadId, BTreeSet<UploadId>>,
 }
 
 #[derive(Debug)]
@@ -41,96 +41,46 @@ struct Entry {
     writing: bool,
 }
 
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("uploads", &self.state().uploads.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl MemoryStore {
-    /// An empty store on the system clock.
+    /// An empty store.
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
+        Self::default()
     }
 
-    /// An empty store that stamps writes with `clock`.
-    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            uploads: Arc::default(),
-            clock,
-        }
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
     }
 
-    fn uploads(&self) -> MutexGuard<'_, HashMap<UploadId, Entry>> {
-        // A poisoned lock only means a panic elsewhere; the map is still consistent
-        // because every critical section below is a single, non-panicking update.
-        self.uploads.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn with_entry<T>(
-        &self,
-        id: &UploadId,
-        f: impl FnOnce(&mut Entry) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut uploads = self.uploads();
-        let entry = uploads.get_mut(id).ok_or(StoreError::NotFound)?;
+    fn with_entry<T>(&self, id: &UploadId, f: impl FnOnce(&mut Entry) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut state = self.state();
+        let entry = state.uploads.get_mut(id).ok_or(StoreError::NotFound)?;
         f(entry)
     }
-
-    /// Marks the upload as being written, after checking the offset.
-    fn open_writer<'a>(&'a self, id: &'a UploadId, offset: u64) -> Result<WriterGuard<'a>, StoreError> {
-        self.with_entry(id, |entry| {
-            if entry.writing {
-                return Err(StoreError::Busy);
-            }
-            if entry.info.offset != offset {
-                return Err(StoreError::OffsetMismatch {
-                    current: entry.info.offset,
-                });
-            }
-            entry.writing = true;
-            Ok(())
-        })?;
-        Ok(WriterGuard { store: self, id })
-    }
-
-    fn push(&self, id: &UploadId, chunk: &[u8]) -> Result<u64, StoreError> {
-        let now = self.clock.now();
-        self.with_entry(id, |entry| {
-            entry.data.extend_from_slice(chunk);
-            entry.info.offset += chunk.len() as u64;
-            entry.info.updated_at = now;
-            Ok(entry.info.offset)
-        })
-    }
 }
 
-/// Clears the `writing` flag when an append ends, however it ends.
-struct WriterGuard<'a> {
-    store: &'a MemoryStore,
-    id: &'a UploadId,
-}
-
-impl Drop for WriterGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(entry) = self.store.uploads().get_mut(self.id) {
-            entry.writing = false;
-        }
-    }
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // Every critical section is a few non-panicking updates: a poisoned map
+    // is still consistent.
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Store for MemoryStore {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE
-            .with_termination()
-            .with_deferred_length()
-            .with_concatenation()
-            .with_staged_append()
-            .with_listing()
-    }
-
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         Box::pin(async move {
-            let mut uploads = self.uploads();
-            if uploads.contains_key(&upload.id) {
-                return Err(StoreError::backend(format!("upload {} already exists", upload.id)));
+            let mut state = self.state();
+            if state.uploads.contains_key(&upload.id) {
+                return Err(StoreError::AlreadyExists);
             }
             let info = UploadInfo::new(upload);
-            uploads.insert(
+            state.uploads.insert(
                 info.id.clone(),
                 Entry {
                     info: info.clone(),
@@ -146,45 +96,74 @@ impl Store for MemoryStore {
         Box::pin(async move { self.with_entry(id, |entry| Ok(entry.info.clone())) })
     }
 
-    fn append<'a>(
+    fn writer<'a>(
         &'a self,
         id: &'a UploadId,
         offset: u64,
-        mut data: DataStream,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        durability: Durability,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Writer, StoreError>> {
         Box::pin(async move {
-            let _guard = self.open_writer(id, offset)?;
-            let mut current = offset;
-            while let Some(Ok(chunk)) = data.next().await {
-                current = self.push(id, &chunk)?;
-            }
-            Ok(current)
-        })
-    }
-
-    fn append_staged<'a>(
-        &'a self,
-        id: &'a UploadId,
-        offset: u64,
-        mut data: DataStream,
-        verdict: Verdict,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let _guard = self.open_writer(id, offset)?;
-            let mut staged = BytesMut::new();
-            while let Some(item) = data.next().await {
-                match item {
-                    Ok(chunk) => staged.extend_from_slice(&chunk),
-                    Err(_) => return Ok(offset),
+            self.with_entry(id, |entry| {
+                if entry.writing {
+                    return Err(StoreError::Busy);
                 }
-            }
-            if !verdict() {
-                return Ok(offset);
-            }
-            self.push(id, &staged)
+                if entry.info.offset != offset {
+                    return Err(StoreError::OffsetMismatch {
+                        current: entry.info.offset,
+                    });
+                }
+                entry.writing = true;
+                Ok(())
+            })?;
+            let writer: Writer = Box::pin(MemoryWriter {
+                state: Arc::clone(&self.state),
+                id: id.clone(),
+                durability,
+                now,
+                staged: BytesMut::new(),
+                open: true,
+            });
+            Ok(writer)
         })
     }
 
+    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
+        Box::pin(async move {
+            let bytes = self.with_entry(id, |entry| slice(&entry.data, &range))?;
+            let stream: DataStream = futures::stream::iter([Ok(bytes)]).boxed();
+            Ok(stream)
+        })
+    }
+
+    fn termination(&self) -> Option<&dyn Terminate> {
+        Some(self)
+    }
+
+    fn deferred_length(&self) -> Option<&dyn DeferLength> {
+        Some(self)
+    }
+
+    fn concatenation(&self) -> Option<&dyn Concatenate> {
+        Some(self)
+    }
+
+    fn listing(&self) -> Option<&dyn Listing> {
+        Some(self)
+    }
+}
+
+impl Terminate for MemoryStore {
+    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state();
+            state.watchers.remove(id);
+            state.uploads.remove(id).map(|_| ()).ok_or(StoreError::NotFound)
+        })
+    }
+}
+
+impl DeferLength for MemoryStore {
     fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with_entry(id, |entry| match entry.info.size {
@@ -196,51 +175,152 @@ impl Store for MemoryStore {
             })
         })
     }
+}
 
-    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.uploads().remove(id).map(|_| ()).ok_or(StoreError::NotFound) })
-    }
-
-    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
+impl Concatenate for MemoryStore {
+    fn concatenate<'a>(
+        &'a self,
+        id: &'a UploadId,
+        partials: &'a [UploadId],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
-            let bytes = self.with_entry(id, |entry| slice(&entry.data, &range))?;
-            let stream: DataStream = futures::stream::iter([Ok(bytes)]).boxed();
-            Ok(stream)
-        })
-    }
-
-    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
+            let mut state = self.state();
             let mut joined = BytesMut::new();
-            {
-                let uploads = self.uploads();
-                for partial in partials {
-                    let entry = uploads.get(partial).ok_or(StoreError::NotFound)?;
-                    joined.extend_from_slice(&entry.data);
-                }
+            for partial in partials {
+                let entry = state.uploads.get(partial).ok_or(StoreError::NotFound)?;
+                joined.extend_from_slice(&entry.data);
             }
-            let now = self.clock.now();
-            self.with_entry(id, |entry| {
-                entry.info.offset = joined.len() as u64;
-                entry.info.updated_at = now;
-                entry.data = joined;
-                Ok(entry.info.offset)
-            })
+            let entry = state.uploads.get_mut(id).ok_or(StoreError::NotFound)?;
+            entry.info.offset = joined.len() as u64;
+            entry.info.updated_at = now;
+            entry.data = joined;
+            Ok(entry.info.offset)
         })
     }
 
+    fn watch<'a>(&'a self, partial: &'a UploadId, final_id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.state()
+                .watchers
+                .entry(partial.clone())
+                .or_default()
+                .insert(final_id.clone());
+            Ok(())
+        })
+    }
+
+    fn waiting_finals<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<Vec<UploadId>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state();
+            Ok(state
+                .watchers
+                .get(partial)
+                .map(|finals| finals.iter().cloned().collect())
+                .unwrap_or_default())
+        })
+    }
+}
+
+impl Listing for MemoryStore {
     fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
-        let ids: Vec<Result<UploadId, StoreError>> = self.uploads().keys().cloned().map(Ok).collect();
+        let ids: Vec<Result<UploadId, StoreError>> = self.state().uploads.keys().cloned().map(Ok).collect();
         futures::stream::iter(ids).boxed()
+    }
+}
+
+/// A write to one upload: [`Durability::KeepPrefix`] appends each chunk at
+/// once, [`Durability::AllOrNothing`] keeps them aside until the commit.
+struct MemoryWriter {
+    state: Arc<Mutex<State>>,
+    id: UploadId,
+    durability: Durability,
+    now: SystemTime,
+    staged: BytesMut,
+    open: bool,
+}
+
+impl MemoryWriter {
+    /// Appends `bytes` to the upload and returns its new offset.
+    fn append(&self, bytes: &[u8]) -> Result<u64, StoreError> {
+        let mut state = lock(&self.state);
+        let entry = state.uploads.get_mut(&self.id).ok_or(StoreError::NotFound)?;
+        if !bytes.is_empty() {
+            entry.data.extend_from_slice(bytes);
+            entry.info.offset += bytes.len() as u64;
+            entry.info.updated_at = self.now;
+        }
+        Ok(entry.info.offset)
+    }
+
+    /// Releases the upload and returns its offset.
+    fn close(&mut self) -> Result<u64, StoreError> {
+        self.open = false;
+        let mut state = lock(&self.state);
+        let entry = state.uploads.get_mut(&self.id).ok_or(StoreError::NotFound)?;
+        entry.writing = false;
+        Ok(entry.info.offset)
+    }
+}
+
+impl Drop for MemoryWriter {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.close();
+        }
+    }
+}
+
+impl Sink<Bytes> for MemoryWriter {
+    type Error = StoreError;
+
+    fn poll_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, chunk: Bytes) -> Result<(), StoreError> {
+        let this = self.get_mut();
+        match this.durability {
+            Durability::KeepPrefix => this.append(&chunk).map(|_| ()),
+            Durability::AllOrNothing => {
+                this.staged.extend_from_slice(&chunk);
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl UploadWriter for MemoryWriter {
+    fn commit(self: Pin<Box<Self>>) -> BoxFuture<'static, Result<u64, StoreError>> {
+        let mut this = Pin::into_inner(self);
+        Box::pin(async move {
+            let staged = std::mem::take(&mut this.staged);
+            let appended = this.append(&staged);
+            let closed = this.close();
+            appended.and(closed)
+        })
+    }
+
+    fn abort(self: Pin<Box<Self>>) -> BoxFuture<'static, Result<u64, StoreError>> {
+        let mut this = Pin::into_inner(self);
+        Box::pin(async move { this.close() })
     }
 }
 
 fn slice(data: &BytesMut, range: &Range<u64>) -> Result<Bytes, StoreError> {
     match (usize::try_from(range.start), usize::try_from(range.end)) {
         (Ok(start), Ok(end)) if start <= end && end <= data.len() => Ok(Bytes::copy_from_slice(&data[start..end])),
-        _ => Err(StoreError::backend(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "range outside stored data",
+        _ => Err(StoreError::backend(format!(
+            "range {range:?} outside the {} stored bytes",
+            data.len()
         ))),
     }
 }

@@ -1,118 +1,107 @@
-//! The storage contract: the [`Store`] trait, what a store can do
-//! ([`Capabilities`]), and its semantic errors.
+//! The storage contract: the [`Store`] trait, the [`UploadWriter`] a body is
+//! pushed into, the optional capabilities a store may offer, and the
+//! semantic errors every backend converts into.
 //!
-//! A store speaks uploads, not HTTP: ids, offsets, byte streams. The handler
-//! in [`crate::server`] decides everything protocol-related and calls the
-//! store with already-validated values.
+//! A store speaks uploads, not HTTP: ids, offsets, bytes. The protocol
+//! decisions are made before a store is called, with already-validated
+//! values; a trait is no I/O, so it lives in this pure crate.
+//!
+//! The required part is small (create, info, writer, read). What a store
+//! can do beyond it is announced *by type*: [`Store::termination`],
+//! [`Store::deferred_length`], [`Store::concatenation`] and
+//! [`Store::listing`] return `None` unless the store implements the
+//! capability, and the advertised `Tus-Extension` list follows from them,
+//! so a store can never advertise what it cannot do.
 
-mod capabilities;
+mod capability;
 mod error;
-mod id;
-mod info;
 mod memory;
+#[cfg(feature = "serde")]
+pub mod record;
+mod writer;
 
-pub use capabilities::Capabilities;
+pub use capability::{Concatenate, DeferLength, Listing, Terminate};
 pub use error::{BoxError, StoreError};
-pub use id::{IdGenerator, InvalidUploadId, RandomIds, UploadId};
-pub use info::{ConcatPart, NewUpload, UploadInfo, UploadKind, UploadSize};
 pub use memory::MemoryStore;
+pub use writer::{Durability, UploadWriter, Writer};
 
 use std::io;
 use std::ops::Range;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-/// Decides, once the last byte of a staged append has arrived, whether to
-/// keep it (`true`) or discard it (`false`).
-pub type Verdict = Box<dyn FnOnce() -> bool + Send>;
+use crate::upload::{NewUpload, UploadId, UploadInfo};
 
-/// A stream of bytes: a request body flowing into a store, or stored data
-/// flowing out.
+/// Stored bytes flowing out of a store (a download).
 pub type DataStream = BoxStream<'static, io::Result<Bytes>>;
 
-/// A storage backend for uploads. Object-safe: the handler holds `Arc<dyn Store>`.
+/// A storage backend for uploads. Object-safe: a server holds `Arc<dyn Store>`.
 ///
 /// # Contract
 /// Implementors MUST guarantee:
 /// - **Durable offsets.** The offset [`Store::info`] reports is data that
 ///   [`Store::read`] returns, also after the process is killed and the store
 ///   reopened over the same storage.
-/// - **Atomic appends.** [`Store::append`] fails with
+/// - **Atomic writer open.** [`Store::writer`] fails with
 ///   [`StoreError::OffsetMismatch`] when `offset` is not the upload's offset
-///   at the moment the write opens, and with [`StoreError::Busy`] while another
-///   append to the same upload runs. A stale offset never writes a byte.
-/// - **Keep what arrived.** When the data stream yields an error (the client
-///   went away), the store keeps every byte received before it and returns
-///   `Ok` with the new offset.
-/// - **Streaming.** Data is written as it arrives; memory use does not grow
-///   with the size of a body or an upload.
+///   at the moment it opens, and with [`StoreError::Busy`] while another
+///   writer on the same upload is open (in this process or, for stores shared
+///   between processes, in another). A stale offset never writes a byte.
+/// - **Both durabilities.** A [`Durability::KeepPrefix`] writer keeps every
+///   byte it was sent once [`UploadWriter::commit`] returns; a
+///   [`Durability::AllOrNothing`] writer keeps them only on commit and leaves
+///   the upload exactly as it was on [`UploadWriter::abort`], on drop, and
+///   if the process dies before the commit returns.
+/// - **Streaming.** Memory use does not grow with the size of a body or an
+///   upload: a writer applies backpressure through its `Sink` readiness.
+/// - **Injected time.** `updated_at` is the `now` given to the write that
+///   last changed the data (or `created_at`), never the backend's own clock.
+/// - **Unique ids.** [`Store::create`] fails with
+///   [`StoreError::AlreadyExists`] if the id exists, atomically (no
+///   check-then-write race between two creators).
 pub trait Store: Send + Sync + 'static {
-    /// What this store can do; `Tus-Extension` is derived from it.
-    fn capabilities(&self) -> Capabilities;
-
-    /// Creates an empty upload. Fails if the id exists.
+    /// Creates an empty upload ([`StoreError::AlreadyExists`] if the id exists).
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>>;
 
     /// The upload's current state; [`StoreError::NotFound`] if there is none.
     fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>>;
 
-    /// Appends `data` at `offset` and returns the new offset (see the contract).
+    /// Opens a writer appending at `offset` (see the contract). `now` stamps
+    /// the upload's `updated_at` when the writer commits bytes.
     ///
-    /// The caller has already capped `data` so it never goes past the upload's
-    /// known size.
-    fn append<'a>(&'a self, id: &'a UploadId, offset: u64, data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>>;
-
-    /// Sets the size of a deferred-length upload. Fails with
-    /// [`StoreError::LengthAlreadyKnown`] if it is already known.
-    fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// Removes the upload and all its data.
-    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// Streams the bytes in `range`, which lies within the stored offset.
-    ///
-    /// The handler reads complete uploads only; a store that cannot read an
-    /// unfinished one (S3 cannot read the parts of a multipart upload) may
-    /// answer [`StoreError::NotSupported`] for it.
-    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>>;
-
-    /// Like [`Store::append`], but all or nothing: the bytes are kept only if
-    /// `data` ends without an error and then `verdict()` returns `true`.
-    /// Otherwise the upload is left exactly as it was, also if the process
-    /// dies midway, and the old offset is returned. Used for checksums.
-    ///
-    /// Stores that implement it declare [`Capabilities::with_staged_append`].
-    fn append_staged<'a>(
+    /// The caller never sends past the upload's known size.
+    fn writer<'a>(
         &'a self,
         id: &'a UploadId,
         offset: u64,
-        data: DataStream,
-        verdict: Verdict,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        let _ = (id, offset, data, verdict);
-        Box::pin(async { Err(StoreError::NotSupported("staged append")) })
+        durability: Durability,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Writer, StoreError>>;
+
+    /// Streams the bytes in `range` of a complete upload. The range lies
+    /// within the upload's offset.
+    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>>;
+
+    /// Removing uploads (the termination extension and expiry).
+    fn termination(&self) -> Option<&dyn Terminate> {
+        None
     }
 
-    /// Writes the data of `partials`, in order, as the whole data of upload
-    /// `id` (a final upload whose size is already declared as their sum),
-    /// replacing anything it held, and returns its new offset. The partials
-    /// are complete and are left unchanged. Stores should let the operating
-    /// system or the backend copy the bytes where it can.
-    ///
-    /// Stores that implement it declare [`Capabilities::with_concatenation`].
-    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
-        let _ = (id, partials);
-        Box::pin(async { Err(StoreError::NotSupported("concatenation")) })
+    /// Declaring a deferred length (the creation-defer-length extension).
+    fn deferred_length(&self) -> Option<&dyn DeferLength> {
+        None
     }
 
-    /// Every upload's id, in no particular order.
-    ///
-    /// Stores that implement it declare [`Capabilities::with_listing`].
-    fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
-        Box::pin(futures::stream::once(async {
-            Err(StoreError::NotSupported("listing"))
-        }))
+    /// Partial and final uploads (the concatenation extension).
+    fn concatenation(&self) -> Option<&dyn Concatenate> {
+        None
+    }
+
+    /// Listing every upload (the expiry reaper).
+    fn listing(&self) -> Option<&dyn Listing> {
+        None
     }
 }

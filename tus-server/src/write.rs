@@ -1,0 +1,300 @@
+//! Creation (single and partial uploads) and append: the request paths
+//! that push a body into a store writer.
+//!
+//! ```text
+//!   PATCH: try lock ─(held)─▶ stale offset? 409, the holder keeps going
+//!                 └▶ lock (steal) ─▶ info ─▶ plan_append ─▶ writer ─▶ pump ─▶ settle ─▶ commit | abort
+//!          ─▶ declare length ─▶ unlock ─▶ after_write: finish hooks, waiting finals ─▶ 204
+//!   POST:  plan_creation ─▶ pre_create ─▶ store.create ─▶ post_create ─▶ (body: writer ─▶ pump ─▶ …) ─▶ 201
+//! ```
+
+use http_body::Body as _;
+use tus_core::checksum::Verification;
+use tus_core::server::TusError;
+use tus_core::server::body::{self as body_end, Settlement};
+use tus_core::server::decide::{self, CreationPlan};
+use tus_core::server::request::{AppendRequest, CreateRequest};
+use tus_core::server::response::{self, Reply};
+use tus_core::store::{StoreError, Writer};
+use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
+
+use super::body::RequestBody;
+use super::handler::{Call, Shared};
+use super::hooks::Access;
+use super::ingest::{self, Report, Watch};
+use super::interrupt::Stops;
+use super::lifecycle;
+use super::lock::{LockGuard, ReleaseRequested};
+use super::concat;
+
+/// Where one write goes and what it may take.
+struct Target<'a> {
+    id: &'a UploadId,
+    offset: u64,
+    /// The upload's size once this request succeeds.
+    size: UploadSize,
+    limit: u64,
+    content_length: Option<u64>,
+    verify: Option<&'a Verification>,
+    /// The lock holder's release request, when the write holds the lock.
+    release: Option<ReleaseRequested>,
+}
+
+/// `POST` of a single or partial upload (finals go to `concat`).
+pub(crate) async fn create(
+    shared: &Shared,
+    call: &Call<'_>,
+    request: CreateRequest,
+    body: RequestBody,
+) -> Result<Reply, TusError> {
+    let config = &shared.config;
+    let (size, body_limit, partial, verify) = match decide::plan_creation(&request, &shared.policy, &config.base_path)?
+    {
+        CreationPlan::Final(references) => return concat::create_final(shared, call, request.metadata, references).await,
+        CreationPlan::Upload {
+            size,
+            body_limit,
+            partial,
+            verify,
+        } => (size, body_limit, partial, verify),
+    };
+    let (id, metadata) = shared
+        .lifecycle
+        .pre_create(&call.cx, shared.ids.as_ref(), request.metadata, size, false)
+        .await?;
+    let kind = if partial { UploadKind::Partial } else { UploadKind::Single };
+    let upload = NewUpload {
+        id,
+        size,
+        metadata,
+        kind,
+        created_at: call.now,
+    };
+    let info = shared.store.create(upload).await?;
+    let location = config.location.location(call.parts, &config.base_path, &info.id);
+    tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
+    shared.lifecycle.created(&call.cx, &info).await;
+    let written = match body_limit {
+        Some(limit) => {
+            let target = Target {
+                id: &info.id,
+                offset: 0,
+                size,
+                limit,
+                content_length: request.content_length,
+                verify: verify.as_ref(),
+                release: None,
+            };
+            write(shared, call, target, body).await
+        }
+        None => Ok(0),
+    };
+    let (offset, error) = match written {
+        Ok(offset) => (offset, None),
+        Err(Failed { offset, error }) => (offset, Some(error)),
+    };
+    let after = decide::after_write(&info.kind, size, false, offset, &shared.policy, call.now);
+    let finish = finish_if(shared, call, after.finished, &info, size, offset).await;
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let mut reply = response::created(location, Some(offset), after.expires);
+    if let Some(finish) = finish {
+        lifecycle::apply(&finish?, reply.headers_mut());
+    }
+    Ok(reply)
+}
+
+/// `PATCH`: append a body at the client's offset.
+pub(crate) async fn append(
+    shared: &Shared,
+    call: &Call<'_>,
+    request: AppendRequest,
+    body: RequestBody,
+) -> Result<Reply, TusError> {
+    let id = &request.id;
+    let (lock, info) = lock_for_append(shared, call, &request).await?;
+    let plan = decide::plan_append(&info, &request, &shared.policy, call.now)?;
+    let size = plan.declare_length.map_or(info.size, UploadSize::Known);
+    let target = Target {
+        id,
+        offset: request.offset,
+        size,
+        limit: plan.body_limit,
+        content_length: request.content_length,
+        verify: plan.verify.as_ref(),
+        release: Some(lock.release_requested()),
+    };
+    let mut written = write(shared, call, target, body).await;
+    // Only once the body is in: a refused PATCH (checksum mismatch, body
+    // too long, interrupted) leaves the length deferred, as it found it.
+    if let (Ok(offset), Some(length)) = (&written, plan.declare_length)
+        && let Err(error) = declare_length(shared, id, length).await
+    {
+        written = Err(Failed {
+            offset: *offset,
+            error,
+        });
+    }
+    drop(lock);
+    let (offset, error, declared) = match written {
+        Ok(offset) => (offset, None, size),
+        Err(Failed { offset, error }) => (offset, Some(error), info.size),
+    };
+    let after = decide::after_write(&info.kind, declared, info.is_complete(), offset, &shared.policy, call.now);
+    let finish = finish_if(shared, call, after.finished, &info, declared, offset).await;
+    if after.partial_completed {
+        concat::assemble_waiting(shared, call, id).await;
+    }
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let mut reply = response::appended(offset, after.expires);
+    if let Some(finish) = finish {
+        lifecycle::apply(&finish?, reply.headers_mut());
+    }
+    Ok(reply)
+}
+
+/// Takes the upload's lock for an append and returns its fresh state.
+///
+/// When the lock is held by another request, a PATCH at an offset below the
+/// stored one can never succeed: it is answered 409 at once, and the
+/// request holding the lock is not interrupted. With hooks installed, the
+/// request is authorized before it can disturb anyone.
+async fn lock_for_append(
+    shared: &Shared,
+    call: &Call<'_>,
+    request: &AppendRequest,
+) -> Result<(LockGuard, UploadInfo), TusError> {
+    let id = &request.id;
+    if let Some(lock) = shared.locks.try_acquire(id).await? {
+        let info = shared.store.info(id).await?;
+        shared.lifecycle.authorize(&call.cx, Access::Append(&info)).await?;
+        return Ok((lock, info));
+    }
+    let seen = shared.store.info(id).await?;
+    shared.lifecycle.authorize(&call.cx, Access::Append(&seen)).await?;
+    if request.offset < seen.offset {
+        return Err(TusError::MismatchedOffset {
+            expected: seen.offset,
+            provided: request.offset,
+        });
+    }
+    let lock = shared.locks.acquire(id).await?;
+    let info = shared.store.info(id).await?;
+    Ok((lock, info))
+}
+
+async fn declare_length(shared: &Shared, id: &UploadId, length: u64) -> Result<(), TusError> {
+    let deferred = shared
+        .store
+        .deferred_length()
+        .ok_or(TusError::ExtensionNotSupported(tus_core::headers::Extension::CreationDeferLength))?;
+    Ok(deferred.declare_length(id, length).await?)
+}
+
+/// A write that failed, and the upload's offset afterwards.
+struct Failed {
+    offset: u64,
+    error: TusError,
+}
+
+/// Streams `body` into a writer opened at the target and settles it:
+/// committed (kept) or aborted, as tus-core decides from how the body ended.
+async fn write(shared: &Shared, call: &Call<'_>, target: Target<'_>, mut body: RequestBody) -> Result<u64, Failed> {
+    let unchanged = |error: TusError| Failed {
+        offset: target.offset,
+        error,
+    };
+    if target.verify.is_none() && (target.content_length == Some(0) || body.is_end_stream()) {
+        return Ok(target.offset);
+    }
+    let durability = body_end::durability(target.verify);
+    let mut writer: Writer = shared
+        .store
+        .writer(target.id, target.offset, durability, call.now)
+        .await
+        .map_err(|error| unchanged(mismatch(error, target.offset)))?;
+    let stops = Stops {
+        release: target.release.clone(),
+        shutdown: Some(shared.shutdown.signal()),
+    };
+    let config = &shared.config;
+    let watch = Watch {
+        timer: shared.timer.as_ref(),
+        idle: config.body_idle_timeout,
+        min_rate: config.min_body_rate,
+        progress: Some(config.progress_interval),
+    };
+    let mut reporter = shared
+        .lifecycle
+        .reporter(&call.cx, target.id, target.offset, target.size);
+    let pumped = ingest::pump(
+        &mut body,
+        &mut writer,
+        target.limit,
+        target.verify,
+        stops,
+        watch,
+        reporter.as_mut().map(|reporter| reporter as &mut dyn Report),
+    )
+    .await;
+    let pumped = match pumped {
+        Ok(pumped) => pumped,
+        Err(error) => {
+            let offset = writer.abort().await.unwrap_or(target.offset);
+            return Err(Failed {
+                offset,
+                error: mismatch(error, target.offset),
+            });
+        }
+    };
+    shared.lifecycle.received(pumped.received);
+    let Settlement { keep, error } =
+        body_end::settle(pumped.end, pumped.digest, durability, target.size, &shared.policy);
+    let settled = if keep { writer.commit().await } else { writer.abort().await };
+    let offset = settled.map_err(|error| unchanged(mismatch(error, target.offset)))?;
+    match error {
+        None => Ok(offset),
+        Some(error) => {
+            tracing::info!(id = %target.id, offset, code = error.code(), "request body did not complete");
+            Err(Failed { offset, error })
+        }
+    }
+}
+
+/// A store error met while writing at the client's `offset`.
+fn mismatch(error: StoreError, offset: u64) -> TusError {
+    match error {
+        StoreError::OffsetMismatch { current } => TusError::MismatchedOffset {
+            expected: current,
+            provided: offset,
+        },
+        other => other.into(),
+    }
+}
+
+/// Runs the finish steps when a write just completed the upload (also when
+/// the request failed after its last byte was stored, so `post_finish` is
+/// never missed). The upload's state is built from what the write changed,
+/// not read again.
+async fn finish_if(
+    shared: &Shared,
+    call: &Call<'_>,
+    finished: bool,
+    before: &UploadInfo,
+    size: UploadSize,
+    offset: u64,
+) -> Option<Result<super::hooks::FinishResponse, TusError>> {
+    if !finished {
+        return None;
+    }
+    let info = UploadInfo {
+        size,
+        offset,
+        updated_at: call.now,
+        ..before.clone()
+    };
+    Some(shared.lifecycle.finished(&call.cx, info).await)
+}
