@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::stream::BoxStream;
-use futures::{SinkExt as _, StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, SinkExt as _, StreamExt as _, TryStreamExt as _};
 use tus_core::headers::Metadata;
 use tus_core::store::{Durability, Store, StoreError};
 use tus_core::upload::{ConcatPart, NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
@@ -94,7 +94,20 @@ pub async fn write(
 ) -> Result<u64, StoreError> {
     let mut writer = store.writer(id, offset, durability, written_at()).await?;
     let mut complete = true;
-    while let Some(chunk) = body.next().await {
+    loop {
+        // Like a server: whenever the body has nothing ready, the writer
+        // flushes what it holds.
+        let chunk = match body.next().now_or_never() {
+            Some(chunk) => chunk,
+            None => {
+                if let Err(error) = writer.flush().await {
+                    writer.abort().await.ok();
+                    return Err(error);
+                }
+                body.next().await
+            }
+        };
+        let Some(chunk) = chunk else { break };
         match chunk {
             Ok(chunk) => {
                 if let Err(error) = writer.feed(chunk).await {

@@ -27,10 +27,12 @@
 //! - [`upload`]: ids, sizes, kinds and the state of an upload.
 //! - [`checksum`]: streaming digests for the checksum extension.
 //! - [`store`]: the storage contract (a trait is no I/O) and an in-memory store.
+//! - [`lock`]: the per-upload locking contract, with request stealing.
 //! - [`server`]: request parsing, the server's decisions, responses and events.
 
 pub mod checksum;
 pub mod headers;
+pub mod lock;
 pub mod server;
 pub mod store;
 pub mod upload;

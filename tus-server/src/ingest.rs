@@ -208,6 +208,14 @@ pub(crate) async fn pump(
             Accepted::All(data) => {
                 writer.feed(data).await?;
                 dirty = true;
+                // A zero interval reports every chunk (what tests and fine
+                // quotas want); otherwise progress waits for the tick.
+                if watch.progress == Some(Duration::ZERO)
+                    && let Some(reporter) = reporter.as_deref_mut()
+                    && let Err(reason) = reporter.report(received).await
+                {
+                    break BodyEnd::Stopped(reason);
+                }
             }
             Accepted::Prefix(data) => {
                 if !data.is_empty() {

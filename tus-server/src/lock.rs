@@ -1,5 +1,6 @@
-//! Per-upload locks with request stealing: the driver's fence around HEAD,
-//! PATCH and DELETE.
+//! Per-upload locks with request stealing (the contract is
+//! [`tus_core::lock`]): the in-process [`MemoryLocker`], and how the driver
+//! bounds every wait by its lock timeout.
 //!
 //! The store's atomic append is the first fence (a stale offset never
 //! writes); this lock is the second, so two writers never race on one upload
@@ -22,100 +23,18 @@
 //! lock timeout: the waiter then answers `423 Locked`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::FutureExt as _;
 use futures::channel::oneshot;
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
 use futures::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
-
+pub use tus_core::lock::{LockError, LockGuard, Locker, ReleaseRequested};
 use tus_core::server::TusError;
-use tus_core::store::{BoxError, StoreError};
+use tus_core::store::StoreError;
 use tus_core::upload::UploadId;
 
 use super::timer::Timer;
-
-/// Why a lock could not be taken.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LockError {
-    /// The lock is held elsewhere and could not be obtained.
-    #[error("upload is locked")]
-    Busy,
-    /// The locker's backend failed (a lock file or a lock server).
-    #[error("locker failed")]
-    Backend(#[source] BoxError),
-}
-
-/// Completes when another request asked the holder of a lock to release it.
-pub type ReleaseRequested = Shared<BoxFuture<'static, ()>>;
-
-/// Exclusive access to one upload until dropped.
-pub struct LockGuard {
-    _release: Box<dyn Send + Sync>,
-    requested: ReleaseRequested,
-}
-
-impl LockGuard {
-    /// A guard that runs `release`'s `Drop` when the lock is released, and is
-    /// never asked to release early (a locker without stealing).
-    pub fn new(release: impl Send + Sync + 'static) -> Self {
-        Self::with_release_request(release, futures::future::pending())
-    }
-
-    /// A guard whose holder is asked to release when `requested` completes.
-    ///
-    /// Lockers that support stealing complete `requested` when another
-    /// request wants the lock; it may also complete spuriously (the holder
-    /// then merely stops early).
-    pub fn with_release_request(
-        release: impl Send + Sync + 'static,
-        requested: impl Future<Output = ()> + Send + 'static,
-    ) -> Self {
-        Self {
-            _release: Box::new(release),
-            requested: requested.boxed().shared(),
-        }
-    }
-
-    /// Completes once another request asked for this lock. Cheap to call
-    /// repeatedly; every returned future completes at the same time.
-    pub fn release_requested(&self) -> ReleaseRequested {
-        self.requested.clone()
-    }
-}
-
-impl std::fmt::Debug for LockGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LockGuard").finish_non_exhaustive()
-    }
-}
-
-/// Hands out per-upload locks. Implement it to share locks between processes
-/// or hosts.
-///
-/// Contract: at most one [`LockGuard`] per upload id exists at a time among
-/// all handlers sharing the locker; it is released when dropped (or, for
-/// lockers spanning processes, when its process dies). A locker supporting
-/// stealing completes the holder's [`LockGuard::release_requested`] when
-/// `lock` is called for an id that is held, then waits for the release. The
-/// handler bounds every `lock` call by its lock timeout, dropping the future
-/// when it passes, so `lock` MUST be cancel-safe.
-pub trait Locker: Send + Sync + 'static {
-    /// Waits for exclusive access to `id`, asking its holder to release.
-    fn lock<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<LockGuard, LockError>>;
-
-    /// Takes `id`'s lock only if nobody holds it, without asking anyone to
-    /// release: `Ok(None)` when it is held (or when this locker cannot
-    /// tell, which the default answers). The server uses it to check a
-    /// request that may not deserve to interrupt the holder (a PATCH at an
-    /// offset that can never succeed) before stealing.
-    fn try_lock<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<Option<LockGuard>, LockError>> {
-        let _ = id;
-        Box::pin(async { Ok(None) })
-    }
-}
 
 /// One upload's lock, its current holder's release trigger, and its waiters.
 #[derive(Debug, Default)]
@@ -297,6 +216,7 @@ fn lock_error(error: LockError) -> TusError {
     match error {
         LockError::Busy => TusError::Locked,
         LockError::Backend(source) => TusError::from(StoreError::Unavailable(source)),
+        other => TusError::from(StoreError::Unavailable(Box::new(other))),
     }
 }
 

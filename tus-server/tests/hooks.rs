@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use futures::executor::block_on;
 use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
-use tus_core::server::{Event, FinishResponse, HookContext, Hooks, PreCreate, Progress, Rejection, TusHandler};
-use tus_core::store::{MemoryStore, Store as _, UploadId, UploadInfo};
-use tus_core::{RequestBody, ResponseBody};
+use tus_server::{Event, FinishResponse, HookContext, Hooks, PreCreate, Progress, Rejection, TusHandler};
+use tus_core::store::{Listing as _, MemoryStore};
+use tus_core::upload::{UploadId, UploadInfo};
+use tus_server::{RequestBody, ResponseBody};
 
 /// What an auth middleware leaves in the request extensions.
 #[derive(Debug, Clone)]
@@ -443,4 +443,14 @@ fn a_subscriber_that_never_reads_does_not_block_uploads() {
         // Created filled the queue; 8 progress reports and Finished were dropped.
         assert_eq!(stalled.dropped(), 9);
     });
+}
+
+/// Runs `future` to completion on a fresh single-threaded Tokio runtime
+/// (the handler's default timer needs Tokio's time driver).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+        .block_on(future)
 }

@@ -13,14 +13,15 @@ use futures::FutureExt as _;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{BoxFuture, Shared};
 use http::{Request, Response, StatusCode};
-use tus_core::server::{Locker as _, MemoryLocker, Timer, TusHandler};
-use tus_core::store::{MemoryStore, UploadId};
-use tus_core::{RequestBody, ResponseBody};
+use tus_server::{Locker as _, MemoryLocker, Timer, TusHandler};
+use tus_core::store::MemoryStore;
+use tus_core::upload::UploadId;
+use tus_server::{RequestBody, ResponseBody};
 
 type Chunks = mpsc::UnboundedSender<Result<Bytes, std::io::Error>>;
 
 fn handler(
-    configure: impl FnOnce(tus_core::server::TusHandlerBuilder) -> tus_core::server::TusHandlerBuilder,
+    configure: impl FnOnce(tus_server::TusHandlerBuilder) -> tus_server::TusHandlerBuilder,
 ) -> TusHandler {
     // A timer that never fires unless a test passes its own: no runtime here.
     let builder = TusHandler::builder(Arc::new(MemoryStore::new())).timer(Arc::new(NeverTimer));

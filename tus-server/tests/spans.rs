@@ -3,12 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::executor::block_on;
 use http::Request;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tus_core::RequestBody;
-use tus_core::server::TusHandler;
+use tus_server::RequestBody;
+use tus_server::TusHandler;
 use tus_core::store::MemoryStore;
 
 /// Remembers, per `tus` span, the `id` recorded on it; tracks the entered
@@ -115,4 +114,14 @@ fn request_spans_carry_the_upload_id() {
         .map(|(_, r)| r.clone())
         .collect();
     assert_eq!(recorded, vec![Some(id.clone()), Some(id), None]);
+}
+
+/// Runs `future` to completion on a fresh single-threaded Tokio runtime
+/// (the handler's default timer needs Tokio's time driver).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+        .block_on(future)
 }

@@ -1,35 +1,13 @@
-//! Streaming a body onto the end of a data file.
-//!
-//! ```text
-//!   take the chunks already received ─▶ (one blocking call:) open (append
-//!   mode) ─▶ try_lock ─▶ length == offset? ─▶ write them ─▶ body ended? ─▶ fsync
-//!   ─▶ new offset; otherwise loop {
-//!       chunk ready now?  yes: add it to the batch; write the batch when full
-//!                         no:  write the batch, then wait for the chunk
-//!   } ─▶ write the rest ─▶ fsync ─▶ new offset = file length
-//! ```
-//!
-//! The batch is bounded ([`MAX_BATCH_BYTES`], [`MAX_BATCH_CHUNKS`]) and
-//! written with one vectored write, so chunks are never copied. Writing
-//! whenever the body is not immediately ready means a slow client's bytes
-//! reach the file at once instead of waiting for the batch to fill.
-//!
-//! A body that has fully arrived by the time the append starts (a small
-//! PATCH or creation-with-upload) thus costs one trip to the blocking pool,
-//! not one to open, one to write and one to flush.
-//!
-//! Staged appends ([`crate::staged`]) write their stage file with the same
-//! [`Writer`].
+//! Opening a data file for writing (its lock, its identity, the offset
+//! check), and the bounded batch of chunks a writer writes with one
+//! vectored write, so chunks are never copied.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, IoSlice, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
-use futures::{FutureExt as _, StreamExt as _};
-use tus_core::store::{DataStream, StoreError, UploadId};
-
-use crate::blocking;
+use tus_core::store::StoreError;
 
 /// The most bytes held before they are written.
 const MAX_BATCH_BYTES: usize = 1 << 20;
@@ -53,7 +31,11 @@ pub(crate) fn open(data: &Path, info: &Path, offset: u64) -> Result<File, StoreE
 /// writer, in this process or another, gets [`StoreError::Busy`]. It is
 /// released when the returned file is dropped.
 pub(crate) fn open_locked(options: &OpenOptions, data: &Path, info: &Path) -> Result<(File, u64), StoreError> {
-    let file = options.open(data)?;
+    let file = match options.open(data) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+        Err(error) => return Err(StoreError::io(error)),
+    };
     lock(&file)?;
     // A data file without its sidecar is the remains of a terminated upload.
     if !info.try_exists().map_err(StoreError::backend)? {
@@ -102,197 +84,41 @@ pub(crate) fn lock(file: &File) -> Result<(), StoreError> {
     }
 }
 
-/// Appends `data` to the data file at `data` after checking that `offset`
-/// is its length (see [`open`]), then (with `sync`) flushes the file to
-/// disk, and returns its new length.
-///
-/// The chunks already received go into the same blocking call as the open,
-/// and if the body ended among them, so do the flush and the length.
-///
-/// A body error ends the append like the end of the body: every byte
-/// received before it is kept.
-pub(crate) async fn append(
-    data: PathBuf,
-    info: PathBuf,
-    offset: u64,
-    mut body: DataStream,
-    sync: bool,
-    id: &UploadId,
-) -> Result<u64, StoreError> {
-    let mut batch = Batch::default();
-    let ended = batch.fill_ready(&mut body, id);
-    let opened = blocking::run(move || {
-        let file = open(&data, &info, offset)?;
-        let mut writer = Writer { file, batch, held: () };
-        writer.write_batch()?;
-        if ended {
-            return writer.finish_blocking(sync).map(Opened::Finished);
-        }
-        Ok(Opened::Writing(writer))
-    })
-    .await?;
-    match opened {
-        Opened::Finished(length) => Ok(length),
-        Opened::Writing(writer) => {
-            let (writer, _) = writer.write_body(body, id).await?;
-            writer.finish(sync).await
-        }
-    }
-}
-
-/// Where [`append`] stands after its first blocking call.
-enum Opened {
-    /// The body ended; the file is flushed and this is its length.
-    Finished(u64),
-    /// More of the body is on its way.
-    Writing(Writer<()>),
-}
-
-/// How a request body ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BodyEnd {
-    /// Every byte arrived.
-    Complete,
-    /// The body yielded an error (the client went away); the bytes before
-    /// it were written.
-    Failed,
-}
-
-/// A file being written, and the chunks not yet written to it.
-pub(crate) struct Writer<H> {
-    file: File,
-    batch: Batch,
-    /// Kept alive as long as the writer, also inside blocking writes: a
-    /// staged append holds the data file (and so its lock) here while it
-    /// writes the stage file.
-    held: H,
-}
-
-impl<H: Send + 'static> Writer<H> {
-    /// A writer onto `file`, keeping `held` until it is dropped.
-    pub(crate) fn new(file: File, held: H) -> Self {
-        Self {
-            file,
-            batch: Batch::default(),
-            held,
-        }
-    }
-
-    /// The written file and the held one.
-    pub(crate) fn into_parts(self) -> (File, H) {
-        (self.file, self.held)
-    }
-
-    /// Writes `data` to the file until it ends or fails, and says how it ended.
-    pub(crate) async fn write_body(
-        mut self,
-        mut data: DataStream,
-        id: &UploadId,
-    ) -> Result<(Self, BodyEnd), StoreError> {
-        let end = loop {
-            let next = match data.next().now_or_never() {
-                Some(next) => next,
-                None => {
-                    self = self.flush().await?;
-                    data.next().await
-                }
-            };
-            match next {
-                Some(Ok(chunk)) => {
-                    self.batch.push(chunk);
-                    if self.batch.is_full() {
-                        self = self.flush().await?;
-                    }
-                }
-                Some(Err(error)) => {
-                    tracing::debug!(%id, %error, "request body failed");
-                    break BodyEnd::Failed;
-                }
-                None => break BodyEnd::Complete,
-            }
-        };
-        Ok((self.flush().await?, end))
-    }
-
-    /// Writes the batch, if any, on the blocking pool. The writer moves into
-    /// the blocking task and back out, so if this future is dropped the task
-    /// still finishes its write and then closes (and unlocks) the files.
-    async fn flush(mut self) -> Result<Self, StoreError> {
-        if self.batch.is_empty() {
-            return Ok(self);
-        }
-        blocking::run(move || {
-            self.write_batch()?;
-            Ok(self)
-        })
-        .await
-    }
-
-    /// Writes the batch and forgets it. Blocking.
-    fn write_batch(&mut self) -> Result<(), StoreError> {
-        write_all_vectored(&mut self.file, &self.batch.chunks).map_err(StoreError::backend)?;
-        self.batch.clear();
-        Ok(())
-    }
-
-    /// Flushes the file to disk (with `sync`) and returns its length.
-    async fn finish(self, sync: bool) -> Result<u64, StoreError> {
-        blocking::run(move || self.finish_blocking(sync)).await
-    }
-
-    /// [`Writer::finish`], on the calling thread. Blocking.
-    fn finish_blocking(self, sync: bool) -> Result<u64, StoreError> {
-        if sync {
-            self.file.sync_data().map_err(StoreError::backend)?;
-        }
-        Ok(self.file.metadata().map_err(StoreError::backend)?.len())
-    }
-}
-
 /// Chunks received but not yet written.
 #[derive(Debug, Default)]
-struct Batch {
+pub(crate) struct Batch {
     chunks: Vec<Bytes>,
     len: usize,
 }
 
 impl Batch {
-    fn push(&mut self, chunk: Bytes) {
+    pub(crate) fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
             self.len += chunk.len();
             self.chunks.push(chunk);
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
 
     /// Forgets the written chunks, keeping the allocation.
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.chunks.clear();
         self.len = 0;
     }
 
-    fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.len >= MAX_BATCH_BYTES || self.chunks.len() >= MAX_BATCH_CHUNKS
     }
 
-    /// Adds the chunks `body` yields without waiting, until the batch is
-    /// full; returns whether the body ended (or failed) among them.
-    fn fill_ready(&mut self, body: &mut DataStream, id: &UploadId) -> bool {
-        while !self.is_full() {
-            match body.next().now_or_never() {
-                Some(Some(Ok(chunk))) => self.push(chunk),
-                Some(Some(Err(error))) => {
-                    tracing::debug!(%id, %error, "request body failed");
-                    return true;
-                }
-                Some(None) => return true,
-                None => return false,
-            }
-        }
-        false
+    /// Writes every chunk to `out`, in order, with as few vectored writes as
+    /// it allows, and forgets them. Blocking.
+    pub(crate) fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        write_all_vectored(out, &self.chunks)?;
+        self.clear();
+        Ok(())
     }
 }
 
@@ -382,39 +208,6 @@ mod tests {
         std::fs::write(&replacement, b"new").expect("replacement");
         std::fs::rename(&replacement, &data).expect("rename");
         assert!(!is_current(&file.metadata().expect("fstat"), &data).expect("stat"));
-    }
-
-    #[test]
-    fn ready_chunks_are_taken_without_waiting() {
-        let id = UploadId::parse("ready").expect("id");
-        let chunks = || ["ab", "", "cd"].map(|c| Ok(Bytes::from(c)));
-        let cases: Vec<(DataStream, bool, usize)> = vec![
-            (futures::stream::iter(chunks()).boxed(), true, 4),
-            (
-                futures::stream::iter(chunks())
-                    .chain(futures::stream::pending())
-                    .boxed(),
-                false,
-                4,
-            ),
-            (
-                futures::stream::iter(chunks())
-                    .chain(futures::stream::iter([Err(io::Error::other("reset"))]))
-                    .boxed(),
-                true,
-                4,
-            ),
-            (
-                futures::stream::iter(std::iter::repeat_with(|| Ok(Bytes::from_static(b"x"))).take(1000)).boxed(),
-                false,
-                MAX_BATCH_CHUNKS,
-            ),
-        ];
-        for (index, (mut body, ended, len)) in cases.into_iter().enumerate() {
-            let mut batch = Batch::default();
-            assert_eq!(batch.fill_ready(&mut body, &id), ended, "case {index}");
-            assert_eq!(batch.len, len, "case {index}");
-        }
     }
 
     #[test]

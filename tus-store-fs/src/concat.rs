@@ -11,8 +11,10 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use tus_core::store::{StoreError, UploadId};
+use tus_core::store::StoreError;
+use tus_core::upload::UploadId;
 
 use crate::append;
 use crate::sidecar::sync_dir;
@@ -24,7 +26,13 @@ const TEMP_SUFFIX: &str = ".bin.tmp";
 
 /// Replaces the data of upload `id` in `dir` with the data of `partials`, in
 /// order, and returns its new length. Blocking.
-pub(crate) fn concatenate(dir: &Path, id: &UploadId, partials: &[UploadId], sync: bool) -> Result<u64, StoreError> {
+pub(crate) fn concatenate(
+    dir: &Path,
+    id: &UploadId,
+    partials: &[UploadId],
+    sync: bool,
+    now: SystemTime,
+) -> Result<u64, StoreError> {
     let data = dir.join(format!("{id}{DATA_SUFFIX}"));
     let info = dir.join(format!("{id}{INFO_SUFFIX}"));
     // Held until the new data file is in place: no append or other
@@ -38,18 +46,18 @@ pub(crate) fn concatenate(dir: &Path, id: &UploadId, partials: &[UploadId], sync
         .collect::<Result<Vec<File>, StoreError>>()?;
 
     let temp = temp_path(dir, id);
-    let written = write_joined(&temp, sources, sync).and_then(|len| fs::rename(&temp, &data).map(|()| len));
+    let written = write_joined(&temp, sources, sync, now).and_then(|len| fs::rename(&temp, &data).map(|()| len));
     let len = match written {
         Ok(len) => len,
         Err(error) => {
             if let Err(cleanup) = fs::remove_file(&temp) {
                 tracing::debug!(path = %temp.display(), %cleanup, "could not remove temporary concatenation");
             }
-            return Err(StoreError::backend(error));
+            return Err(StoreError::io(error));
         }
     };
     if sync {
-        sync_dir(dir).map_err(StoreError::backend)?;
+        sync_dir(dir).map_err(StoreError::io)?;
     }
     Ok(len)
 }
@@ -69,12 +77,16 @@ fn open_partial(dir: &Path, id: &UploadId) -> Result<File, StoreError> {
     {
         return Err(StoreError::NotFound);
     }
-    Ok(File::open(dir.join(format!("{id}{DATA_SUFFIX}")))?)
+    match File::open(dir.join(format!("{id}{DATA_SUFFIX}"))) {
+        Ok(file) => Ok(file),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
+        Err(error) => Err(StoreError::io(error)),
+    }
 }
 
 /// Writes `sources` one after the other to a new file at `path` and returns
 /// its length.
-fn write_joined(path: &Path, sources: Vec<File>, sync: bool) -> io::Result<u64> {
+fn write_joined(path: &Path, sources: Vec<File>, sync: bool, now: SystemTime) -> io::Result<u64> {
     // Not in append mode, so the kernel's file-to-file copy can be used.
     let mut out = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
     let mut len = 0;
@@ -83,6 +95,8 @@ fn write_joined(path: &Path, sources: Vec<File>, sync: bool) -> io::Result<u64> 
         // sendfile on Linux), so the bytes do not pass through this process.
         len += io::copy(&mut source, &mut out)?;
     }
+    // The final upload's data last changed now.
+    out.set_modified(now)?;
     if sync {
         out.sync_all()?;
     }

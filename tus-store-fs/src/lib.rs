@@ -61,11 +61,13 @@
 mod append;
 mod blocking;
 mod concat;
+mod finals;
 mod locker;
 mod read;
 mod sidecar;
 mod staged;
 mod store;
+mod writer;
 
 pub use locker::{DEFAULT_POLL_INTERVAL, FileLocker};
 pub use store::{FileStore, SyncPolicy};

@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tus_core::server::{LockError, LockGuard, Locker};
-use tus_core::store::{StoreError, UploadId};
+use tus_core::lock::{LockError, LockGuard, Locker};
+use tus_core::store::StoreError;
+use tus_core::upload::UploadId;
 
 use crate::blocking;
 
@@ -104,7 +105,7 @@ impl Locker for FileLocker {
 /// One attempt: the locked file, or `None` when another holds it (after
 /// asking it to release). Blocking.
 fn try_lock(path: &Path, release: &Path) -> Result<Option<File>, StoreError> {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(StoreError::io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -114,7 +115,7 @@ fn try_lock(path: &Path, release: &Path) -> Result<Option<File>, StoreError> {
                 .create(true)
                 .truncate(false)
                 .write(true)
-                .open(release)?;
+                .open(release).map_err(StoreError::io)?;
             return Ok(None);
         }
         Err(TryLockError::Error(error)) => return Err(StoreError::backend(error)),
@@ -135,7 +136,7 @@ fn try_lock(path: &Path, release: &Path) -> Result<Option<File>, StoreError> {
 #[cfg(unix)]
 fn is_current(file: &File, path: &Path) -> Result<bool, StoreError> {
     use std::os::unix::fs::MetadataExt as _;
-    let open = file.metadata()?;
+    let open = file.metadata().map_err(StoreError::io)?;
     match std::fs::metadata(path) {
         Ok(named) => Ok(open.dev() == named.dev() && open.ino() == named.ino()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),

@@ -19,7 +19,11 @@ pub(crate) fn open(data: &Path, info: &Path, range: &Range<u64>) -> Result<File,
     if !info.try_exists().map_err(StoreError::backend)? {
         return Err(StoreError::NotFound);
     }
-    let mut file = File::open(data)?;
+    let mut file = match File::open(data) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+        Err(error) => return Err(StoreError::io(error)),
+    };
     let len = file.metadata().map_err(StoreError::backend)?.len();
     if range.start > range.end || range.end > len {
         return Err(StoreError::backend(io::Error::new(

@@ -1,9 +1,9 @@
-//! All-or-nothing appends: the body goes to a stage file first.
+//! All-or-nothing writes: the body goes to a stage file first.
 //!
 //! ```text
-//!   lock data file ─▶ length == offset? ─▶ truncate {id}.stage ─▶ stream body into it
-//!     body failed or verdict false: delete {id}.stage ─▶ old offset
-//!     verdict true: kernel copy {id}.stage onto {id}.bin ─▶ fsync ─▶ delete {id}.stage ─▶ new offset
+//!   lock data file ─▶ length == offset? ─▶ truncate {id}.stage ─▶ write chunks into it
+//!     abort (or drop): delete {id}.stage ─▶ old offset
+//!     commit: kernel copy {id}.stage onto {id}.bin ─▶ fsync ─▶ delete {id}.stage ─▶ new offset
 //! ```
 //!
 //! The data file is not written before the copy, so a crash before it
@@ -17,10 +17,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use tus_core::store::{DataStream, StoreError, UploadId, Verdict};
+use tus_core::store::StoreError;
 
-use crate::append::{self, BodyEnd, Writer};
-use crate::blocking;
+use crate::append;
 
 /// The files of one upload that a staged append touches.
 #[derive(Debug, Clone)]
@@ -30,53 +29,9 @@ pub(crate) struct Paths {
     pub(crate) stage: PathBuf,
 }
 
-/// Appends `body` at `offset` if it arrives whole and `verdict` accepts it;
-/// otherwise leaves the data file untouched and returns `offset`.
-pub(crate) async fn append(
-    paths: Paths,
-    offset: u64,
-    body: DataStream,
-    verdict: Verdict,
-    sync: bool,
-    id: &UploadId,
-) -> Result<u64, StoreError> {
-    let (stage_path, owned_id) = (paths.stage.clone(), id.clone());
-    let (data, stage) = blocking::run(move || open(&paths, offset)).await?;
-    let (writer, end) = match Writer::new(stage, data).write_body(body, id).await {
-        Ok(written) => written,
-        Err(error) => {
-            // The failed write took the writer, and the lock, with it. Removing
-            // the file by name is still safe: a staged append that has opened
-            // it since writes and copies through its own handle, so at worst
-            // its stage file is unlinked early. Not removing it could keep a
-            // full disk full.
-            blocking::run(move || {
-                discard(&stage_path);
-                Ok(())
-            })
-            .await?;
-            return Err(error);
-        }
-    };
-    let keep = end == BodyEnd::Complete && verdict();
-    let (mut stage, mut data) = writer.into_parts();
-    blocking::run(move || {
-        let result = if keep {
-            commit(&mut stage, &mut data, offset, sync)
-        } else {
-            tracing::debug!(id = %owned_id, %offset, "staged append discarded");
-            Ok(offset)
-        };
-        // Still under the lock: `data` is closed only when this closure returns.
-        discard(&stage_path);
-        result
-    })
-    .await
-}
-
 /// Locks the data file and checks the offset, then creates or truncates the
 /// stage file. Blocking.
-fn open(paths: &Paths, offset: u64) -> Result<(File, File), StoreError> {
+pub(crate) fn open(paths: &Paths, offset: u64) -> Result<(File, File), StoreError> {
     // Not in append mode: the kernel's file-to-file copy refuses an
     // append-mode destination. The copy seeks to the end itself.
     let (data, length) = append::open_locked(OpenOptions::new().write(true), &paths.data, &paths.info)?;
@@ -87,7 +42,7 @@ fn open(paths: &Paths, offset: u64) -> Result<(File, File), StoreError> {
         .create(true)
         .truncate(true)
         .open(&paths.stage)
-        .map_err(StoreError::backend)?;
+        .map_err(StoreError::io)?;
     Ok((data, stage))
 }
 
@@ -96,7 +51,7 @@ fn open(paths: &Paths, offset: u64) -> Result<(File, File), StoreError> {
 ///
 /// If the copy or the flush fails, the data file is cut back to `offset`, so
 /// only a crash during the copy itself can leave part of the body appended.
-fn commit(stage: &mut File, data: &mut File, offset: u64, sync: bool) -> Result<u64, StoreError> {
+pub(crate) fn commit(stage: &mut File, data: &mut File, offset: u64, sync: bool) -> Result<u64, StoreError> {
     let appended = (|| {
         stage.seek(SeekFrom::Start(0))?;
         data.seek(SeekFrom::Start(offset))?;
@@ -114,13 +69,13 @@ fn commit(stage: &mut File, data: &mut File, offset: u64, sync: bool) -> Result<
             if let Err(cut) = data.set_len(offset) {
                 tracing::warn!(%offset, %cut, "could not cut a failed staged append back");
             }
-            Err(StoreError::backend(error))
+            Err(StoreError::io(error))
         }
     }
 }
 
 /// Removes the stage file; a leftover one is harmless, so failure is only logged.
-fn discard(stage: &Path) {
+pub(crate) fn discard(stage: &Path) {
     match fs::remove_file(stage) {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}

@@ -4,22 +4,30 @@ use std::fs::{self, OpenOptions};
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
-use tus_core::store::{Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, Verdict};
+use tus_core::store::record::UploadRecord;
+use tus_core::store::{
+    Concatenate, DataStream, DeferLength, Durability, Listing, Store, StoreError, Terminate, Writer,
+};
+use tus_core::upload::{NewUpload, UploadId, UploadInfo};
 
-use crate::sidecar::{self, Sidecar, SidecarError};
+use crate::sidecar::{self, SidecarError};
 use crate::staged::{self, Paths};
-use crate::{append, blocking, concat, read};
+use crate::writer::{Files, FsWriter};
+use crate::{append, blocking, concat, finals, read};
 
 /// Suffix of an upload's data file.
 pub(crate) const DATA_SUFFIX: &str = ".bin";
 /// Suffix of an upload's sidecar.
 pub(crate) const INFO_SUFFIX: &str = ".info";
-/// Suffix of the file a staged append writes before the data file.
+/// Suffix of the file an all-or-nothing write writes before the data file.
 const STAGE_SUFFIX: &str = ".stage";
+/// Suffix of the list of finals waiting for a partial upload.
+const FINALS_SUFFIX: &str = ".finals";
 
 /// When the store asks the operating system to flush writes to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,32 +104,29 @@ impl FileStore {
     fn stage_path(&self, id: &UploadId) -> PathBuf {
         self.dir.join(format!("{id}{STAGE_SUFFIX}"))
     }
+
+    /// `{dir}/{id}.finals`; see [`FileStore::data_path`].
+    fn finals_path(&self, id: &UploadId) -> PathBuf {
+        self.dir.join(format!("{id}{FINALS_SUFFIX}"))
+    }
 }
 
 impl Store for FileStore {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE
-            .with_termination()
-            .with_deferred_length()
-            .with_concatenation()
-            .with_staged_append()
-            .with_listing()
-    }
-
-    /// Creates `{id}.bin` (failing if it exists) with its modification time
-    /// set to the creation time, then writes `{id}.info` atomically. Until
-    /// the sidecar is in place the upload does not exist.
+    /// Creates `{id}.bin` (failing with `AlreadyExists` if it exists) with
+    /// its modification time set to the creation time, then writes
+    /// `{id}.info` atomically. Until the sidecar is in place the upload does
+    /// not exist.
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         let (data, info, sync) = (self.data_path(&upload.id), self.info_path(&upload.id), self.syncs());
         Box::pin(blocking::run(move || {
-            let json = Sidecar::new(&upload).to_json().map_err(StoreError::backend)?;
-            let file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&data)
-                .map_err(StoreError::backend)?;
-            // `updated_at` is the data file's modification time, never earlier
-            // than the creation time: without this it would only be close to it.
+            let json = sidecar::to_json(&UploadRecord::new(&upload)).map_err(StoreError::backend)?;
+            let file = match OpenOptions::new().write(true).create_new(true).open(&data) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists),
+                Err(error) => return Err(StoreError::io(error)),
+            };
+            // `updated_at` is the data file's modification time: the creation
+            // time until data is written.
             if let Err(error) = file.set_modified(upload.created_at) {
                 tracing::debug!(path = %data.display(), %error, "could not set the data file's modification time");
             }
@@ -141,61 +146,52 @@ impl Store for FileStore {
     fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>> {
         let (data, info, id) = (self.data_path(id), self.info_path(id), id.clone());
         Box::pin(blocking::run(move || {
-            let sidecar = sidecar::load(&info)?;
+            let record = sidecar::load(&info)?;
             let metadata = match fs::metadata(&data) {
                 Ok(metadata) => metadata,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     return Err(StoreError::backend(SidecarError::MissingData));
                 }
-                Err(error) => return Err(StoreError::backend(error)),
+                Err(error) => return Err(StoreError::io(error)),
             };
-            Ok(sidecar.into_info(id, metadata.len(), metadata.modified().ok()))
+            Ok(record.to_info(&id, metadata.len(), metadata.modified().ok()))
         }))
     }
 
-    fn append<'a>(&'a self, id: &'a UploadId, offset: u64, data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>> {
-        let (data_path, info_path, sync) = (self.data_path(id), self.info_path(id), self.syncs());
-        Box::pin(append::append(data_path, info_path, offset, data, sync, id))
-    }
-
-    /// Rewrites `{id}.info` atomically while holding the data file's lock, so
-    /// it never races an append or another declaration.
-    fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        let (data, info, sync) = (self.data_path(id), self.info_path(id), self.syncs());
-        Box::pin(blocking::run(move || {
-            let file = OpenOptions::new().write(true).open(&data)?;
-            append::lock(&file)?;
-            let mut sidecar = sidecar::load(&info)?;
-            sidecar.declare_length(length)?;
-            let json = sidecar.to_json().map_err(StoreError::backend)?;
-            sidecar::save(&info, &json, sync)
-        }))
-    }
-
-    /// Removes `{id}.info` first (the upload is gone from then on), then
-    /// `{id}.bin` and any stage or temporary file a crash left behind.
-    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
-        let (info, sync) = (self.info_path(id), self.syncs());
-        let rest = [
-            self.data_path(id),
-            self.stage_path(id),
-            concat::temp_path(&self.dir, id),
-        ];
-        let dir = self.dir.clone();
-        Box::pin(blocking::run(move || {
-            fs::remove_file(&info)?;
-            for path in rest {
-                match fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                    Err(error) => return Err(StoreError::backend(error)),
+    /// Locks `{id}.bin` and checks the offset; an all-or-nothing writer
+    /// also truncates `{id}.stage`, where its chunks go until the commit.
+    fn writer<'a>(
+        &'a self,
+        id: &'a UploadId,
+        offset: u64,
+        durability: Durability,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Writer, StoreError>> {
+        let paths = Paths {
+            data: self.data_path(id),
+            info: self.info_path(id),
+            stage: self.stage_path(id),
+        };
+        let sync = self.syncs();
+        Box::pin(async move {
+            let stage_path = paths.stage.clone();
+            let files = blocking::run(move || match durability {
+                Durability::KeepPrefix => Ok(Files {
+                    data: append::open(&paths.data, &paths.info, offset)?,
+                    stage: None,
+                }),
+                Durability::AllOrNothing => {
+                    let (data, stage) = staged::open(&paths, offset)?;
+                    Ok(Files {
+                        data,
+                        stage: Some(stage),
+                    })
                 }
-            }
-            if sync {
-                sidecar::sync_dir(&dir).map_err(StoreError::backend)?;
-            }
-            Ok(())
-        }))
+            })
+            .await?;
+            let writer: Writer = Box::pin(FsWriter::new(files, offset, durability, sync, now, stage_path));
+            Ok(writer)
+        })
     }
 
     fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
@@ -207,30 +203,98 @@ impl Store for FileStore {
         })
     }
 
-    /// Streams the body to `{id}.stage` under the data file's lock, then,
-    /// if it is kept, lets the kernel copy it onto the end of `{id}.bin`.
-    fn append_staged<'a>(
+    fn termination(&self) -> Option<&dyn Terminate> {
+        Some(self)
+    }
+
+    fn deferred_length(&self) -> Option<&dyn DeferLength> {
+        Some(self)
+    }
+
+    fn concatenation(&self) -> Option<&dyn Concatenate> {
+        Some(self)
+    }
+
+    fn listing(&self) -> Option<&dyn Listing> {
+        Some(self)
+    }
+}
+
+impl Terminate for FileStore {
+    /// Removes `{id}.info` first (the upload is gone from then on), then
+    /// `{id}.bin` and any stage, temporary or waiting-finals file.
+    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (info, sync) = (self.info_path(id), self.syncs());
+        let rest = [
+            self.data_path(id),
+            self.stage_path(id),
+            concat::temp_path(&self.dir, id),
+            self.finals_path(id),
+        ];
+        let dir = self.dir.clone();
+        Box::pin(blocking::run(move || {
+            match fs::remove_file(&info) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+                Err(error) => return Err(StoreError::io(error)),
+            }
+            for path in rest {
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(StoreError::io(error)),
+                }
+            }
+            if sync {
+                sidecar::sync_dir(&dir).map_err(StoreError::io)?;
+            }
+            Ok(())
+        }))
+    }
+}
+
+impl DeferLength for FileStore {
+    /// Rewrites `{id}.info` atomically while holding the data file's lock, so
+    /// it never races a writer or another declaration.
+    fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (data, info, sync) = (self.data_path(id), self.info_path(id), self.syncs());
+        Box::pin(blocking::run(move || {
+            let (_locked, _) = append::open_locked(OpenOptions::new().write(true), &data, &info)?;
+            let mut record = sidecar::load(&info)?;
+            record.declare_length(length)?;
+            let json = sidecar::to_json(&record).map_err(StoreError::backend)?;
+            sidecar::save(&info, &json, sync)
+        }))
+    }
+}
+
+impl Concatenate for FileStore {
+    /// Lets the kernel copy the partials' data files into a temporary file,
+    /// stamped `now`, which is renamed over `{id}.bin` while its lock is held.
+    fn concatenate<'a>(
         &'a self,
         id: &'a UploadId,
-        offset: u64,
-        data: DataStream,
-        verdict: Verdict,
+        partials: &'a [UploadId],
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        let paths = Paths {
-            data: self.data_path(id),
-            info: self.info_path(id),
-            stage: self.stage_path(id),
-        };
-        Box::pin(staged::append(paths, offset, data, verdict, self.syncs(), id))
-    }
-
-    /// Lets the kernel copy the partials' data files into a temporary file,
-    /// which is renamed over `{id}.bin` while its lock is held.
-    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
         let (dir, id, partials, sync) = (self.dir.clone(), id.clone(), partials.to_vec(), self.syncs());
-        Box::pin(blocking::run(move || concat::concatenate(&dir, &id, &partials, sync)))
+        Box::pin(blocking::run(move || concat::concatenate(&dir, &id, &partials, sync, now)))
     }
 
+    /// Appends the final's id to `{partial}.finals`.
+    fn watch<'a>(&'a self, partial: &'a UploadId, final_id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (path, final_id, sync) = (self.finals_path(partial), final_id.clone(), self.syncs());
+        Box::pin(blocking::run(move || finals::add(&path, &final_id, sync)))
+    }
+
+    /// Reads `{partial}.finals`.
+    fn waiting_finals<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<Vec<UploadId>, StoreError>> {
+        let path = self.finals_path(partial);
+        Box::pin(blocking::run(move || finals::read(&path)))
+    }
+}
+
+impl Listing for FileStore {
     /// Reads the directory once, on the blocking pool, for every `{id}.info`.
     fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
         let dir = self.dir.clone();
@@ -250,8 +314,8 @@ impl Store for FileStore {
 /// valid id. Temporary and stage files never end in `.info`. Blocking.
 fn list(dir: &Path) -> Result<Vec<UploadId>, StoreError> {
     let mut ids = Vec::new();
-    for entry in fs::read_dir(dir).map_err(StoreError::backend)? {
-        let name = entry.map_err(StoreError::backend)?.file_name();
+    for entry in fs::read_dir(dir).map_err(StoreError::io)? {
+        let name = entry.map_err(StoreError::io)?.file_name();
         let id = name
             .to_str()
             .and_then(|name| name.strip_suffix(INFO_SUFFIX))
@@ -314,16 +378,14 @@ mod tests {
     }
 
     #[test]
-    fn advertises_every_capability() {
+    fn offers_every_capability() {
         let store = FileStore {
             dir: PathBuf::from("unused"),
             sync: SyncPolicy::Never,
         };
-        let capabilities = store.capabilities();
-        assert!(capabilities.termination());
-        assert!(capabilities.deferred_length());
-        assert!(capabilities.concatenation());
-        assert!(capabilities.staged_append());
-        assert!(capabilities.listing());
+        assert!(store.termination().is_some());
+        assert!(store.deferred_length().is_some());
+        assert!(store.concatenation().is_some());
+        assert!(store.listing().is_some());
     }
 }
