@@ -18,11 +18,23 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use tokio::task::JoinSet;
-use tus_core::store::{DataStream, StoreError, UploadId, Verdict};
+use std::time::SystemTime;
+
+use futures::stream::BoxStream;
+use tus_core::store::StoreError;
+use tus_core::store::record::timestamp;
+use tus_core::upload::UploadId;
 
 use crate::bucket::{Bucket, PartRef, S3Error};
 use crate::budget::{Budget, Lease};
-use crate::state::{Keys, PARTS_KEY, Progress, State};
+use crate::state::{Keys, PARTS_KEY, Progress, State, UPDATED_KEY};
+
+/// The bytes an append consumes; an error means the client went away.
+pub(crate) type Data = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Decides, once the body of an all-or-nothing append has ended, whether
+/// to keep it.
+pub(crate) type Verdict = Box<dyn FnOnce() -> bool + Send>;
 
 /// What an append needs from the store.
 #[derive(Debug)]
@@ -31,6 +43,8 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) budget: &'a Arc<Budget>,
     pub(crate) keys: &'a Keys,
     pub(crate) in_flight: usize,
+    /// The injected time of this write, recorded with every commit.
+    pub(crate) now: SystemTime,
 }
 
 /// How the append keeps its bytes.
@@ -55,7 +69,7 @@ impl Pipeline<'_> {
         id: &UploadId,
         state: State,
         offset: u64,
-        mut data: DataStream,
+        mut data: Data,
         mode: Mode,
     ) -> Result<u64, StoreError> {
         let current = state.offset();
@@ -148,7 +162,7 @@ impl Pipeline<'_> {
             Some(buffer) => (buffer.bytes.freeze(), Some(buffer.lease)),
             None => (Bytes::new(), None),
         };
-        if record.size.known() == Some(new_offset) {
+        if record.upload.size.known() == Some(new_offset) {
             if tail.is_empty() && done.is_empty() {
                 self.bucket.finish_empty(self.keys, &record.multipart_upload).await?;
                 return Ok(new_offset);
@@ -227,9 +241,10 @@ impl Pipeline<'_> {
 
     /// Writes the commit record: the tail after `parts` committed parts.
     async fn commit(&self, tail: Bytes, parts: usize) -> Result<(), StoreError> {
-        Ok(self
-            .bucket
-            .put(&self.keys.tail, tail, &[(PARTS_KEY, parts.to_string())])
-            .await?)
+        let mut metadata = vec![(PARTS_KEY, parts.to_string())];
+        if let Some(updated) = timestamp::format(self.now) {
+            metadata.push((UPDATED_KEY, updated));
+        }
+        Ok(self.bucket.put(&self.keys.tail, tail, &metadata).await?)
     }
 }

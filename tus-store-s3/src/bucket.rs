@@ -26,7 +26,18 @@ pub(crate) enum S3Error {
     /// The object or multipart upload does not exist.
     #[error("no such object or multipart upload")]
     Missing,
-    /// Anything else: network, permissions, server errors.
+    /// A conditional write found the object already there.
+    #[error("object already exists")]
+    Exists,
+    /// The server could not be reached or asked to retry later (connection
+    /// refused or reset, timeout, 500/503 `SlowDown`).
+    #[error("S3 {operation} failed: server unavailable")]
+    Unavailable {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// Anything else: permissions, invalid requests, unexpected answers.
     #[error("S3 {operation} failed")]
     Failed {
         operation: &'static str,
@@ -39,6 +50,8 @@ impl From<S3Error> for StoreError {
     fn from(error: S3Error) -> Self {
         match error {
             S3Error::Missing => StoreError::NotFound,
+            S3Error::Exists => StoreError::AlreadyExists,
+            unavailable @ S3Error::Unavailable { .. } => StoreError::Unavailable(Box::new(unavailable)),
             failed @ S3Error::Failed { .. } => StoreError::backend(failed),
         }
     }
@@ -55,6 +68,19 @@ where
         && error.raw_response().is_some_and(|raw| raw.status().as_u16() == 404);
     if missing_code || status_404 {
         return S3Error::Missing;
+    }
+    let status = error.raw_response().map(|raw| raw.status().as_u16());
+    if matches!(error.code(), Some("PreconditionFailed")) || status == Some(412) {
+        return S3Error::Exists;
+    }
+    let unreachable = matches!(&error, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+    let retry_later = matches!(status, Some(500 | 502 | 503 | 504))
+        || matches!(error.code(), Some("SlowDown" | "ServiceUnavailable" | "InternalError"));
+    if unreachable || retry_later {
+        return S3Error::Unavailable {
+            operation,
+            source: Box::new(error),
+        };
     }
     S3Error::Failed {
         operation,
@@ -107,6 +133,24 @@ impl Bucket {
         for (name, value) in metadata {
             request = request.metadata(*name, value);
         }
+        if self.lifecycle_tags {
+            request = request.tagging(UNFINISHED_TAG);
+        }
+        request.send().await.map_err(|e| classify("PutObject", e))?;
+        Ok(())
+    }
+
+    /// Writes `body` to `key` only if no object is there (`If-None-Match: *`):
+    /// [`S3Error::Exists`] otherwise. Atomic on servers that support
+    /// conditional writes (AWS since 2024, Garage, MinIO).
+    pub(crate) async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<(), S3Error> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .if_none_match("*")
+            .body(ByteStream::from(body));
         if self.lifecycle_tags {
             request = request.tagging(UNFINISHED_TAG);
         }

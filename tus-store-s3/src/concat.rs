@@ -9,7 +9,10 @@ use std::io;
 
 use futures::StreamExt as _;
 use futures::TryStreamExt as _;
-use tus_core::store::{StoreError, UploadId};
+use std::time::SystemTime;
+
+use tus_core::store::StoreError;
+use tus_core::upload::UploadId;
 
 use crate::append::Mode;
 use crate::plan::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
@@ -57,7 +60,12 @@ pub(crate) fn copy_plan(sizes: &[u64]) -> Option<Vec<CopyRange>> {
 }
 
 /// Makes the final upload `id` the concatenation of `partials`.
-pub(crate) async fn concatenate(store: &S3Store, id: &UploadId, partials: &[UploadId]) -> Result<u64, StoreError> {
+pub(crate) async fn concatenate(
+    store: &S3Store,
+    id: &UploadId,
+    partials: &[UploadId],
+    now: SystemTime,
+) -> Result<u64, StoreError> {
     let _guard = store.lock(id)?;
     let state = store.load(id).await?;
     let mut sources = Vec::with_capacity(partials.len());
@@ -113,7 +121,7 @@ pub(crate) async fn concatenate(store: &S3Store, id: &UploadId, partials: &[Uplo
         .try_flatten()
         .boxed();
     let offset = store
-        .pipeline(&keys)
+        .pipeline(&keys, now)
         .append(id, state, 0, data, Mode::Staged(Box::new(|| true)))
         .await?;
     if offset != total {

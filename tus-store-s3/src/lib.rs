@@ -76,6 +76,7 @@ mod read;
 mod record;
 mod state;
 mod store;
+mod writer;
 
 pub use budget::BufferStats;
 pub use options::S3Options;

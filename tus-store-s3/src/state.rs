@@ -22,13 +22,18 @@
 
 use std::time::SystemTime;
 
-use tus_core::store::{StoreError, UploadId, UploadInfo};
+use tus_core::store::StoreError;
+use tus_core::store::record::timestamp;
+use tus_core::upload::{UploadId, UploadInfo};
 
 use crate::bucket::{Bucket, PartRef, S3Error};
 use crate::record::Record;
 
 /// The user metadata key of the incomplete part that holds the committed part count.
 pub(crate) const PARTS_KEY: &str = "tus-parts";
+/// The user metadata key of the incomplete part that holds the time of the
+/// last commit (the injected `now` of its write, as `secs.nanos`).
+pub(crate) const UPDATED_KEY: &str = "tus-updated";
 
 /// The keys of one upload.
 #[derive(Debug, Clone)]
@@ -81,7 +86,7 @@ pub(crate) enum StateError {
     #[error("upload info exists but neither its incomplete part nor its data object does")]
     Orphan,
     #[error("upload info is invalid")]
-    Record(#[source] crate::record::RecordError),
+    Record(#[source] tus_core::store::record::RecordError),
 }
 
 impl State {
@@ -96,7 +101,7 @@ impl State {
     /// Whether every byte arrived (the length is known and reached) but the
     /// multipart upload is still open.
     pub(crate) fn awaits_completion(&self) -> bool {
-        matches!(self.progress, Progress::Open { .. }) && self.record.size.known() == Some(self.offset())
+        matches!(self.progress, Progress::Open { .. }) && self.record.upload.size.known() == Some(self.offset())
     }
 
     /// The state as the store reports it.
@@ -117,7 +122,7 @@ pub(crate) async fn load(bucket: &Bucket, keys: &Keys) -> Result<State, StoreErr
     let record = Record::from_json(&info?.0).map_err(|e| StoreError::backend(StateError::Record(e)))?;
     let tail = match tail {
         Ok(tail) => tail,
-        Err(S3Error::Missing) => return complete(bucket, keys, record).await,
+        Err(S3Error::Missing) => return without_tail(bucket, keys, record).await,
         Err(other) => return Err(other.into()),
     };
     let committed: usize = tail
@@ -132,7 +137,12 @@ pub(crate) async fn load(bucket: &Bucket, keys: &Keys) -> Result<State, StoreErr
         Err(other) => return Err(other.into()),
     };
     let parts = committed_parts(listed, committed, record.part_size)?;
-    let modified = parts.iter().filter_map(|part| part.modified).chain(tail.modified).max();
+    // The commit record carries the writer's injected time; objects written
+    // before it did fall back to the server's clock.
+    let modified = match tail.metadata.get(UPDATED_KEY).and_then(|text| timestamp::parse(text)) {
+        Some(updated) => Some(updated),
+        None => parts.iter().filter_map(|part| part.modified).chain(tail.modified).max(),
+    };
     Ok(State {
         record,
         progress: Progress::Open {
@@ -156,6 +166,25 @@ fn committed_parts(listed: Vec<PartRef>, count: usize, part_size: u64) -> Result
         return Err(StoreError::backend(StateError::Part(parts.len() as u64 + 1)));
     }
     Ok(parts)
+}
+
+/// An upload without an incomplete part: either complete (the part was
+/// removed after CompleteMultipartUpload), or created by a process that
+/// stopped between writing the info object and the empty incomplete part
+/// (then its multipart upload is open and nothing is committed).
+async fn without_tail(bucket: &Bucket, keys: &Keys, record: Record) -> Result<State, StoreError> {
+    match bucket.list_parts(&keys.data, &record.multipart_upload).await {
+        Ok(_) => Ok(State {
+            record,
+            progress: Progress::Open {
+                parts: Vec::new(),
+                tail_len: 0,
+                modified: None,
+            },
+        }),
+        Err(S3Error::Missing) => complete(bucket, keys, record).await,
+        Err(other) => Err(other.into()),
+    }
 }
 
 async fn complete(bucket: &Bucket, keys: &Keys, record: Record) -> Result<State, StoreError> {

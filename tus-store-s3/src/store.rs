@@ -2,22 +2,27 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
+use tus_core::store::record::timestamp;
 use tus_core::store::{
-    Capabilities, DataStream, NewUpload, Store, StoreError, UploadId, UploadInfo, UploadSize, Verdict,
+    Concatenate, DataStream, DeferLength, Durability, Listing, Store, StoreError, Terminate, Writer,
 };
+use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadSize};
 
 use crate::append::{Mode, Pipeline};
 use crate::bucket::{Bucket, S3Error};
 use crate::budget::{Budget, BufferStats};
 use crate::plan::{self, DEFAULT_PART_SIZE, PartSizeError};
 use crate::record::Record;
-use crate::state::{self, Keys, PARTS_KEY, Progress, State};
+use crate::state::{self, Keys, PARTS_KEY, Progress, State, UPDATED_KEY};
+use crate::writer::S3Writer;
 use crate::{concat, read};
 
 /// Part uploads in flight per append, by default.
@@ -155,6 +160,11 @@ impl S3Store {
         &self.inner.bucket
     }
 
+    /// The key prefix of the markers of the finals waiting for `partial`.
+    fn finals_prefix(&self, partial: &UploadId) -> String {
+        format!("{}{partial}.finals/", self.inner.prefix)
+    }
+
     pub(crate) async fn load(&self, id: &UploadId) -> Result<State, StoreError> {
         state::load(&self.inner.bucket, &self.keys(id)).await
     }
@@ -175,7 +185,7 @@ impl S3Store {
         let keys = self.keys(id);
         let offset = state.offset();
         tracing::info!(%id, offset, "completing an upload left unfinished by a crash");
-        self.pipeline(&keys)
+        self.pipeline(&keys, SystemTime::now())
             .append(id, state, offset, stream::empty().boxed(), Mode::Keep)
             .await?;
         self.load(id).await
@@ -191,34 +201,76 @@ impl S3Store {
     }
 
     /// Marks `id` as written by this process until the guard drops.
-    pub(crate) fn lock<'a>(&'a self, id: &'a UploadId) -> Result<WriterGuard<'a>, StoreError> {
+    pub(crate) fn lock(&self, id: &UploadId) -> Result<WriterGuard, StoreError> {
         if !self.writers().insert(id.clone()) {
             return Err(StoreError::Busy);
         }
-        Ok(WriterGuard { store: self, id })
+        Ok(WriterGuard {
+            store: self.clone(),
+            id: id.clone(),
+        })
     }
 
-    pub(crate) fn pipeline<'a>(&'a self, keys: &'a Keys) -> Pipeline<'a> {
+    pub(crate) fn pipeline<'a>(&'a self, keys: &'a Keys, now: SystemTime) -> Pipeline<'a> {
         Pipeline {
             bucket: &self.inner.bucket,
             budget: &self.inner.budget,
             keys,
             in_flight: self.inner.parts_in_flight,
+            now,
         }
     }
 
-    async fn append_with(&self, id: &UploadId, offset: u64, data: DataStream, mode: Mode) -> Result<u64, StoreError> {
-        let _guard = self.lock(id)?;
+    /// Checks the offset under the writer guard, then runs the append
+    /// pipeline in its own task, fed by the returned writer.
+    async fn open_writer(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        durability: Durability,
+        now: SystemTime,
+    ) -> Result<Writer, StoreError> {
+        let guard = self.lock(id)?;
         let state = self.load(id).await?;
-        let keys = self.keys(id);
-        self.pipeline(&keys).append(id, state, offset, data, mode).await
+        let current = state.offset();
+        if offset != current {
+            return Err(StoreError::OffsetMismatch { current });
+        }
+        let (sender, receiver, keep) = S3Writer::channel();
+        let mode = match durability {
+            Durability::KeepPrefix => Mode::Keep,
+            Durability::AllOrNothing => {
+                let keep = Arc::clone(&keep);
+                Mode::Staged(Box::new(move || keep.load(Ordering::SeqCst)))
+            }
+        };
+        let (store, id) = (self.clone(), id.clone());
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            let keys = store.keys(&id);
+            store
+                .pipeline(&keys, now)
+                .append(&id, state, offset, receiver.boxed(), mode)
+                .await
+        });
+        let writer: Writer = Box::pin(S3Writer::new(sender, task, keep));
+        Ok(writer)
     }
 
+    /// Creates the multipart upload, then claims the id with a conditional
+    /// PUT of the info object (`AlreadyExists` if it is taken; the multipart
+    /// upload is aborted then), then writes the empty incomplete part.
+    ///
+    /// The conditional PUT (`If-None-Match: *`) is atomic on servers that
+    /// honour it (AWS S3, MinIO, R2). Garage 2.5 ignores the condition, so a
+    /// HEAD of the info object comes first: there, two creators racing for
+    /// the same id within one round trip could both succeed (generated ids
+    /// are 128 random bits; only ids a hook chooses can collide).
     async fn create_upload(&self, upload: NewUpload) -> Result<UploadInfo, StoreError> {
         let keys = self.keys(&upload.id);
         let bucket = &self.inner.bucket;
         match bucket.head(&keys.info).await {
-            Ok(_) => return Err(StoreError::backend(format!("upload {} already exists", upload.id))),
+            Ok(_) => return Err(StoreError::AlreadyExists),
             Err(S3Error::Missing) => {}
             Err(other) => return Err(other.into()),
         }
@@ -226,14 +278,19 @@ impl S3Store {
         let multipart = bucket.create_multipart(&keys.data).await?;
         let record = Record::new(&upload, multipart, part_size);
         let json = record.to_json().map_err(StoreError::backend)?;
-        bucket
-            .put(&keys.tail, Bytes::new(), &[(PARTS_KEY, "0".to_owned())])
-            .await?;
+        if let Err(error) = bucket.put_if_absent(&keys.info, Bytes::from(json)).await {
+            if let Err(cleanup) = bucket.abort(&keys.data, &record.multipart_upload).await {
+                tracing::warn!(id = %upload.id, %cleanup, "could not abort the multipart upload of a refused create");
+            }
+            return Err(error.into());
+        }
+        let mut metadata = vec![(PARTS_KEY, "0".to_owned())];
+        if let Some(created) = timestamp::format(upload.created_at) {
+            metadata.push((UPDATED_KEY, created));
+        }
+        bucket.put(&keys.tail, Bytes::new(), &metadata).await?;
         if upload.size == UploadSize::Known(0) {
-            bucket.put(&keys.info, Bytes::from(json), &[]).await?;
             bucket.finish_empty(&keys, &record.multipart_upload).await?;
-        } else {
-            bucket.put(&keys.info, Bytes::from(json), &[]).await?;
         }
         Ok(UploadInfo::new(upload))
     }
@@ -241,20 +298,17 @@ impl S3Store {
     async fn declare(&self, id: &UploadId, length: u64) -> Result<(), StoreError> {
         let _guard = self.lock(id)?;
         let mut state = self.load(id).await?;
-        if let UploadSize::Known(_) = state.record.size {
-            return Err(StoreError::LengthAlreadyKnown);
-        }
+        state.record.upload.declare_length(length)?;
         if length > plan::deferred_limit(state.record.part_size) {
             return Err(StoreError::backend(PartSizeError::TooLarge(length)));
         }
-        state.record.size = UploadSize::Known(length);
         let json = state.record.to_json().map_err(StoreError::backend)?;
         let keys = self.keys(id);
         self.inner.bucket.put(&keys.info, Bytes::from(json), &[]).await?;
         if state.offset() == length {
             // Reached: an empty append completes the multipart upload.
             let offset = state.offset();
-            self.pipeline(&keys)
+            self.pipeline(&keys, SystemTime::now())
                 .append(id, state, offset, stream::empty().boxed(), Mode::Keep)
                 .await?;
         }
@@ -271,7 +325,26 @@ impl S3Store {
         bucket.abort(&keys.data, &record.multipart_upload).await?;
         bucket.delete(&keys.tail).await?;
         bucket.delete(&keys.data).await?;
+        for marker in self.keys_under(&self.finals_prefix(id)).await? {
+            bucket.delete(&marker).await?;
+        }
         Ok(())
+    }
+
+    /// Every key under `prefix`, all pages.
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        // The bound only stops a server that never ends its listing.
+        for _ in 0..100_000 {
+            let (page, next) = self.inner.bucket.list_keys(prefix, token).await?;
+            keys.extend(page);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(keys),
+            }
+        }
+        Ok(keys)
     }
 
     async fn read_range(&self, id: &UploadId, range: Range<u64>) -> Result<DataStream, StoreError> {
@@ -294,7 +367,7 @@ impl S3Store {
                     .await?;
                 Ok(read::stream(body))
             }
-            Progress::Open { .. } => Err(StoreError::NotSupported("reading an unfinished S3 upload")),
+            Progress::Open { .. } => Err(StoreError::backend("S3 cannot read an unfinished multipart upload")),
         }
     }
 
@@ -313,81 +386,117 @@ impl S3Store {
 
 /// Releases an upload in the writer table when dropped.
 #[derive(Debug)]
-pub(crate) struct WriterGuard<'a> {
-    store: &'a S3Store,
-    id: &'a UploadId,
+pub(crate) struct WriterGuard {
+    store: S3Store,
+    id: UploadId,
 }
 
-impl Drop for WriterGuard<'_> {
+impl Drop for WriterGuard {
     fn drop(&mut self) {
-        self.store.writers().remove(self.id);
+        self.store.writers().remove(&self.id);
     }
 }
 
 impl Store for S3Store {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE
-            .with_termination()
-            .with_deferred_length()
-            .with_concatenation()
-            .with_staged_append()
-            .with_listing()
-    }
-
-    /// Creates the multipart upload, an empty incomplete part, then the info
-    /// object (the upload exists from then on). A zero-byte upload is
-    /// completed at once.
+    /// Creates the multipart upload, claims the id with a conditional PUT
+    /// of the info object, then writes the empty incomplete part. A
+    /// zero-byte upload is completed at once.
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         Box::pin(self.create_upload(upload))
     }
 
-    /// Reads the info object, the incomplete part's size and part count,
-    /// and lists the committed parts.
+    /// Reads the info object, the incomplete part's size, part count and
+    /// commit time, and lists the committed parts.
     fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>> {
         Box::pin(async move { Ok(self.load(id).await?.info(id)) })
     }
 
-    fn append<'a>(&'a self, id: &'a UploadId, offset: u64, data: DataStream) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(self.append_with(id, offset, data, Mode::Keep))
-    }
-
-    fn append_staged<'a>(
+    fn writer<'a>(
         &'a self,
         id: &'a UploadId,
         offset: u64,
-        data: DataStream,
-        verdict: Verdict,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(self.append_with(id, offset, data, Mode::Staged(verdict)))
+        durability: Durability,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Writer, StoreError>> {
+        Box::pin(self.open_writer(id, offset, durability, now))
     }
 
+    /// Streams a ranged GET of the data object. S3 cannot read the parts of
+    /// an unfinished multipart upload; servers read complete uploads only.
+    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
+        Box::pin(self.read_range(id, range))
+    }
+
+    fn termination(&self) -> Option<&dyn Terminate> {
+        Some(self)
+    }
+
+    fn deferred_length(&self) -> Option<&dyn DeferLength> {
+        Some(self)
+    }
+
+    fn concatenation(&self) -> Option<&dyn Concatenate> {
+        Some(self)
+    }
+
+    fn listing(&self) -> Option<&dyn Listing> {
+        Some(self)
+    }
+}
+
+impl Terminate for S3Store {
+    /// Deletes the info object (the upload is gone from then on), aborts the
+    /// multipart upload and deletes the incomplete part, the data object and
+    /// the waiting-finals markers.
+    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.remove(id))
+    }
+}
+
+impl DeferLength for S3Store {
     /// Rewrites the info object; if the offset already is the new length,
     /// completes the multipart upload.
     fn declare_length<'a>(&'a self, id: &'a UploadId, length: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.declare(id, length))
     }
+}
 
-    /// Deletes the info object (the upload is gone from then on), aborts the
-    /// multipart upload and deletes the incomplete part and the data object.
-    fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.remove(id))
-    }
-
-    /// Streams a ranged GET of the data object. S3 cannot read the parts of
-    /// an unfinished multipart upload, so a non-empty range of an unfinished
-    /// upload is [`StoreError::NotSupported`]; the handler only reads
-    /// complete uploads.
-    fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>> {
-        Box::pin(self.read_range(id, range))
-    }
-
+impl Concatenate for S3Store {
     /// Copies the partials' objects into the final upload's parts with
     /// UploadPartCopy where S3's part rules allow, and streams them through
     /// otherwise.
-    fn concatenate<'a>(&'a self, id: &'a UploadId, partials: &'a [UploadId]) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(concat::concatenate(self, id, partials))
+    fn concatenate<'a>(
+        &'a self,
+        id: &'a UploadId,
+        partials: &'a [UploadId],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(concat::concatenate(self, id, partials, now))
     }
 
+    /// Writes an empty marker object `{partial}.finals/{final}`.
+    fn watch<'a>(&'a self, partial: &'a UploadId, final_id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = format!("{}{final_id}", self.finals_prefix(partial));
+            Ok(self.inner.bucket.put(&key, Bytes::new(), &[]).await?)
+        })
+    }
+
+    /// Lists the markers under `{partial}.finals/`.
+    fn waiting_finals<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<Vec<UploadId>, StoreError>> {
+        Box::pin(async move {
+            let prefix = self.finals_prefix(partial);
+            let keys = self.keys_under(&prefix).await?;
+            Ok(keys
+                .iter()
+                .filter_map(|key| key.strip_prefix(prefix.as_str()))
+                .filter_map(|name| UploadId::parse(name).ok())
+                .collect())
+        })
+    }
+}
+
+impl Listing for S3Store {
     /// Lists the keys under the prefix, page by page, for `{id}.info`.
     fn list(&self) -> BoxStream<'_, Result<UploadId, StoreError>> {
         // A bucket of a million uploads is a thousand pages; the bound only

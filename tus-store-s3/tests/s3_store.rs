@@ -10,8 +10,10 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
-use tus_core::proto::headers::Metadata;
-use tus_core::store::{DataStream, NewUpload, Store, StoreError, UploadId, UploadKind, UploadSize};
+use tus_conformance::support::{Body, append, append_verified, concatenate, declare, terminate};
+use tus_core::headers::Metadata;
+use tus_core::store::{Store, StoreError};
+use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
 use tus_store_s3::{MIN_PART_SIZE, S3Store};
 
 const MIB: usize = 1024 * 1024;
@@ -38,7 +40,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 }
 
 /// `data` as a body of `chunk`-byte chunks, produced lazily.
-fn body(data: Arc<Vec<u8>>, range: std::ops::Range<usize>, chunk: usize) -> DataStream {
+fn body(data: Arc<Vec<u8>>, range: std::ops::Range<usize>, chunk: usize) -> Body {
     let starts = (range.start..range.end).step_by(chunk);
     futures::stream::iter(starts)
         .map(move |start| Ok(Bytes::copy_from_slice(&data[start..(start + chunk).min(range.end)])))
@@ -96,8 +98,7 @@ async fn small_chunks_resume_after_restart_with_full_parts() {
         let mut offset = 0;
         while offset < 6 * MIB + 100 {
             let end = (offset + MIB).min(6 * MIB + 100);
-            let new = store
-                .append(&upload, offset as u64, body(Arc::clone(&data), offset..end, 64 * 1024))
+            let new = append(&store, &upload, offset as u64, body(Arc::clone(&data), offset..end, 64 * 1024))
                 .await;
             assert_eq!(new.expect("append"), end as u64);
             offset = end;
@@ -113,8 +114,7 @@ async fn small_chunks_resume_after_restart_with_full_parts() {
     let mut offset = info.offset as usize;
     while offset < LEN {
         let end = (offset + MIB).min(LEN);
-        let new = store
-            .append(&upload, offset as u64, body(Arc::clone(&data), offset..end, 64 * 1024))
+        let new = append(&store, &upload, offset as u64, body(Arc::clone(&data), offset..end, 64 * 1024))
             .await;
         assert_eq!(new.expect("append"), end as u64);
         offset = end;
@@ -165,8 +165,7 @@ async fn memory_stays_bounded_whatever_the_upload_size() {
         .create(new_upload("big", UploadSize::Known(LEN as u64)))
         .await
         .expect("create");
-    let offset = store
-        .append(&upload, 0, body(Arc::clone(&data), 0..LEN, 64 * 1024 + 1))
+    let offset = append(&store, &upload, 0, body(Arc::clone(&data), 0..LEN, 64 * 1024 + 1))
         .await
         .expect("append");
     assert_eq!(offset, LEN as u64);
@@ -206,26 +205,23 @@ async fn interrupted_body_keeps_what_arrived_across_a_restart() {
             .expect("create");
         let failing = body(Arc::clone(&data), 0..CUT, 100_000)
             .chain(futures::stream::iter([Err(io::Error::other("client went away"))]));
-        let offset = store
-            .append(&upload, 0, failing.boxed())
+        let offset = append(&store, &upload, 0, failing.boxed())
             .await
             .expect("a failed body is not a store error");
         assert_eq!(offset, CUT as u64);
     }
     let store = env.builder(&prefix).part_size(MIN_PART_SIZE).build();
     assert_eq!(store.info(&upload).await.expect("info").offset, CUT as u64);
-    let stale = store.append(&upload, 0, body(Arc::clone(&data), 0..10, 10)).await;
+    let stale = append(&store, &upload, 0, body(Arc::clone(&data), 0..10, 10)).await;
     assert!(
         matches!(stale, Err(StoreError::OffsetMismatch { current }) if current == CUT as u64),
         "{stale:?}"
     );
-    let offset = store
-        .append(&upload, CUT as u64, body(Arc::clone(&data), CUT..LEN, 1 << 20))
+    let offset = append(&store, &upload, CUT as u64, body(Arc::clone(&data), CUT..LEN, 1 << 20))
         .await
         .expect("append");
     assert_eq!(offset, LEN as u64);
-    store
-        .declare_length(&upload, LEN as u64)
+    declare(&store, &upload, LEN as u64)
         .await
         .expect("declare completes the upload");
     assert!(store.info(&upload).await.expect("info").is_complete());
@@ -252,21 +248,16 @@ async fn rejected_staged_append_commits_nothing() {
         .await
         .expect("create");
     assert_eq!(
-        store
-            .append(&upload, 0, body(Arc::clone(&data), 0..MIB, MIB))
+        append(&store, &upload, 0, body(Arc::clone(&data), 0..MIB, MIB))
             .await
             .expect("append"),
         MIB as u64
     );
     // 7 MiB more: a full part is uploaded, then the verdict rejects it.
     let junk = Arc::new(vec![0xEE; LEN]);
-    let offset = store
-        .append_staged(
-            &upload,
+    let offset = append_verified(&store, &upload,
             MIB as u64,
-            body(junk, MIB..8 * MIB, 256 * 1024),
-            Box::new(|| false),
-        )
+            body(junk, MIB..8 * MIB, 256 * 1024), false)
         .await
         .expect("rejected");
     assert_eq!(offset, MIB as u64);
@@ -276,13 +267,9 @@ async fn rejected_staged_append_commits_nothing() {
         MIB as u64,
         "the uploaded part is not committed"
     );
-    let offset = store
-        .append_staged(
-            &upload,
+    let offset = append_verified(&store, &upload,
             MIB as u64,
-            body(Arc::clone(&data), MIB..LEN, 256 * 1024),
-            Box::new(|| true),
-        )
+            body(Arc::clone(&data), MIB..LEN, 256 * 1024), true)
         .await
         .expect("accepted");
     assert_eq!(offset, LEN as u64);
@@ -306,21 +293,19 @@ async fn termination_removes_every_object_and_the_multipart_upload() {
         .create(new_upload("open", UploadSize::Deferred))
         .await
         .expect("create");
-    store
-        .append(&open, 0, body(Arc::clone(&data), 0..6 * MIB, MIB))
+    append(&store, &open, 0, body(Arc::clone(&data), 0..6 * MIB, MIB))
         .await
         .expect("append");
     store
         .create(new_upload("done", UploadSize::Known(3)))
         .await
         .expect("create");
-    store
-        .append(&done, 0, body(Arc::clone(&data), 0..3, 3))
+    append(&store, &done, 0, body(Arc::clone(&data), 0..3, 3))
         .await
         .expect("append");
     assert_eq!(env.open_multipart_uploads(&prefix).await, 1);
-    store.terminate(&open).await.expect("terminate open");
-    store.terminate(&done).await.expect("terminate done");
+    terminate(&store, &open).await.expect("terminate open");
+    terminate(&store, &done).await.expect("terminate done");
     assert_eq!(env.keys(&prefix).await, Vec::<String>::new(), "no object is left");
     assert_eq!(
         env.open_multipart_uploads(&prefix).await,
@@ -345,8 +330,7 @@ async fn concatenation_copies_large_partials_inside_s3() {
         let mut upload = new_upload(&name, UploadSize::Known(size as u64));
         upload.kind = UploadKind::Partial;
         store.create(upload).await.expect("create partial");
-        store
-            .append(&id(&name), 0, body(Arc::clone(&data), 0..size, MIB))
+        append(&store, &id(&name), 0, body(Arc::clone(&data), 0..size, MIB))
             .await
             .expect("append");
         expected.extend_from_slice(&data);
@@ -355,7 +339,7 @@ async fn concatenation_copies_large_partials_inside_s3() {
     let mut whole = new_upload("whole", UploadSize::Known(expected.len() as u64));
     whole.kind = UploadKind::Final(Vec::new());
     store.create(whole).await.expect("create final");
-    let offset = store.concatenate(&id("whole"), &partials).await.expect("concatenate");
+    let offset = concatenate(&store, &id("whole"), &partials).await.expect("concatenate");
     assert_eq!(offset, expected.len() as u64);
     assert_eq!(sha_of_read(&store, &id("whole"), offset).await, sha(&expected));
     let parts = env.part_sizes(&format!("{prefix}whole")).await;
@@ -373,7 +357,7 @@ async fn expired_uploads_are_reaped_with_their_multipart_uploads() {
     };
     let prefix = support::fresh_prefix("expire");
     let store: S3Store = env.builder(&prefix).build();
-    tus_conformance::expiration::run(Arc::new(store), tus_conformance::clock::ManualClock::new(), false).await;
+    tus_conformance::expiration::run(Arc::new(store), tus_conformance::clock::ManualClock::new()).await;
     let keys = env.keys(&prefix).await;
     assert_eq!(
         keys.len(),
@@ -403,8 +387,7 @@ async fn an_upload_left_uncompleted_by_a_crash_is_completed_on_read() {
         .await
         .expect("create");
     let data = Arc::new(pattern(3, 9));
-    store
-        .append(&upload, 0, body(Arc::clone(&data), 0..3, 3))
+    append(&store, &upload, 0, body(Arc::clone(&data), 0..3, 3))
         .await
         .expect("append");
     // What `declare_length` writes first; the crash comes before completion.

@@ -195,7 +195,7 @@ impl UploadRecord {
             created_at: Timestamp::from_time(self.created_at)?,
             extra,
         };
-        serde_json::to_vec_pretty(&json).map_err(RecordError::Json)
+        serde_json::to_vec(&json).map_err(RecordError::Json)
     }
 
     /// Sets the size of a deferred-length upload, once.
