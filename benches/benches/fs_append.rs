@@ -8,10 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures::StreamExt as _;
 use tus_benches::{FRAME, UPLOAD_ID, frames};
-use tus_core::proto::headers::Metadata;
-use tus_core::store::{NewUpload, Store, UploadId, UploadKind, UploadSize};
+use tus_core::headers::Metadata;
+use futures::SinkExt as _;
+use tus_core::store::{Durability, Store, StoreError};
+use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
 use tus_store_fs::{FileStore, SyncPolicy};
 
 fn fs_append(c: &mut Criterion) {
@@ -46,12 +47,12 @@ fn fs_append(c: &mut Criterion) {
                             if let Err(error) = store.create(upload).await {
                                 panic!("create: {error}");
                             }
-                            let stream = futures::stream::iter(frames(&data, FRAME).into_iter().map(Ok)).boxed();
+                            let chunks = frames(&data, FRAME);
                             let started = Instant::now();
-                            let offset = store.append(&id, 0, stream).await;
+                            let offset = write(&store, &id, chunks).await;
                             total += started.elapsed();
                             assert_eq!(offset.ok(), Some(size as u64));
-                            if let Err(error) = store.terminate(&id).await {
+                            if let Err(error) = terminate(&store, &id).await {
                                 panic!("terminate: {error}");
                             }
                         }
@@ -62,6 +63,24 @@ fn fs_append(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// Pushes `chunks` into a keep-prefix writer at offset 0 and commits.
+async fn write(store: &FileStore, id: &UploadId, chunks: Vec<Bytes>) -> Result<u64, StoreError> {
+    let mut writer = store
+        .writer(id, 0, Durability::KeepPrefix, SystemTime::now())
+        .await?;
+    for chunk in chunks {
+        writer.feed(chunk).await?;
+    }
+    writer.commit().await
+}
+
+async fn terminate(store: &FileStore, id: &UploadId) -> Result<(), StoreError> {
+    match store.termination() {
+        Some(terminator) => terminator.terminate(id).await,
+        None => Ok(()),
+    }
 }
 
 criterion_group!(benches, fs_append);

@@ -10,9 +10,10 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http::Request;
 use tus_benches::{BASE_PATH, FRAME, UPLOAD_ID, body, patch};
-use tus_core::proto::headers::Metadata;
-use tus_core::server::TusHandler;
-use tus_core::store::{MemoryStore, NewUpload, Store, UploadId, UploadKind, UploadSize};
+use tus_core::headers::Metadata;
+use tus_server::TusHandler;
+use tus_core::store::{MemoryStore, Store};
+use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
 
 fn patch_through_handler(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -47,7 +48,7 @@ fn patch_through_handler(c: &mut Criterion) {
                         let response = handler.handle(request).await;
                         total += started.elapsed();
                         assert!(response.status().is_success(), "PATCH answered {}", response.status());
-                        if let Err(error) = store.terminate(&id).await {
+                        if let Some(Err(error)) = terminate(store.as_ref(), &id).await {
                             panic!("terminate: {error}");
                         }
                     }
@@ -61,3 +62,7 @@ fn patch_through_handler(c: &mut Criterion) {
 
 criterion_group!(benches, patch_through_handler);
 criterion_main!(benches);
+
+async fn terminate(store: &dyn Store, id: &UploadId) -> Option<Result<(), tus_core::store::StoreError>> {
+    Some(store.termination()?.terminate(id).await)
+}

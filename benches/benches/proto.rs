@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tus_benches::{BASE_PATH, UPLOAD_ID, head, patch, post};
-use tus_core::proto::decide::{Policy, plan_append, plan_creation};
-use tus_core::proto::headers::{Extension, Metadata};
-use tus_core::proto::request::{TusRequest, effective_method};
-use tus_core::store::{NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
+use tus_core::server::decide::{plan_append, plan_creation};
+use tus_core::server::policy::{ConcatLimits, Policy};
+use tus_core::headers::{Extension, Metadata};
+use tus_core::server::request::{TusRequest, effective_method};
+use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
 
 fn policy() -> Policy {
     Policy {
@@ -27,6 +28,7 @@ fn policy() -> Policy {
             Extension::Concatenation,
             Extension::ConcatenationUnfinished,
         ],
+        concat: ConcatLimits::default(),
         expire_after: Some(Duration::from_secs(86_400)),
     }
 }

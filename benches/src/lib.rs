@@ -9,8 +9,8 @@ use http::header::{
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request};
-use tus_core::proto::headers::{self, Metadata, TUS_VERSION_1_0_0, TusResumable, UploadLength, UploadOffset};
-use tus_core::proto::request::OFFSET_OCTET_STREAM;
+use tus_core::headers::{self, Metadata, TUS_VERSION_1_0_0, TusResumable, UploadLength, UploadOffset};
+use tus_core::server::request::OFFSET_OCTET_STREAM;
 
 /// The base path the fixtures use.
 pub const BASE_PATH: &str = "/files/";
@@ -103,9 +103,9 @@ pub fn frames(bytes: &bytes::Bytes, frame: usize) -> Vec<bytes::Bytes> {
 }
 
 /// A request body of `bytes` in frames of `frame` bytes.
-pub fn body(bytes: &bytes::Bytes, frame: usize) -> tus_core::RequestBody {
+pub fn body(bytes: &bytes::Bytes, frame: usize) -> tus_server::RequestBody {
     let frames = frames(bytes, frame).into_iter().map(Ok::<_, std::io::Error>);
-    tus_core::RequestBody::from_stream(futures::stream::iter(frames))
+    tus_server::RequestBody::from_stream(futures::stream::iter(frames))
 }
 
 /// The frame size hyper's HTTP/1 reader typically delivers on loopback.
@@ -113,7 +113,7 @@ pub const FRAME: usize = 64 << 10;
 
 #[cfg(test)]
 mod tests {
-    use tus_core::proto::request::TusRequest;
+    use tus_core::server::request::TusRequest;
 
     use super::*;
 

@@ -8,7 +8,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), tus_lock_redis::RedisLockError> {
 //! use std::sync::Arc;
-//! use tus_core::server::TusHandler;
+//! use tus_server::TusHandler;
 //! use tus_core::store::MemoryStore;
 //! use tus_lock_redis::RedisLocker;
 //!
@@ -49,8 +49,8 @@ use futures::{FutureExt as _, StreamExt as _};
 use redis::aio::MultiplexedConnection;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
-use tus_core::server::{LockError, LockGuard, Locker};
-use tus_core::store::UploadId;
+use tus_core::lock::{LockError, LockGuard, Locker};
+use tus_core::upload::UploadId;
 
 /// Default [`RedisLocker::ttl`].
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
-use tus_core::server::Locker as _;
-use tus_core::store::UploadId;
+use tus_core::lock::Locker as _;
+use tus_core::upload::UploadId;
 use tus_lock_redis::RedisLocker;
 
 /// The Redis URL, or `None` (the test is skipped) when no Redis was started

@@ -346,8 +346,8 @@ async fn a_damaged_sidecar_is_a_backend_error() {
         String::new(),
         "{not json".to_owned(),
         "[]".to_owned(),
-        valid.replace("\"version\": 2", "\"version\": 99"),
-        valid.replace("\"metadata\": []", "\"metadata\": [[\"k\", \"not base64!\"]]"),
+        valid.replace("\"version\":2", "\"version\":99"),
+        valid.replace("\"metadata\":[]", "\"metadata\":[[\"k\",\"not base64!\"]]"),
         valid.replace("\"deferred\"", "{\"known\": -1}"),
     ];
     let id = id("damaged");

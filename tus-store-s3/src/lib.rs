@@ -1,12 +1,13 @@
 //! # tus-store-s3
 //!
-//! An S3 [`Store`](tus_core::store::Store) for [tus-core](tus_core): each
-//! upload is one S3 multipart upload, streamed into with bounded memory,
-//! whatever chunk sizes the client sends.
+//! An S3 [`Store`](tus_core::store::Store) for tus servers: each upload is
+//! one S3 multipart upload, streamed into with bounded memory, whatever
+//! chunk sizes the client sends. It depends on the pure `tus-core` only;
+//! serve it with `tus-server`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use tus_core::server::TusHandler;
+//! use tus_server::TusHandler;
 //! use tus_store_s3::{S3Options, S3Store};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +29,8 @@
 //! |---|---|
 //! | `{prefix}{id}` | the multipart upload; once complete, the upload's bytes |
 //! | `{prefix}{id}.info` | size, metadata (byte-exact), concatenation role, creation time, multipart upload id, part size (JSON) |
-//! | `{prefix}{id}.part` | the "incomplete part": bytes after the last full part, and the number of committed parts |
+//! | `{prefix}{id}.part` | the "incomplete part": bytes after the last full part, the number of committed parts and the time of the last commit |
+//! | `{prefix}{id}.finals/{final}` | for a partial upload: an empty marker per final upload waiting for it |
 //!
 //! Backend bookkeeping lives in these objects only; none of it appears in
 //! the user's `Upload-Metadata`.
@@ -38,7 +40,11 @@
 //!   requests: every part but the last has exactly the planned size
 //!   ([`part_size`], at least 5 MiB, at most 10,000 parts). A shorter tail
 //!   waits in the incomplete part, so a client sending 64 KiB chunks works.
-//! - **Durable offsets.** An append returns only after its bytes are in S3,
+//! - **Unique ids.** The info object is written with `If-None-Match: *`
+//!   after a HEAD, so an existing upload is never overwritten
+//!   (`AlreadyExists`); the condition makes it atomic on servers that honour
+//!   it (AWS, MinIO, R2; Garage 2.5 ignores it).
+//! - **Durable offsets.** A commit returns only after its bytes are in S3,
 //!   as uploaded parts or in the incomplete part, and the commit record (the
 //!   incomplete part's part count) is written in one PUT. After a restart
 //!   the offset is recovered from ListParts (paginated) plus the incomplete
@@ -52,19 +58,25 @@
 //!   and every part buffer is leased from one pool of `max_buffered_parts`
 //!   buffers, so memory is about part size x buffers, whatever the upload
 //!   size ([`S3Store::buffer_stats`] reports the peak).
-//! - **Staged appends** (checksums) upload parts the same way but commit
-//!   only if the body arrived whole and was accepted.
+//! - **All-or-nothing writes** (checksums) upload parts the same way but
+//!   commit only when the server commits the writer; an abort or a crash
+//!   leaves the parts uncommitted, to be overwritten.
+//! - **Injected time.** Each commit records the writer's `now` in the
+//!   incomplete part's metadata, so expiry follows the server's clock.
 //! - **Completion** with CompleteMultipartUpload when the offset reaches the
 //!   size (a zero-byte upload gets one empty part). **Termination** deletes
 //!   the info object, aborts the multipart upload and deletes the rest.
 //! - **Concatenation** copies partials with UploadPartCopy when every
 //!   partial but the last holds at least 5 MiB, and streams them otherwise.
 //! - **Reads** are ranged GETs of the completed object. S3 cannot read the
-//!   parts of an unfinished multipart upload, so reading an unfinished
-//!   upload is [`StoreError::NotSupported`](tus_core::store::StoreError::NotSupported).
-//! - Appends to one upload are exclusive within a process
-//!   ([`StoreError::Busy`](tus_core::store::StoreError::Busy)); run one
-//!   server per upload or put a distributed lock in front for more.
+//!   parts of an unfinished multipart upload; servers read complete uploads
+//!   only.
+//! - **Errors**: a server that cannot be reached, times out or answers 5xx
+//!   is [`StoreError::Unavailable`](tus_core::store::StoreError::Unavailable)
+//!   (clients retry it).
+//! - Writers on one upload are exclusive within a process
+//!   ([`StoreError::Busy`](tus_core::store::StoreError::Busy)); several
+//!   server instances on one bucket need a shared locker (`tus-lock-redis`).
 
 mod append;
 mod bucket;

@@ -17,8 +17,8 @@ use bytes::Bytes;
 use futures::{SinkExt as _, StreamExt as _};
 use http::header::CONTENT_LENGTH;
 use http_body_util::BodyExt as _;
-use tus_core::server::TusHandler;
-use tus_core::{RequestBody, ResponseBody};
+use tus_server::TusHandler;
+use tus_server::{RequestBody, ResponseBody};
 
 type Forward = fn(&ActixExtensions, &mut http::Extensions);
 

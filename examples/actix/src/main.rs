@@ -34,8 +34,8 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{App, HttpMessage as _, HttpResponse, HttpServer, web};
 use adapter::TusActix;
 use futures::FutureExt as _;
-use tus_core::proto::headers::Extension;
-use tus_core::server::TusHandler;
+use tus_core::headers::Extension;
+use tus_server::TusHandler;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, User};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -17,14 +17,14 @@ use std::time::Duration;
 
 pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
 use clap::Parser;
-use tus_core::proto::headers::Extension;
-use tus_core::server::{LocationStyle, TusHandler};
+use tus_core::headers::Extension;
+use tus_server::{LocationStyle, TusHandler};
 use tus_core::store::Store;
 use tus_lock_redis::RedisLocker;
 use tus_store_fs::{FileLocker, FileStore, SyncPolicy};
 use tus_store_s3::{S3Options, S3Store};
 
-/// Where the examples serve [`Metrics`](tus_core::server::Metrics).
+/// Where the examples serve [`Metrics`](tus_server::Metrics).
 pub const METRICS_PATH: &str = "/metrics";
 /// The content type of the Prometheus text format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -113,7 +113,7 @@ pub struct Args {
     pub relative_location: bool,
 }
 
-/// Which [`Locker`](tus_core::server::Locker) guards uploads.
+/// Which [`Locker`](tus_core::lock::Locker) guards uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LockerKind {
     /// In this process only.
@@ -222,7 +222,7 @@ pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHand
     if let Some(seconds) = args.expire_after {
         // Sweep at least once a minute, and at least twice per lifetime.
         let every = Duration::from_secs((seconds / 2).clamp(1, 60));
-        tus_core::server::spawn_reaper(handler.clone(), every);
+        tus_server::spawn_reaper(handler.clone(), every);
     }
     Ok(handler)
 }

@@ -13,8 +13,8 @@ use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tus_core::proto::headers::{self, TUS_VERSION_1_0_0, TusResumable, UploadLength, UploadOffset};
-use tus_core::proto::request::OFFSET_OCTET_STREAM;
+use tus_core::headers::{self, TUS_VERSION_1_0_0, TusResumable, UploadLength, UploadOffset};
+use tus_core::server::request::OFFSET_OCTET_STREAM;
 
 /// A request body.
 pub(crate) type Body = BoxBody<Bytes, io::Error>;

@@ -9,8 +9,8 @@ use std::net::TcpStream;
 use std::path::Path;
 
 use http::{HeaderValue, StatusCode};
-use tus_core::proto::headers::{HeaderKind, TUS_VERSION_1_0_0, TusHeader, TusResumable, UploadLength, UploadOffset};
-use tus_core::proto::request::OFFSET_OCTET_STREAM;
+use tus_core::headers::{HeaderKind, TUS_VERSION_1_0_0, TusHeader, TusResumable, UploadLength, UploadOffset};
+use tus_core::server::request::OFFSET_OCTET_STREAM;
 
 use crate::client::{Answer, Error};
 
