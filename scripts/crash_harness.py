@@ -355,7 +355,8 @@ class Harness:
             upload.done = True
         else:
             # Every partial is complete: the final must be assembled by now
-            # (by the PATCH that completed the last one, or by this HEAD after a restart).
+            # (by the PATCH that completed the last one, or by the server's
+            # recovery sweep when it starts again after a kill).
             self.fail(
                 f"{upload.name()}: HEAD of the final answered {status}, offset {offset} after its partials completed",
                 upload,

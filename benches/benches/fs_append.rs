@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::SinkExt as _;
 use tus_benches::{FRAME, UPLOAD_ID, frames};
 use tus_core::headers::Metadata;
-use futures::SinkExt as _;
 use tus_core::store::{Durability, Store, StoreError};
 use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
 use tus_store_fs::{FileStore, SyncPolicy};
@@ -67,9 +67,7 @@ fn fs_append(c: &mut Criterion) {
 
 /// Pushes `chunks` into a keep-prefix writer at offset 0 and commits.
 async fn write(store: &FileStore, id: &UploadId, chunks: Vec<Bytes>) -> Result<u64, StoreError> {
-    let mut writer = store
-        .writer(id, 0, Durability::KeepPrefix, SystemTime::now())
-        .await?;
+    let mut writer = store.writer(id, 0, Durability::KeepPrefix, SystemTime::now()).await?;
     for chunk in chunks {
         writer.feed(chunk).await?;
     }

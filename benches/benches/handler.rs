@@ -11,9 +11,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use http::Request;
 use tus_benches::{BASE_PATH, FRAME, UPLOAD_ID, body, patch};
 use tus_core::headers::Metadata;
-use tus_server::TusHandler;
 use tus_core::store::{MemoryStore, Store};
 use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
+use tus_server::TusHandler;
 
 fn patch_through_handler(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tus_benches::{BASE_PATH, UPLOAD_ID, head, patch, post};
+use tus_core::headers::{Extension, Metadata};
 use tus_core::server::decide::{plan_append, plan_creation};
 use tus_core::server::policy::{ConcatLimits, Policy};
-use tus_core::headers::{Extension, Metadata};
 use tus_core::server::request::{TusRequest, effective_method};
 use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
 

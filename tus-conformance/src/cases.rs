@@ -175,7 +175,7 @@ pub async fn failing_body_keeps_received_bytes(store: &dyn Store) {
 /// A deferred length is declared once; a second declaration (or one on a
 /// known length) fails with `LengthAlreadyKnown`.
 pub async fn declare_length_once(store: &dyn Store) {
-    if !store.deferred_length().is_some() {
+    if store.deferred_length().is_none() {
         return;
     }
     let id = create(store, new_upload("conf-deferred", UploadSize::Deferred)).await;
@@ -200,15 +200,12 @@ pub async fn declare_length_once(store: &dyn Store) {
         Err(StoreError::LengthAlreadyKnown)
     ));
     let missing = support::id("conf-never-declared");
-    assert!(matches!(
-        declare(store, &missing, 1).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(declare(store, &missing, 1).await, Err(StoreError::NotFound)));
 }
 
 /// After `terminate`, every operation on the upload fails with `NotFound`.
 pub async fn terminate_removes_everything(store: &dyn Store) {
-    if !store.termination().is_some() {
+    if store.termination().is_none() {
         return;
     }
     let id = create(store, new_upload("conf-terminate", UploadSize::Deferred)).await;
@@ -313,9 +310,7 @@ where
     assert_eq!(offset, 6);
     assert!(store.info(&known.id).await.expect("info").is_complete());
     if store.deferred_length().is_some() {
-        declare(store, &upload.id, 14)
-            .await
-            .expect("declare after reopen");
+        declare(store, &upload.id, 14).await.expect("declare after reopen");
         assert!(store.info(&upload.id).await.expect("info").is_complete());
     }
 }
@@ -462,7 +457,7 @@ pub async fn all_or_nothing_at_stale_offset_is_mismatch(store: &dyn Store) {
 /// final upload's data, also when a partial appears several times; the
 /// partials are left as they were. A missing partial changes nothing.
 pub async fn concatenate_partials(store: &dyn Store) {
-    if !store.concatenation().is_some() {
+    if store.concatenation().is_none() {
         return;
     }
     const LEN: usize = 300_001;
@@ -524,8 +519,7 @@ pub async fn concatenate_partials(store: &dyn Store) {
         "a missing partial: {result:?}"
     );
     assert_data(store, &broken, b"").await;
-    let result = concatenate(store, &support::id("conf-concat-nowhere"), std::slice::from_ref(&first))
-        .await;
+    let result = concatenate(store, &support::id("conf-concat-nowhere"), std::slice::from_ref(&first)).await;
     assert!(
         matches!(result, Err(StoreError::NotFound)),
         "a missing final upload: {result:?}"
@@ -544,7 +538,7 @@ pub async fn concatenate_partials(store: &dyn Store) {
 
 /// Listing yields every upload once, and no terminated one.
 pub async fn list_returns_live_uploads(store: &dyn Store) {
-    if !store.listing().is_some() {
+    if store.listing().is_none() {
         return;
     }
     let kept = [
@@ -580,7 +574,11 @@ pub async fn list_returns_live_uploads(store: &dyn Store) {
 pub async fn updated_at_is_the_injected_time(store: &dyn Store) {
     let id = create(store, new_upload("conf-updated", UploadSize::Known(9))).await;
     let created = store.info(&id).await.expect("info");
-    assert_eq!(created.updated_at, created_at(), "a new upload was last changed when created");
+    assert_eq!(
+        created.updated_at,
+        created_at(),
+        "a new upload was last changed when created"
+    );
     assert_eq!(append(store, &id, 0, body(&[b"abc"])).await.expect("append"), 3);
     let appended = store.info(&id).await.expect("info");
     assert_eq!(appended.updated_at, written_at(), "an append stamps the injected time");
@@ -597,7 +595,10 @@ pub async fn updated_at_is_the_injected_time(store: &dyn Store) {
         written_at(),
         "an aborted write changes nothing"
     );
-    let mut writer = store.writer(&id, 3, Durability::AllOrNothing, later).await.expect("writer");
+    let mut writer = store
+        .writer(&id, 3, Durability::AllOrNothing, later)
+        .await
+        .expect("writer");
     writer.send(Bytes::from_static(b"def")).await.expect("send");
     assert_eq!(writer.commit().await.expect("commit"), 6);
     assert_eq!(
@@ -710,7 +711,7 @@ where
     ];
     let before = {
         let store = open().await;
-        if !store.concatenation().is_some() {
+        if store.concatenation().is_none() {
             return;
         }
         let partial = create(&store, new_partial("conf-ref-part", UploadSize::Known(2))).await;

@@ -67,11 +67,7 @@ pub async fn run(store: Arc<dyn Store>, clock: ManualClock) {
         .expire_after(LIFETIME)
         .base_path("/files/")
         .build();
-    assert!(
-        handler
-            .extensions()
-            .contains(&tus_core::headers::Extension::Expiration)
-    );
+    assert!(handler.extensions().contains(&tus_core::headers::Extension::Expiration));
     let client = Client(handler.clone());
     let stale = client.create("10", b"").await;
     let sliding = client.create("10", b"").await;

@@ -17,11 +17,11 @@
 mod model;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use tus_core::server::download::resolve_range;
 use tus_core::headers::{
     Metadata, MetadataError, TusChecksumAlgorithm, TusExtension, TusHeader, TusMaxSize, TusResumable, TusVersion,
     UploadChecksum, UploadConcat, UploadDeferLength, UploadExpires, UploadLength, UploadOffset, XHttpMethodOverride,
 };
+use tus_core::server::download::resolve_range;
 use tus_core::server::request::{TusRequest, effective_method};
 
 pub use model::stateful;

@@ -452,9 +452,14 @@ pub fn corpus() -> Vec<Case> {
             .header("x-http-method-override", "DELETE")
             .body("x"),
         // The override is honoured on POST only: a safe method never changes state.
-        Case::new(Method, "GET overridden to DELETE is still a GET", "GET", "{single}", 409)
-            .header("x-http-method-override", "DELETE"),
-
+        Case::new(
+            Method,
+            "GET overridden to DELETE is still a GET",
+            "GET",
+            "{single}",
+            409,
+        )
+        .header("x-http-method-override", "DELETE"),
         // Methods.
         Case::new(Method, "PUT of an upload", "PUT", "{single}", 405),
         Case::new(Method, "custom method on an upload", "BREW", "{single}", 405),

@@ -129,7 +129,11 @@ pub async fn write(
         Durability::KeepPrefix => true,
         Durability::AllOrNothing => complete && keep,
     };
-    if kept { writer.commit().await } else { writer.abort().await }
+    if kept {
+        writer.commit().await
+    } else {
+        writer.abort().await
+    }
 }
 
 /// A plain append (keep what arrives) of `body` at `offset`.
@@ -204,11 +208,7 @@ pub fn channel_body() -> (mpsc::UnboundedSender<io::Result<Bytes>>, Body) {
 
 /// Like [`channel_body`], plus a receiver that resolves when the store
 /// first polls the body.
-pub fn watched_channel_body() -> (
-    mpsc::UnboundedSender<io::Result<Bytes>>,
-    Body,
-    oneshot::Receiver<()>,
-) {
+pub fn watched_channel_body() -> (mpsc::UnboundedSender<io::Result<Bytes>>, Body, oneshot::Receiver<()>) {
     let (sender, mut receiver) = mpsc::unbounded();
     let (polled, first_polled) = oneshot::channel();
     let mut polled = Some(polled);
@@ -251,7 +251,10 @@ pub async fn assert_data(store: &dyn Store, id: &UploadId, expected: &[u8]) {
             return;
         };
         let chunks: Vec<Bytes> = stream.try_collect().await.unwrap_or_default();
-        assert!(chunks.concat() == expected, "data of {id} differs from what was appended");
+        assert!(
+            chunks.concat() == expected,
+            "data of {id} differs from what was appended"
+        );
         return;
     }
     let data = read_range(store, id, 0..info.offset).await;

@@ -92,7 +92,7 @@ pub enum BodyDigest {
 }
 
 /// How a body's digest compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DigestCheck {
     /// The digest matches.
     Match,

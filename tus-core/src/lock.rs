@@ -104,4 +104,3 @@ pub trait Locker: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 }
-

@@ -8,12 +8,12 @@ use std::time::SystemTime;
 use http::request::Parts;
 use http::{Method, Request, Response};
 use tus_core::headers::Extension;
+use tus_core::server::TusError;
 use tus_core::server::cors::CorsRequest;
 use tus_core::server::decide;
 use tus_core::server::policy::Policy;
 use tus_core::server::request::{DownloadRequest, TusRequest, effective_method};
 use tus_core::server::response::{self, Reply, ReplyBody};
-use tus_core::server::TusError;
 use tus_core::store::Store;
 use tus_core::upload::{UploadId, UploadInfo};
 
@@ -204,12 +204,20 @@ impl TusHandler {
         };
         let cors = cors.ok();
         let mut reply = result.unwrap_or_else(|error| shared.error_reply(&parts, &error));
-        response::finish(&mut reply, cors.as_ref().map(|cors| (&shared.config.cors, cors)), is_head);
-        match shared.into_response(reply).await {
+        response::finish(
+            &mut reply,
+            cors.as_ref().map(|cors| (&shared.config.cors, cors)),
+            is_head,
+        );
+        match shared.respond(reply).await {
             Ok(response) => response,
             Err(error) => {
                 let mut reply = shared.error_reply(&parts, &error);
-                response::finish(&mut reply, cors.as_ref().map(|cors| (&shared.config.cors, cors)), is_head);
+                response::finish(
+                    &mut reply,
+                    cors.as_ref().map(|cors| (&shared.config.cors, cors)),
+                    is_head,
+                );
                 text_response(reply)
             }
         }
@@ -244,7 +252,7 @@ impl Shared {
     }
 
     /// Turns a reply into a response, opening the store's stream for stored bytes.
-    async fn into_response(&self, reply: Reply) -> Result<Response<ResponseBody>, TusError> {
+    async fn respond(&self, reply: Reply) -> Result<Response<ResponseBody>, TusError> {
         let (parts, body) = reply.into_parts();
         let body = match body {
             ReplyBody::Empty => ResponseBody::empty(),
@@ -313,7 +321,10 @@ async fn download(shared: &Shared, call: &Call<'_>, request: DownloadRequest) ->
     if !shared.config.download {
         return Err(TusError::MethodNotAllowed);
     }
-    let info = match shared.authorized(call, &request.id, |info| Access::Download(info)).await? {
+    let info = match shared
+        .authorized(call, &request.id, |info| Access::Download(info))
+        .await?
+    {
         Some(info) => info,
         None => shared.store.info(&request.id).await?,
     };

@@ -94,6 +94,11 @@ impl Rejection {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The status and message.
+    pub(crate) fn into_parts(self) -> (StatusCode, String) {
+        (self.status, self.message)
+    }
 }
 
 /// An upload about to be created, as [`Hooks::pre_create`] may change it.

@@ -116,7 +116,11 @@ impl Clockwork {
     fn advance(&mut self, received: u64, watch: &Watch<'_>) -> Option<StopReason> {
         let new = received - self.at_last_tick;
         self.at_last_tick = received;
-        self.idle_for = if new == 0 { self.idle_for + self.tick } else { Duration::ZERO };
+        self.idle_for = if new == 0 {
+            self.idle_for + self.tick
+        } else {
+            Duration::ZERO
+        };
         self.since_report += self.tick;
         if let Some(idle) = watch.idle
             && self.idle_for >= idle
@@ -287,7 +291,11 @@ fn accept(mut data: Bytes, remaining: &mut u64, received: &mut u64, digest: Opti
     if let Some(digest) = digest {
         digest.update(&data);
     }
-    if fits { Accepted::All(data) } else { Accepted::Prefix(data) }
+    if fits {
+        Accepted::All(data)
+    } else {
+        Accepted::Prefix(data)
+    }
 }
 
 /// Takes the frames already at hand (at most [`DRAIN_LIMIT`] bytes) from a

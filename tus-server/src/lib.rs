@@ -68,12 +68,12 @@ pub use metrics::Metrics;
 #[cfg(feature = "tokio")]
 pub use reaper::spawn_reaper;
 pub use service::TusService;
+pub use timer::Timer;
 #[cfg(feature = "tokio")]
 pub use timer::TokioTimer;
-pub use timer::Timer;
+pub use tus_core::server::TusError;
 pub use tus_core::server::cors::{AllowedOrigins, Cors};
 pub use tus_core::server::event::{Event, Progress};
-pub use tus_core::server::TusError;
 pub use tus_core::{headers, store, upload};
 
 /// Everything hooks and embedding code usually need, in one import:

@@ -20,10 +20,8 @@ use super::ingest::Report;
 
 /// A hook's refusal, as the answer to the request it refused.
 pub(crate) fn rejected(rejection: Rejection) -> TusError {
-    TusError::Rejected {
-        status: rejection.status(),
-        message: rejection.message().to_owned(),
-    }
+    let (status, message) = rejection.into_parts();
+    TusError::Rejected { status, message }
 }
 
 /// Hooks, events and metrics.
@@ -245,10 +243,8 @@ impl Report for ProgressReporter<'_> {
             self.lifecycle.emit(|| Event::Progress(progress));
             verdict.map_err(|rejection| {
                 tracing::info!(id = %self.id, %rejection, "upload stopped by a post-receive hook");
-                StopReason::Refused {
-                    status: rejection.status(),
-                    message: rejection.message().to_owned(),
-                }
+                let (status, message) = rejection.into_parts();
+                StopReason::Refused { status, message }
             })
         })
     }

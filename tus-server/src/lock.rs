@@ -207,7 +207,9 @@ impl Locks {
 
 impl std::fmt::Debug for Locks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Locks").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("Locks")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 

@@ -19,13 +19,13 @@ use tus_core::store::{StoreError, Writer};
 use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
 
 use super::body::RequestBody;
+use super::concat;
 use super::handler::{Call, Shared};
 use super::hooks::Access;
 use super::ingest::{self, Report, Watch};
 use super::interrupt::Stops;
 use super::lifecycle;
 use super::lock::{LockGuard, ReleaseRequested};
-use super::concat;
 
 /// Where one write goes and what it may take.
 struct Target<'a> {
@@ -50,7 +50,9 @@ pub(crate) async fn create(
     let config = &shared.config;
     let (size, body_limit, partial, verify) = match decide::plan_creation(&request, &shared.policy, &config.base_path)?
     {
-        CreationPlan::Final(references) => return concat::create_final(shared, call, request.metadata, references).await,
+        CreationPlan::Final(references) => {
+            return concat::create_final(shared, call, request.metadata, references).await;
+        }
         CreationPlan::Upload {
             size,
             body_limit,
@@ -62,7 +64,11 @@ pub(crate) async fn create(
         .lifecycle
         .pre_create(&call.cx, shared.ids.as_ref(), request.metadata, size, false)
         .await?;
-    let kind = if partial { UploadKind::Partial } else { UploadKind::Single };
+    let kind = if partial {
+        UploadKind::Partial
+    } else {
+        UploadKind::Single
+    };
     let upload = NewUpload {
         id,
         size,
@@ -131,17 +137,21 @@ pub(crate) async fn append(
     if let (Ok(offset), Some(length)) = (&written, plan.declare_length)
         && let Err(error) = declare_length(shared, id, length).await
     {
-        written = Err(Failed {
-            offset: *offset,
-            error,
-        });
+        written = Err(Failed { offset: *offset, error });
     }
     drop(lock);
     let (offset, error, declared) = match written {
         Ok(offset) => (offset, None, size),
         Err(Failed { offset, error }) => (offset, Some(error), info.size),
     };
-    let after = decide::after_write(&info.kind, declared, info.is_complete(), offset, &shared.policy, call.now);
+    let after = decide::after_write(
+        &info.kind,
+        declared,
+        info.is_complete(),
+        offset,
+        &shared.policy,
+        call.now,
+    );
     let finish = finish_if(shared, call, after.finished, &info, declared, offset).await;
     if after.partial_completed {
         concat::assemble_waiting(shared, call, id).await;
@@ -187,10 +197,9 @@ async fn lock_for_append(
 }
 
 async fn declare_length(shared: &Shared, id: &UploadId, length: u64) -> Result<(), TusError> {
-    let deferred = shared
-        .store
-        .deferred_length()
-        .ok_or(TusError::ExtensionNotSupported(tus_core::headers::Extension::CreationDeferLength))?;
+    let deferred = shared.store.deferred_length().ok_or(TusError::ExtensionNotSupported(
+        tus_core::headers::Extension::CreationDeferLength,
+    ))?;
     Ok(deferred.declare_length(id, length).await?)
 }
 
@@ -253,7 +262,11 @@ async fn write(shared: &Shared, call: &Call<'_>, target: Target<'_>, mut body: R
     shared.lifecycle.received(pumped.received);
     let Settlement { keep, error } =
         body_end::settle(pumped.end, pumped.digest, durability, target.size, &shared.policy);
-    let settled = if keep { writer.commit().await } else { writer.abort().await };
+    let settled = if keep {
+        writer.commit().await
+    } else {
+        writer.abort().await
+    };
     let offset = settled.map_err(|error| unchanged(mismatch(error, target.offset)))?;
     match error {
         None => Ok(offset),

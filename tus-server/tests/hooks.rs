@@ -9,9 +9,9 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
-use tus_server::{Event, FinishResponse, HookContext, Hooks, PreCreate, Progress, Rejection, TusHandler};
 use tus_core::store::{Listing as _, MemoryStore};
 use tus_core::upload::{UploadId, UploadInfo};
+use tus_server::{Event, FinishResponse, HookContext, Hooks, PreCreate, Progress, Rejection, TusHandler};
 use tus_server::{RequestBody, ResponseBody};
 
 /// What an auth middleware leaves in the request extensions.

@@ -13,16 +13,14 @@ use futures::FutureExt as _;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{BoxFuture, Shared};
 use http::{Request, Response, StatusCode};
-use tus_server::{Locker as _, MemoryLocker, Timer, TusHandler};
 use tus_core::store::MemoryStore;
 use tus_core::upload::UploadId;
+use tus_server::{Locker as _, MemoryLocker, Timer, TusHandler};
 use tus_server::{RequestBody, ResponseBody};
 
 type Chunks = mpsc::UnboundedSender<Result<Bytes, std::io::Error>>;
 
-fn handler(
-    configure: impl FnOnce(tus_server::TusHandlerBuilder) -> tus_server::TusHandlerBuilder,
-) -> TusHandler {
+fn handler(configure: impl FnOnce(tus_server::TusHandlerBuilder) -> tus_server::TusHandlerBuilder) -> TusHandler {
     // A timer that never fires unless a test passes its own: no runtime here.
     let builder = TusHandler::builder(Arc::new(MemoryStore::new())).timer(Arc::new(NeverTimer));
     configure(builder).build()
@@ -211,5 +209,162 @@ fn shutdown_stops_bodies_in_flight_and_keeps_their_bytes() {
         assert!(handler.is_shutting_down());
         assert_eq!(offset(&head(&handler, &path).await), "7");
         drop(chunks);
+    });
+}
+
+#[test]
+fn a_stale_patch_gets_409_without_interrupting_the_live_one() {
+    futures::executor::block_on(async {
+        let handler = handler(|b| b);
+        let path = create(&handler, 10).await;
+        let (mut live, chunks) = streaming_patch(&handler, &path, 0);
+        send(&chunks, b"abcd");
+        assert!((&mut live).now_or_never().is_none(), "the live PATCH streams");
+        // Its bytes are in the store: the upload's offset moved past 0.
+        let (stale, stale_chunks) = streaming_patch(&handler, &path, 0);
+        drop(stale_chunks);
+        let stale = stale.await;
+        assert_eq!(
+            stale.status(),
+            StatusCode::CONFLICT,
+            "a PATCH at a passed offset can never succeed"
+        );
+        assert!(body_text(stale).await.starts_with("ERR_MISMATCHED_OFFSET"));
+        send(&chunks, b"efghij");
+        drop(chunks);
+        let live = live.await;
+        assert_eq!(
+            live.status(),
+            StatusCode::NO_CONTENT,
+            "the live PATCH was not interrupted"
+        );
+        assert_eq!(offset(&live), "10");
+    });
+}
+
+#[test]
+fn a_body_slower_than_the_minimum_rate_is_stopped_and_its_bytes_kept() {
+    futures::executor::block_on(async {
+        let (timer, fire) = ManualTimer::new();
+        let handler = handler(|b| {
+            b.timer(Arc::new(timer))
+                .body_idle_timeout(None)
+                .min_body_rate(Some(tus_server::MinBodyRate {
+                    bytes: 100,
+                    per: Duration::from_secs(10),
+                }))
+        });
+        let path = create(&handler, 1000).await;
+        let (mut patch, chunks) = streaming_patch(&handler, &path, 0);
+        send(&chunks, b"a trickle");
+        assert!((&mut patch).now_or_never().is_none());
+        fire.send(()).expect("timer");
+        let response = patch.now_or_never().expect("stops once a window passed below the rate");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body_text(response).await.starts_with("ERR_BODY_TOO_SLOW"));
+        assert_eq!(
+            offset(&head(&handler, &path).await),
+            "9",
+            "the bytes that arrived are kept"
+        );
+        drop(chunks);
+    });
+}
+
+/// Allows a request on an upload only to the user who created it: the
+/// `x-user` header must match the `owner` metadata set at creation.
+struct OwnerOnly;
+
+impl tus_server::Hooks for OwnerOnly {
+    fn pre_create<'a>(
+        &'a self,
+        cx: &'a tus_server::HookContext,
+        upload: &'a mut tus_server::PreCreate,
+    ) -> BoxFuture<'a, Result<(), tus_server::Rejection>> {
+        Box::pin(async move {
+            let user = cx
+                .headers()
+                .get("x-user")
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default();
+            upload
+                .metadata_mut()
+                .insert("owner", user)
+                .map_err(tus_server::Rejection::internal)
+        })
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        cx: &'a tus_server::HookContext,
+        access: tus_server::Access<'a>,
+    ) -> BoxFuture<'a, Result<(), tus_server::Rejection>> {
+        Box::pin(async move {
+            let user = cx.headers().get("x-user").map(|v| v.as_bytes());
+            if user == access.upload().metadata.get("owner") {
+                Ok(())
+            } else {
+                Err(tus_server::Rejection::new(StatusCode::NOT_FOUND, "no such upload"))
+            }
+        })
+    }
+}
+
+#[test]
+fn another_user_cannot_touch_an_upload_nor_interrupt_its_patch() {
+    futures::executor::block_on(async {
+        let handler = handler(|b| b.hooks(Arc::new(OwnerOnly)));
+        let request = Request::post("/files/")
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", "10")
+            .header("x-user", "alice")
+            .body(RequestBody::empty())
+            .expect("request");
+        let created = handler.handle(request).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = created.headers()["location"].to_str().expect("ascii");
+        let path = location[location.find("/files/").expect("path")..].to_owned();
+
+        let (chunks, body) = mpsc::unbounded();
+        let request = Request::patch(&path)
+            .header("tus-resumable", "1.0.0")
+            .header("upload-offset", "0")
+            .header("content-type", "application/offset+octet-stream")
+            .header("x-user", "alice")
+            .body(RequestBody::from_stream(body))
+            .expect("request");
+        let mut live = Box::pin(handler.handle(request));
+        send(&chunks, b"abc");
+        assert!((&mut live).now_or_never().is_none(), "alice's PATCH streams");
+
+        for method in ["HEAD", "GET", "DELETE", "PATCH"] {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("tus-resumable", "1.0.0")
+                .header("x-user", "mallory");
+            if method == "PATCH" {
+                request = request
+                    .header("upload-offset", "3")
+                    .header("content-type", "application/offset+octet-stream");
+            }
+            let response = handler
+                .handle(
+                    request
+                        .body(RequestBody::from(Bytes::from_static(b"evil")))
+                        .expect("request"),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} by another user");
+        }
+        assert!(
+            (&mut live).now_or_never().is_none(),
+            "alice's PATCH was not interrupted"
+        );
+        send(&chunks, b"defghij");
+        drop(chunks);
+        let live = live.await;
+        assert_eq!(live.status(), StatusCode::NO_CONTENT);
+        assert_eq!(offset(&live), "10");
     });
 }

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use http::Request;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
+use tus_core::store::MemoryStore;
 use tus_server::RequestBody;
 use tus_server::TusHandler;
-use tus_core::store::MemoryStore;
 
 /// Remembers, per `tus` span, the `id` recorded on it; tracks the entered
 /// spans so that `Span::current()` works (single-threaded executor).

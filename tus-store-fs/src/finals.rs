@@ -17,7 +17,8 @@ pub(crate) fn add(path: &Path, final_id: &UploadId, sync: bool) -> Result<(), St
         .create(true)
         .open(path)
         .map_err(StoreError::io)?;
-    file.write_all(format!("{final_id}\n").as_bytes()).map_err(StoreError::io)?;
+    file.write_all(format!("{final_id}\n").as_bytes())
+        .map_err(StoreError::io)?;
     if sync {
         file.sync_data().map_err(StoreError::io)?;
     }

@@ -105,7 +105,12 @@ impl Locker for FileLocker {
 /// One attempt: the locked file, or `None` when another holds it (after
 /// asking it to release). Blocking.
 fn try_lock(path: &Path, release: &Path) -> Result<Option<File>, StoreError> {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(StoreError::io)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(StoreError::io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -115,7 +120,8 @@ fn try_lock(path: &Path, release: &Path) -> Result<Option<File>, StoreError> {
                 .create(true)
                 .truncate(false)
                 .write(true)
-                .open(release).map_err(StoreError::io)?;
+                .open(release)
+                .map_err(StoreError::io)?;
             return Ok(None);
         }
         Err(TryLockError::Error(error)) => return Err(StoreError::backend(error)),

@@ -119,7 +119,8 @@ mod tests {
 
     #[test]
     fn the_on_disk_format_is_stable() {
-        let json: serde_json::Value = serde_json::from_slice(&to_json(&record(UploadKind::Single)).expect("json")).expect("parse");
+        let json: serde_json::Value =
+            serde_json::from_slice(&to_json(&record(UploadKind::Single)).expect("json")).expect("parse");
         assert_eq!(
             json,
             serde_json::json!({
@@ -139,7 +140,10 @@ mod tests {
             id: UploadId::parse(id).expect("id"),
             reference: id.to_owned(),
         });
-        assert_eq!(from_json(v1).expect("version 1"), record(UploadKind::Final(parts.to_vec())));
+        assert_eq!(
+            from_json(v1).expect("version 1"),
+            record(UploadKind::Final(parts.to_vec()))
+        );
     }
 
     #[test]

@@ -278,7 +278,9 @@ impl Concatenate for FileStore {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         let (dir, id, partials, sync) = (self.dir.clone(), id.clone(), partials.to_vec(), self.syncs());
-        Box::pin(blocking::run(move || concat::concatenate(&dir, &id, &partials, sync, now)))
+        Box::pin(blocking::run(move || {
+            concat::concatenate(&dir, &id, &partials, sync, now)
+        }))
     }
 
     /// Appends the final's id to `{partial}.finals`.

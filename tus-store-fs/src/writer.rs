@@ -76,7 +76,14 @@ pub(crate) struct FsWriter {
 }
 
 impl FsWriter {
-    pub(crate) fn new(files: Files, offset: u64, durability: Durability, sync: bool, now: SystemTime, stage_path: PathBuf) -> Self {
+    pub(crate) fn new(
+        files: Files,
+        offset: u64,
+        durability: Durability,
+        sync: bool,
+        now: SystemTime,
+        stage_path: PathBuf,
+    ) -> Self {
         Self {
             state: State::Idle(files),
             batch: Batch::default(),

@@ -267,7 +267,10 @@ async fn a_body_failing_midway_is_kept_across_a_reopen() {
         .expect("open");
     // The store may already have stopped reading at the error: a send may fail.
     let _ = sender.unbounded_send(chunk(b"after the error"));
-    let offset = appending.await.expect("task").expect("a body error is not a store error");
+    let offset = appending
+        .await
+        .expect("task")
+        .expect("a body error is not a store error");
     assert_eq!(offset, 12);
     drop(store);
 

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
-use tokio::task::JoinSet;
 use std::time::SystemTime;
+use tokio::task::JoinSet;
 
 use futures::stream::BoxStream;
 use tus_core::store::StoreError;

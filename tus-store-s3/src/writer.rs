@@ -38,7 +38,11 @@ pub(crate) struct S3Writer {
 
 impl S3Writer {
     /// The channel a pipeline task reads, and the flag its verdict reads.
-    pub(crate) fn channel() -> (mpsc::Sender<io::Result<Bytes>>, mpsc::Receiver<io::Result<Bytes>>, Arc<AtomicBool>) {
+    pub(crate) fn channel() -> (
+        mpsc::Sender<io::Result<Bytes>>,
+        mpsc::Receiver<io::Result<Bytes>>,
+        Arc<AtomicBool>,
+    ) {
         let (sender, receiver) = mpsc::channel(QUEUED_CHUNKS);
         (sender, receiver, Arc::new(AtomicBool::new(false)))
     }

@@ -98,8 +98,13 @@ async fn small_chunks_resume_after_restart_with_full_parts() {
         let mut offset = 0;
         while offset < 6 * MIB + 100 {
             let end = (offset + MIB).min(6 * MIB + 100);
-            let new = append(&store, &upload, offset as u64, body(Arc::clone(&data), offset..end, 64 * 1024))
-                .await;
+            let new = append(
+                &store,
+                &upload,
+                offset as u64,
+                body(Arc::clone(&data), offset..end, 64 * 1024),
+            )
+            .await;
             assert_eq!(new.expect("append"), end as u64);
             offset = end;
         }
@@ -114,8 +119,13 @@ async fn small_chunks_resume_after_restart_with_full_parts() {
     let mut offset = info.offset as usize;
     while offset < LEN {
         let end = (offset + MIB).min(LEN);
-        let new = append(&store, &upload, offset as u64, body(Arc::clone(&data), offset..end, 64 * 1024))
-            .await;
+        let new = append(
+            &store,
+            &upload,
+            offset as u64,
+            body(Arc::clone(&data), offset..end, 64 * 1024),
+        )
+        .await;
         assert_eq!(new.expect("append"), end as u64);
         offset = end;
     }
@@ -255,9 +265,7 @@ async fn rejected_staged_append_commits_nothing() {
     );
     // 7 MiB more: a full part is uploaded, then the verdict rejects it.
     let junk = Arc::new(vec![0xEE; LEN]);
-    let offset = append_verified(&store, &upload,
-            MIB as u64,
-            body(junk, MIB..8 * MIB, 256 * 1024), false)
+    let offset = append_verified(&store, &upload, MIB as u64, body(junk, MIB..8 * MIB, 256 * 1024), false)
         .await
         .expect("rejected");
     assert_eq!(offset, MIB as u64);
@@ -267,11 +275,15 @@ async fn rejected_staged_append_commits_nothing() {
         MIB as u64,
         "the uploaded part is not committed"
     );
-    let offset = append_verified(&store, &upload,
-            MIB as u64,
-            body(Arc::clone(&data), MIB..LEN, 256 * 1024), true)
-        .await
-        .expect("accepted");
+    let offset = append_verified(
+        &store,
+        &upload,
+        MIB as u64,
+        body(Arc::clone(&data), MIB..LEN, 256 * 1024),
+        true,
+    )
+    .await
+    .expect("accepted");
     assert_eq!(offset, LEN as u64);
     assert_eq!(
         sha_of_read(&store, &upload, LEN as u64).await,

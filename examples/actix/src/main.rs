@@ -35,8 +35,8 @@ use actix_web::{App, HttpMessage as _, HttpResponse, HttpServer, web};
 use adapter::TusActix;
 use futures::FutureExt as _;
 use tus_core::headers::Extension;
-use tus_server::TusHandler;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, User};
+use tus_server::TusHandler;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tus_example_common::init_tracing();

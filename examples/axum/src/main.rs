@@ -38,8 +38,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use tus_server::TusHandler;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, Tokens, User};
+use tus_server::TusHandler;
 
 mod serve;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tus_conformance::http::HyperTransport;
 use tus_conformance::http::suite::{create_upload_at, offset_of};
-use tus_server::TusHandler;
 use tus_core::store::{Listing as _, MemoryStore};
+use tus_server::TusHandler;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_endpoints_keep_their_uploads_apart() {

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use futures::future::BoxFuture;
 use http::StatusCode;
-use tus_server::{HookContext, Hooks, PreCreate, Rejection};
 use tus_core::upload::UploadInfo;
+use tus_server::{HookContext, Hooks, PreCreate, Rejection};
 
 /// The metadata key holding the id of the user who created an upload.
 pub const USER_ID_KEY: &str = "user_id";

@@ -18,9 +18,9 @@ use std::time::Duration;
 pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
 use clap::Parser;
 use tus_core::headers::Extension;
-use tus_server::{LocationStyle, TusHandler};
 use tus_core::store::Store;
 use tus_lock_redis::RedisLocker;
+use tus_server::{LocationStyle, TusHandler};
 use tus_store_fs::{FileLocker, FileStore, SyncPolicy};
 use tus_store_s3::{S3Options, S3Store};
 
@@ -192,8 +192,8 @@ pub async fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::err
 }
 
 /// The handler the flags ask for, with [`AppHooks`] installed, serving no
-/// extension in `without` (what the framework cannot carry). With
-/// `--expire-after`, also starts the reaper on the current tokio runtime.
+/// extension in `without` (what the framework cannot carry). Assembles the final uploads an earlier run left unassembled, then starts
+/// the background sweep (expired uploads, such finals) on the current tokio runtime.
 pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHandler, Box<dyn std::error::Error>> {
     let tokens = args.tokens()?;
     let store = build_store(args).await?;
@@ -219,11 +219,16 @@ pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHand
         builder = builder.expire_after(Duration::from_secs(seconds));
     }
     let handler = builder.build();
-    if let Some(seconds) = args.expire_after {
-        // Sweep at least once a minute, and at least twice per lifetime.
-        let every = Duration::from_secs((seconds / 2).clamp(1, 60));
-        tus_server::spawn_reaper(handler.clone(), every);
+    // Finals whose assembly a crash interrupted are assembled before the
+    // first request, then swept for (with expired uploads) in the background.
+    match handler.assemble_ready_finals().await {
+        Ok(0) => {}
+        Ok(assembled) => tracing::info!(assembled, "assembled final uploads left by an earlier run"),
+        Err(error) => tracing::warn!(code = error.code(), %error, "could not sweep final uploads at start"),
     }
+    // Sweep at least once a minute, and at least twice per upload lifetime.
+    let every = Duration::from_secs(args.expire_after.map_or(60, |seconds| (seconds / 2).clamp(1, 60)));
+    tus_server::spawn_reaper(handler.clone(), every);
     Ok(handler)
 }
 

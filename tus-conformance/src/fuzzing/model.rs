@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use tus_server::RequestBody;
 use tus_core::checksum::Hasher;
 use tus_core::headers::{ChecksumAlgorithm, TusHeader, UploadChecksum};
-use tus_server::TusHandler;
 use tus_core::store::MemoryStore;
+use tus_server::RequestBody;
+use tus_server::TusHandler;
 
 /// The longest operation sequence one input runs.
 const MAX_OPS: usize = 48;

@@ -73,7 +73,13 @@ pub fn durability(verify: Option<&Verification>) -> Durability {
 /// Decides, once a body stopped flowing, whether its bytes are kept and
 /// what the request answers. `digest` is the comparison of a verified body
 /// that ended completely; `size` is the upload's size after this request.
-pub fn settle(end: BodyEnd, digest: Option<DigestCheck>, durability: Durability, size: UploadSize, policy: &Policy) -> Settlement {
+pub fn settle(
+    end: BodyEnd,
+    digest: Option<DigestCheck>,
+    durability: Durability,
+    size: UploadSize,
+    policy: &Policy,
+) -> Settlement {
     let keep_prefix = durability == Durability::KeepPrefix;
     let error = match end {
         BodyEnd::Complete => match digest {
@@ -126,7 +132,13 @@ mod tests {
         let cases: Vec<(BodyEnd, Option<DigestCheck>, Durability, bool, Option<&str>)> = vec![
             (Complete, None, KeepPrefix, true, None),
             (Complete, Some(DigestCheck::Match), AllOrNothing, true, None),
-            (Complete, Some(DigestCheck::Mismatch), AllOrNothing, false, Some("ERR_CHECKSUM_MISMATCH")),
+            (
+                Complete,
+                Some(DigestCheck::Mismatch),
+                AllOrNothing,
+                false,
+                Some("ERR_CHECKSUM_MISMATCH"),
+            ),
             (
                 Complete,
                 Some(DigestCheck::MissingTrailer),
@@ -138,10 +150,34 @@ mod tests {
             (TooLong, None, AllOrNothing, false, Some("ERR_UPLOAD_SIZE_EXCEEDED")),
             (Failed, None, KeepPrefix, true, Some("ERR_UPLOAD_INTERRUPTED")),
             (Failed, None, AllOrNothing, false, Some("ERR_UPLOAD_INTERRUPTED")),
-            (Stopped(StopReason::Stolen), None, KeepPrefix, true, Some("ERR_UPLOAD_INTERRUPTED")),
-            (Stopped(StopReason::ShuttingDown), None, AllOrNothing, false, Some("ERR_SERVER_SHUTTING_DOWN")),
-            (Stopped(StopReason::Idle), None, KeepPrefix, true, Some("ERR_READ_TIMEOUT")),
-            (Stopped(StopReason::TooSlow), None, KeepPrefix, true, Some("ERR_BODY_TOO_SLOW")),
+            (
+                Stopped(StopReason::Stolen),
+                None,
+                KeepPrefix,
+                true,
+                Some("ERR_UPLOAD_INTERRUPTED"),
+            ),
+            (
+                Stopped(StopReason::ShuttingDown),
+                None,
+                AllOrNothing,
+                false,
+                Some("ERR_SERVER_SHUTTING_DOWN"),
+            ),
+            (
+                Stopped(StopReason::Idle),
+                None,
+                KeepPrefix,
+                true,
+                Some("ERR_READ_TIMEOUT"),
+            ),
+            (
+                Stopped(StopReason::TooSlow),
+                None,
+                KeepPrefix,
+                true,
+                Some("ERR_BODY_TOO_SLOW"),
+            ),
             (
                 Stopped(StopReason::Refused {
                     status: StatusCode::FORBIDDEN,
@@ -163,8 +199,17 @@ mod tests {
 
     #[test]
     fn a_deferred_upload_past_the_maximum_is_max_size_exceeded() {
-        let settlement = settle(BodyEnd::TooLong, None, Durability::KeepPrefix, UploadSize::Deferred, &policy());
-        assert_eq!(settlement.error.as_ref().map(TusError::code), Some("ERR_MAX_SIZE_EXCEEDED"));
+        let settlement = settle(
+            BodyEnd::TooLong,
+            None,
+            Durability::KeepPrefix,
+            UploadSize::Deferred,
+            &policy(),
+        );
+        assert_eq!(
+            settlement.error.as_ref().map(TusError::code),
+            Some("ERR_MAX_SIZE_EXCEEDED")
+        );
     }
 
     #[test]

@@ -719,7 +719,15 @@ mod tests {
             (UploadKind::Single, known, false, 10, true, false, None),
             (UploadKind::Single, known, true, 10, false, false, None),
             (UploadKind::Partial, known, false, 10, true, true, None),
-            (UploadKind::Partial, UploadSize::Deferred, false, 10, false, false, Some(NOW + hour)),
+            (
+                UploadKind::Partial,
+                UploadSize::Deferred,
+                false,
+                10,
+                false,
+                false,
+                Some(NOW + hour),
+            ),
             (UploadKind::Final(Vec::new()), known, false, 3, false, false, None),
         ];
         for (kind, size, was_complete, offset, finished, partial_completed, expires) in cases {
@@ -746,8 +754,12 @@ mod tests {
         let mut request = create(UploadSize::Known(1), false, None);
         request.size = None;
         let plan = |references: &[&str], request: &mut CreateRequest| {
-            request.concat = Some(UploadConcat::Final(references.iter().map(|r| (*r).to_owned()).collect()));
-            plan_creation(request, &policy, "/files/").map(|_| ()).map_err(|e| e.code())
+            request.concat = Some(UploadConcat::Final(
+                references.iter().map(|r| (*r).to_owned()).collect(),
+            ));
+            plan_creation(request, &policy, "/files/")
+                .map(|_| ())
+                .map_err(|e| e.code())
         };
         assert_eq!(plan(&["/files/a", "/files/a", "/files/b"], &mut request), Ok(()));
         assert_eq!(
@@ -763,7 +775,10 @@ mod tests {
     #[test]
     fn only_complete_uploads_are_downloaded() {
         let partial = info(UploadSize::Known(10), 5);
-        assert_eq!(download(&partial, None).map(|_| ()).map_err(|e| e.code()), Err("ERR_UPLOAD_NOT_COMPLETE"));
+        assert_eq!(
+            download(&partial, None).map(|_| ()).map_err(|e| e.code()),
+            Err("ERR_UPLOAD_NOT_COMPLETE")
+        );
         let done = info(UploadSize::Known(10), 10);
         let reply = download(&done, Some(&http::HeaderValue::from_static("bytes=2-4"))).expect("served");
         assert_eq!(reply.status(), http::StatusCode::PARTIAL_CONTENT);
@@ -775,6 +790,9 @@ mod tests {
             }
         );
         let empty = info(UploadSize::Known(0), 0);
-        assert_eq!(download(&empty, None).expect("served").body(), &super::super::response::ReplyBody::Empty);
+        assert_eq!(
+            download(&empty, None).expect("served").body(),
+            &super::super::response::ReplyBody::Empty
+        );
     }
 }

@@ -393,7 +393,11 @@ mod tests {
         let map = headers(&[("x-http-method-override", "DELETE")]);
         assert_eq!(effective_method(&Method::POST, &map).expect("override"), Method::DELETE);
         for safe in [Method::GET, Method::HEAD, Method::OPTIONS, Method::PATCH] {
-            assert_eq!(effective_method(&safe, &map).expect("ignored"), safe, "only POST is overridden");
+            assert_eq!(
+                effective_method(&safe, &map).expect("ignored"),
+                safe,
+                "only POST is overridden"
+            );
         }
         assert!(effective_method(&Method::POST, &headers(&[("x-http-method-override", "BREW")])).is_err());
         assert!(matches!(

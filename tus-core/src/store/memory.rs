@@ -59,7 +59,11 @@ impl MemoryStore {
         lock(&self.state)
     }
 
-    fn with_entry<T>(&self, id: &UploadId, f: impl FnOnce(&mut Entry) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_entry<T>(
+        &self,
+        id: &UploadId,
+        f: impl FnOnce(&mut Entry) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut state = self.state();
         let entry = state.uploads.get_mut(id).ok_or(StoreError::NotFound)?;
         f(entry)

@@ -270,7 +270,7 @@ pub mod timestamp {
         Some(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()))
     }
 
-    /// The inverse of [`format`]; `None` for anything else.
+    /// The inverse of [`format()`]; `None` for anything else.
     pub fn parse(text: &str) -> Option<SystemTime> {
         let (secs, nanos) = text.split_once('.')?;
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -395,11 +395,7 @@ mod tests {
         let record = UploadRecord::new(&new);
         let later = created + Duration::from_secs(5);
         let earlier = created - Duration::from_nanos(123_456_789);
-        for (modified, expected) in [
-            (Some(later), later),
-            (Some(earlier), created),
-            (None, created),
-        ] {
+        for (modified, expected) in [(Some(later), later), (Some(earlier), created), (None, created)] {
             assert_eq!(record.to_info(&new.id, 0, modified).updated_at, expected);
         }
     }
