@@ -145,7 +145,7 @@ fn head_and_get_never_assemble_and_the_sweep_does() {
     block_on(async {
         let store = MemoryStore::new();
         let handler = instance(&store);
-        let mut events = handler.subscribe(64);
+        let events = handler.subscribe(64);
         let part = create(&handler, &[("upload-length", "2"), ("upload-concat", "partial")]).await;
         assert_eq!(
             patch(&handler, &part, "0", b"hi").await.status(),
