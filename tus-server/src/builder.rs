@@ -1,92 +1,25 @@
-//! Handler configuration and its builder.
+//! Building a [`TusHandler`]: [`TusHandlerBuilder`], and the constructors
+//! that start one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tus_core::headers::Extension;
 use tus_core::server::cors::Cors;
-use tus_core::server::policy::ConcatLimits;
+use tus_core::server::policy::{ConcatLimits, Policy};
 use tus_core::store::Store;
 
 use super::clock::{Clock, SystemClock};
+use super::config::{Config, MinBodyRate};
 use super::handler::TusHandler;
 use super::hooks::Hooks;
 use super::ids::{IdGenerator, RandomIds};
+use super::interrupt::Shutdown;
+use super::lifecycle::Lifecycle;
 use super::location::LocationStyle;
-use super::lock::{Locker, MemoryLocker};
+use super::lock::{Locker, Locks, MemoryLocker};
+use super::shared::Shared;
 use super::timer::Timer;
-
-/// Default [`Config::lock_timeout`].
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20);
-/// Default [`Config::body_idle_timeout`].
-pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default [`Config::min_body_rate`]: 1 KiB per 20 s, far below any real
-/// client, far above a body trickled to hold a connection.
-pub const DEFAULT_MIN_BODY_RATE: MinBodyRate = MinBodyRate {
-    bytes: 1024,
-    per: Duration::from_secs(20),
-};
-
-/// The slowest a request body may arrive: at least `bytes` in every
-/// window of `per` (checked window by window, from the start of the body).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinBodyRate {
-    /// Bytes that must arrive per window.
-    pub bytes: u64,
-    /// The window.
-    pub per: Duration,
-}
-
-/// Everything a [`TusHandler`] is configured with.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Path of the upload collection, starting and ending with `/` (default `/files/`).
-    pub base_path: String,
-    /// Largest upload accepted, advertised as `Tus-Max-Size`.
-    pub max_size: Option<u64>,
-    /// Serve `GET` downloads of completed uploads (default on).
-    pub download: bool,
-    /// CORS (default: any origin).
-    pub cors: Cors,
-    /// How `Location` URLs are built.
-    pub location: LocationStyle,
-    /// Lifetime of an unfinished upload after its last write; `None`: never expires.
-    pub expire_after: Option<Duration>,
-    /// Extensions not served even though the store could.
-    pub disabled_extensions: Vec<Extension>,
-    /// Bounds on what one final upload may assemble.
-    pub concat_limits: ConcatLimits,
-    /// How long a request waits for an upload's lock after asking the holder
-    /// to release it; then it answers `423 Locked`.
-    pub lock_timeout: Duration,
-    /// A body that sends no byte for this long is stopped (detected within
-    /// twice this time); the bytes received so far are kept. `None`: wait forever.
-    pub body_idle_timeout: Option<Duration>,
-    /// A body slower than this is stopped; the bytes received so far are
-    /// kept. `None`: any rate.
-    pub min_body_rate: Option<MinBodyRate>,
-    /// How often, at most, `post_receive` and progress events report a body.
-    pub progress_interval: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            base_path: "/files/".to_owned(),
-            max_size: None,
-            download: true,
-            cors: Cors::default(),
-            location: LocationStyle::default(),
-            expire_after: None,
-            disabled_extensions: Vec::new(),
-            concat_limits: ConcatLimits::default(),
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
-            min_body_rate: Some(DEFAULT_MIN_BODY_RATE),
-            progress_interval: Duration::from_secs(1),
-        }
-    }
-}
 
 /// Builds a [`TusHandler`]; start with [`TusHandler::builder`] (with the
 /// `tokio` feature) or [`TusHandler::builder_with_timer`].
@@ -109,7 +42,7 @@ impl std::fmt::Debug for TusHandlerBuilder {
 }
 
 impl TusHandlerBuilder {
-    pub(crate) fn new(store: Arc<dyn Store>, timer: Arc<dyn Timer>) -> Self {
+    fn new(store: Arc<dyn Store>, timer: Arc<dyn Timer>) -> Self {
         Self {
             store,
             locker: Arc::new(MemoryLocker::new()),
@@ -241,6 +174,47 @@ impl TusHandlerBuilder {
 
     /// The finished handler.
     pub fn build(self) -> TusHandler {
-        TusHandler::from_builder(self)
+        let config = self.config;
+        let mut policy = Policy::for_store(
+            self.store.as_ref(),
+            config.max_size,
+            config.expire_after,
+            &config.disabled_extensions,
+        );
+        policy.concat = config.concat_limits;
+        let lifecycle = Lifecycle::new(self.hooks);
+        #[cfg(feature = "metrics")]
+        let store: Arc<dyn Store> = Arc::new(super::metrics::MeteredStore::new(
+            self.store,
+            Arc::clone(&lifecycle.metrics),
+        ));
+        #[cfg(not(feature = "metrics"))]
+        let store = self.store;
+        TusHandler::new(Shared {
+            store,
+            policy,
+            locks: Locks::new(self.locker, Arc::clone(&self.timer), config.lock_timeout),
+            config,
+            clock: self.clock,
+            ids: self.ids,
+            timer: self.timer,
+            lifecycle,
+            shutdown: Shutdown::default(),
+        })
+    }
+}
+
+impl TusHandler {
+    /// Starts configuring a handler over `store`, with [`TokioTimer`](crate::TokioTimer)
+    /// enforcing its timeouts.
+    #[cfg(feature = "tokio")]
+    pub fn builder(store: Arc<dyn Store>) -> TusHandlerBuilder {
+        TusHandlerBuilder::new(store, Arc::new(super::timer::TokioTimer))
+    }
+
+    /// Starts configuring a handler over `store`, with `timer` enforcing its
+    /// timeouts (for runtimes other than Tokio).
+    pub fn builder_with_timer(store: Arc<dyn Store>, timer: Arc<dyn Timer>) -> TusHandlerBuilder {
+        TusHandlerBuilder::new(store, timer)
     }
 }

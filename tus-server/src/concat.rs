@@ -11,8 +11,8 @@ use tus_core::server::response::{self, Reply};
 use tus_core::store::{Concatenate, StoreError};
 use tus_core::upload::{ConcatPart, NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
 
-use super::handler::{Call, Shared};
 use super::hooks::Access;
+use super::shared::{Call, Shared};
 
 fn concatenation(shared: &Shared) -> Result<&dyn Concatenate, TusError> {
     shared

@@ -3,31 +3,21 @@
 //! final uploads in `concat`.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use http::request::Parts;
 use http::{Method, Request, Response};
 use tus_core::headers::Extension;
 use tus_core::server::TusError;
 use tus_core::server::cors::CorsRequest;
 use tus_core::server::decide;
-use tus_core::server::policy::Policy;
 use tus_core::server::request::{DownloadRequest, TusRequest, effective_method};
 use tus_core::server::response::{self, Reply, ReplyBody};
-use tus_core::store::Store;
-use tus_core::upload::{UploadId, UploadInfo};
+use tus_core::upload::UploadId;
 
 use super::body::{RequestBody, ResponseBody};
-use super::builder::{Config, TusHandlerBuilder};
-use super::clock::Clock;
+use super::config::Config;
 use super::events::Events;
-use super::hooks::{Access, HookContext};
-use super::ids::IdGenerator;
-use super::interrupt::Shutdown;
-use super::lifecycle::Lifecycle;
-use super::lock::Locks;
-use super::service::TusService;
-use super::timer::Timer;
+use super::hooks::Access;
+use super::shared::{Call, Shared};
 use super::write;
 
 /// A tus server: give it requests, get responses. Cheap to clone.
@@ -40,28 +30,6 @@ pub struct TusHandler {
     shared: Arc<Shared>,
 }
 
-/// What every request reads: the store, the decisions' policy, and the
-/// components that own the driver's state (locks, lifecycle, shutdown).
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) policy: Policy,
-    pub(crate) config: Config,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) ids: Arc<dyn IdGenerator>,
-    pub(crate) timer: Arc<dyn Timer>,
-    pub(crate) locks: Locks,
-    pub(crate) lifecycle: Lifecycle,
-    pub(crate) shutdown: Shutdown,
-}
-
-/// One request being served: its head, its hook context and the time it
-/// arrived (read once).
-pub(crate) struct Call<'a> {
-    pub(crate) parts: &'a Parts,
-    pub(crate) cx: Arc<HookContext>,
-    pub(crate) now: SystemTime,
-}
-
 impl std::fmt::Debug for TusHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TusHandler")
@@ -72,48 +40,9 @@ impl std::fmt::Debug for TusHandler {
 }
 
 impl TusHandler {
-    /// Starts configuring a handler over `store`, with [`TokioTimer`](crate::TokioTimer)
-    /// enforcing its timeouts.
-    #[cfg(feature = "tokio")]
-    pub fn builder(store: Arc<dyn Store>) -> TusHandlerBuilder {
-        TusHandlerBuilder::new(store, Arc::new(super::timer::TokioTimer))
-    }
-
-    /// Starts configuring a handler over `store`, with `timer` enforcing its
-    /// timeouts (for runtimes other than Tokio).
-    pub fn builder_with_timer(store: Arc<dyn Store>, timer: Arc<dyn Timer>) -> TusHandlerBuilder {
-        TusHandlerBuilder::new(store, timer)
-    }
-
-    pub(crate) fn from_builder(builder: TusHandlerBuilder) -> Self {
-        let config = builder.config;
-        let mut policy = Policy::for_store(
-            builder.store.as_ref(),
-            config.max_size,
-            config.expire_after,
-            &config.disabled_extensions,
-        );
-        policy.concat = config.concat_limits;
-        let lifecycle = Lifecycle::new(builder.hooks);
-        #[cfg(feature = "metrics")]
-        let store: Arc<dyn Store> = Arc::new(super::metrics::MeteredStore::new(
-            builder.store,
-            Arc::clone(&lifecycle.metrics),
-        ));
-        #[cfg(not(feature = "metrics"))]
-        let store = builder.store;
+    pub(crate) fn new(shared: Shared) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                store,
-                policy,
-                locks: Locks::new(builder.locker, Arc::clone(&builder.timer), config.lock_timeout),
-                config,
-                clock: builder.clock,
-                ids: builder.ids,
-                timer: builder.timer,
-                lifecycle,
-                shutdown: Shutdown::default(),
-            }),
+            shared: Arc::new(shared),
         }
     }
 
@@ -136,11 +65,6 @@ impl TusHandler {
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics(&self) -> &super::metrics::Metrics {
         &self.shared.lifecycle.metrics
-    }
-
-    /// A `tower::Service` over this handler.
-    pub fn into_service(self) -> TusService {
-        TusService::new(self)
     }
 
     /// A stream of [`Event`](crate::Event)s for an observer, with a queue of
@@ -243,45 +167,6 @@ impl TusHandler {
     }
 }
 
-impl Shared {
-    /// The answer to `error`, logged and counted.
-    fn error_reply(&self, parts: &Parts, error: &TusError) -> Reply {
-        log_error(parts, error);
-        self.lifecycle.error(error);
-        response::error(error)
-    }
-
-    /// Turns a reply into a response, opening the store's stream for stored bytes.
-    async fn respond(&self, reply: Reply) -> Result<Response<ResponseBody>, TusError> {
-        let (parts, body) = reply.into_parts();
-        let body = match body {
-            ReplyBody::Empty => ResponseBody::empty(),
-            ReplyBody::Text(text) => ResponseBody::full(text),
-            ReplyBody::Stored { id, range } => {
-                let length = range.end - range.start;
-                ResponseBody::stream(self.store.read(&id, range).await?, length)
-            }
-        };
-        Ok(Response::from_parts(parts, body))
-    }
-
-    /// The upload's state, after `authorize` allowed `access` to it (only
-    /// read when hooks are installed: without them, nobody is refused).
-    pub(crate) async fn authorized(
-        &self,
-        call: &Call<'_>,
-        id: &UploadId,
-        access: fn(&UploadInfo) -> Access<'_>,
-    ) -> Result<Option<UploadInfo>, TusError> {
-        if !self.lifecycle.has_hooks() {
-            return Ok(None);
-        }
-        let info = self.store.info(id).await?;
-        self.lifecycle.authorize(&call.cx, access(&info)).await?;
-        Ok(Some(info))
-    }
-}
-
 /// A reply that carries no stored bytes, as a response.
 fn text_response(reply: Reply) -> Response<ResponseBody> {
     reply.map(|body| match body {
@@ -342,11 +227,131 @@ fn record_id(request: &TusRequest) {
     tracing::Span::current().record("id", id.as_str());
 }
 
-fn log_error(parts: &Parts, error: &TusError) {
-    if error.status().is_server_error() && !error.is_transient() {
-        let source = std::error::Error::source(error).map(ToString::to_string);
-        tracing::error!(method = %parts.method, path = parts.uri.path(), code = error.code(), ?source, "request failed");
-    } else {
-        tracing::debug!(method = %parts.method, path = parts.uri.path(), code = error.code(), "request refused");
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::StatusCode;
+    use tus_core::store::MemoryStore;
+
+    use super::*;
+    use crate::timer::Timer;
+
+    /// No runtime in these tests: time stands still.
+    struct Frozen;
+
+    impl Timer for Frozen {
+        fn sleep(&self, _: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn handler() -> TusHandler {
+        TusHandler::builder_with_timer(Arc::new(MemoryStore::new()), Arc::new(Frozen))
+            .max_size(100)
+            .build()
+    }
+
+    fn call(handler: &TusHandler, request: http::request::Builder, body: &'static [u8]) -> Response<Bytes> {
+        let request = request
+            .body(RequestBody::from(Bytes::from_static(body)))
+            .expect("request");
+        futures::executor::block_on(async {
+            let (parts, body) = handler.handle(request).await.into_parts();
+            Response::from_parts(parts, body.collect().await.expect("body"))
+        })
+    }
+
+    fn tus(method: &str, path: &str) -> http::request::Builder {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("tus-resumable", "1.0.0")
+    }
+
+    #[test]
+    fn every_answer_carries_tus_resumable_and_nosniff() {
+        let handler = handler();
+        for request in [
+            tus("OPTIONS", "/files/"),
+            tus("HEAD", "/files/missing"),
+            Request::builder().method("POST").uri("/files/"),
+        ] {
+            let response = call(&handler, request, b"");
+            assert_eq!(response.headers()["tus-resumable"], "1.0.0");
+            assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        }
+    }
+
+    #[test]
+    fn a_round_trip_through_every_request_path() {
+        let handler = handler();
+        let created = call(
+            &handler,
+            tus("POST", "/files/")
+                .header("upload-length", "5")
+                .header("content-type", "application/offset+octet-stream"),
+            b"he",
+        );
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(created.headers()["upload-offset"], "2");
+        let location = created.headers()["location"].to_str().expect("ascii");
+        let path = &location[location.find("/files/").expect("path")..];
+
+        let head = call(&handler, tus("HEAD", path), b"");
+        assert_eq!(head.headers()["upload-offset"], "2");
+        assert!(head.body().is_empty(), "HEAD has no body");
+        let patch = call(
+            &handler,
+            tus("PATCH", path)
+                .header("upload-offset", "2")
+                .header("content-type", "application/offset+octet-stream"),
+            b"llo",
+        );
+        assert_eq!(patch.status(), StatusCode::NO_CONTENT);
+        assert_eq!(patch.headers()["upload-offset"], "5");
+        let get = call(&handler, Request::builder().method("GET").uri(path), b"");
+        assert_eq!(get.body().as_ref(), b"hello");
+        assert_eq!(
+            call(&handler, tus("DELETE", path), b"").status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(call(&handler, tus("HEAD", path), b"").status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn errors_are_plain_text_with_a_stable_code() {
+        let handler = handler();
+        let too_large = call(&handler, tus("POST", "/files/").header("upload-length", "101"), b"");
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(too_large.headers()["content-type"], "text/plain; charset=utf-8");
+        assert!(too_large.body().starts_with(b"ERR_MAX_SIZE_EXCEEDED: "));
+        let no_version = call(
+            &handler,
+            Request::builder()
+                .method("POST")
+                .uri("/files/")
+                .header("upload-length", "1"),
+            b"",
+        );
+        assert_eq!(no_version.status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(no_version.headers()["tus-version"], "1.0.0");
+        let head = call(&handler, tus("HEAD", "/files/missing"), b"");
+        assert!(head.body().is_empty() && !head.headers().contains_key("content-type"));
+    }
+
+    #[test]
+    fn a_preflight_is_answered_without_touching_anything() {
+        let handler = handler();
+        let preflight = call(
+            &handler,
+            Request::builder()
+                .method("OPTIONS")
+                .uri("/files/anything")
+                .header("origin", "https://app.example")
+                .header("access-control-request-method", "PATCH"),
+            b"",
+        );
+        assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+        assert!(preflight.headers().contains_key("access-control-allow-methods"));
     }
 }

@@ -31,7 +31,7 @@ use tus_core::server::body::{BodyEnd, StopReason};
 use tus_core::store::{StoreError, Writer};
 
 use super::body::RequestBody;
-use super::builder::MinBodyRate;
+use super::config::MinBodyRate;
 use super::interrupt::Stops;
 use super::timer::Timer;
 

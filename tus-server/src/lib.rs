@@ -36,6 +36,7 @@ mod body;
 mod builder;
 mod clock;
 mod concat;
+mod config;
 mod events;
 mod handler;
 mod hooks;
@@ -49,14 +50,14 @@ mod lock;
 mod metrics;
 mod reaper;
 mod service;
+mod shared;
 mod timer;
 mod write;
 
 pub use body::{RequestBody, ResponseBody};
-pub use builder::{
-    Config, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MIN_BODY_RATE, MinBodyRate, TusHandlerBuilder,
-};
+pub use builder::TusHandlerBuilder;
 pub use clock::{Clock, SystemClock};
+pub use config::{Config, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MIN_BODY_RATE, MinBodyRate};
 pub use events::Events;
 pub use handler::TusHandler;
 pub use hooks::{Access, FinishResponse, HookContext, Hooks, NoHooks, PreCreate, Rejection};

@@ -15,8 +15,9 @@ use tus_core::server::decide::check_alive;
 use tus_core::upload::{UploadId, UploadKind};
 
 use super::concat;
-use super::handler::{Call, Shared, TusHandler};
+use super::handler::TusHandler;
 use super::hooks::HookContext;
+use super::shared::{Call, Shared};
 
 impl TusHandler {
     /// Removes every expired upload and returns how many were removed.

@@ -51,3 +51,10 @@ where
         Box::pin(async move { Ok(handler.handle(request.map(RequestBody::new)).await) })
     }
 }
+
+impl TusHandler {
+    /// A `tower::Service` over this handler.
+    pub fn into_service(self) -> TusService {
+        TusService::new(self)
+    }
+}

@@ -20,12 +20,12 @@ use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadKind, UploadSize};
 
 use super::body::RequestBody;
 use super::concat;
-use super::handler::{Call, Shared};
 use super::hooks::Access;
 use super::ingest::{self, Report, Watch};
 use super::interrupt::Stops;
 use super::lifecycle;
 use super::lock::{LockGuard, ReleaseRequested};
+use super::shared::{Call, Shared};
 
 /// Where one write goes and what it may take.
 struct Target<'a> {
