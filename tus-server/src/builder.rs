@@ -149,7 +149,7 @@ impl TusHandlerBuilder {
     }
 
     /// How long a request waits for a lock held by another request (default
-    /// [`DEFAULT_LOCK_TIMEOUT`]). The holder is asked to release at once, so
+    /// [`DEFAULT_LOCK_TIMEOUT`](crate::DEFAULT_LOCK_TIMEOUT)). The holder is asked to release at once, so
     /// this bounds only a holder that cannot (a hung store, a dead host).
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.config.lock_timeout = timeout;
@@ -158,14 +158,14 @@ impl TusHandlerBuilder {
 
     /// How long a request body may send nothing before it is stopped, with
     /// the bytes received so far kept (default
-    /// [`DEFAULT_BODY_IDLE_TIMEOUT`]; `None` waits forever).
+    /// [`DEFAULT_BODY_IDLE_TIMEOUT`](crate::DEFAULT_BODY_IDLE_TIMEOUT); `None` waits forever).
     pub fn body_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.body_idle_timeout = timeout;
         self
     }
 
     /// The slowest rate a request body may arrive at before it is stopped,
-    /// with the bytes received so far kept (default [`DEFAULT_MIN_BODY_RATE`];
+    /// with the bytes received so far kept (default [`DEFAULT_MIN_BODY_RATE`](crate::DEFAULT_MIN_BODY_RATE);
     /// `None`: any rate).
     pub fn min_body_rate(mut self, rate: Option<MinBodyRate>) -> Self {
         self.config.min_body_rate = rate;
