@@ -29,7 +29,7 @@ pub struct MinBodyRate {
     pub per: Duration,
 }
 
-/// Everything a [`TusHandler`] is configured with.
+/// Everything a [`TusHandler`](crate::TusHandler) is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Path of the upload collection, starting and ending with `/` (default `/files/`).

@@ -23,7 +23,7 @@ use super::write;
 /// A tus server: give it requests, get responses. Cheap to clone.
 ///
 /// It is runtime-agnostic: it awaits only the store, the locker, the body
-/// and its [`Timer`]. Mount it with [`TusHandler::into_service`] (any
+/// and its [`Timer`](crate::Timer). Mount it with [`TusHandler::into_service`] (any
 /// `tower` framework) or call [`TusHandler::handle`] from an adapter.
 #[derive(Clone)]
 pub struct TusHandler {
