@@ -24,6 +24,17 @@
 //! - [`proto`]: pure parsing, decisions and responses.
 //! - [`store`]: the storage contract and an in-memory store.
 //! - [`server`]: the async driver that ties a request, a store and a lock together.
+//!
+//! ## Cargo features
+//!
+//! Both are off by default.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `tokio` | [`TokioTimer`](server::TokioTimer), the default timer for the lock and body idle timeouts, and [`spawn_reaper`](server::spawn_reaper), a background task removing expired uploads |
+//! | `metrics` | [`Metrics`](server::Metrics): requests, bytes, uploads, errors and store latencies in the Prometheus text format ([`TusHandler::metrics`](server::TusHandler::metrics)) |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
 pub mod clock;
@@ -34,3 +45,8 @@ pub mod timer;
 
 pub use body::{RequestBody, ResponseBody};
 pub use proto::error::TusError;
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -69,3 +69,8 @@ mod store;
 
 pub use locker::{DEFAULT_POLL_INTERVAL, FileLocker};
 pub use store::{FileStore, SyncPolicy};
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
