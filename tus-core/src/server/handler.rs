@@ -154,16 +154,62 @@ impl TusHandler {
             (Ok(_), Err(error)) => Err(error),
             (Ok(_), Ok(method)) => self.dispatch(&parts, &cx, method, body).await,
         };
-        let mut response = result.unwrap_or_else(|error| {
-            log_error(&parts, &error);
-            #[cfg(feature = "metrics")]
-            self.inner.metrics.error(error.code());
-            response::error(&error)
-        });
+        let response = result.unwrap_or_else(|error| self.error_response(&parts, &error));
+        self.finish_response(response, cors.as_ref().ok(), is_head)
+    }
+
+    /// The answer to a request head that the handler refuses before it
+    /// would read any body, or `None` when it would go on to the store.
+    ///
+    /// For servers that must decide on `Expect: 100-continue` before the
+    /// handler runs (actix-web's expect service): send the returned
+    /// response instead of `100 Continue`, so the client does not send a
+    /// body for nothing. Checks only what needs neither the store nor the
+    /// hooks: the origin (CORS), the method override, the tus version and
+    /// headers, and for a creation its length against `Tus-Max-Size`, its
+    /// metadata and its concatenation headers. [`TusHandler::handle`]
+    /// repeats every check, so `None` promises nothing.
+    pub fn precheck(&self, parts: &Parts) -> Option<Response<ResponseBody>> {
+        let config = &self.inner.config;
+        let cors = config.cors.classify(&parts.method, &parts.headers);
+        let refused = match &cors {
+            Err(_) => Some(TusError::OriginNotAllowed),
+            Ok(CorsRequest::Preflight(_)) => None,
+            Ok(_) => match effective_method(&parts.method, &parts.headers) {
+                Err(error) => Some(error),
+                Ok(method) => match TusRequest::parse(&method, parts.uri.path(), &parts.headers, &config.base_path) {
+                    Err(error) => Some(error),
+                    Ok(TusRequest::Create(request)) => {
+                        plan_creation(&request, &self.inner.policy, &config.base_path).err()
+                    }
+                    Ok(_) => None,
+                },
+            },
+        }?;
+        #[cfg(feature = "metrics")]
+        self.inner.metrics.request(&parts.method);
+        let response = self.error_response(parts, &refused);
+        Some(self.finish_response(response, cors.as_ref().ok(), parts.method == Method::HEAD))
+    }
+
+    fn error_response(&self, parts: &Parts, error: &TusError) -> Response<ResponseBody> {
+        log_error(parts, error);
+        #[cfg(feature = "metrics")]
+        self.inner.metrics.error(error.code());
+        response::error(error)
+    }
+
+    /// What every response carries: `Tus-Resumable`, `nosniff`, CORS; no body for HEAD.
+    fn finish_response(
+        &self,
+        mut response: Response<ResponseBody>,
+        cors: Option<&CorsRequest>,
+        is_head: bool,
+    ) -> Response<ResponseBody> {
         let headers = response.headers_mut();
         response::add_tus_resumable(headers);
         headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if let Ok(cors) = &cors {
+        if let Some(cors) = cors {
             self.inner.config.cors.apply(cors, headers);
         }
         if is_head {
