@@ -5,7 +5,7 @@
 // Configuration comes from the page: `window.TUS_DEMO` (set by a page that
 // embeds the bundle, e.g. from another origin) or the <meta name="tus-endpoint">
 // that the servers fill in:
-//   { endpoint, headers, withCredentials, target }
+//   { endpoint, headers, withCredentials, retryDelays, target }
 import Uppy from '@uppy/core'
 import Dashboard from '@uppy/dashboard'
 import Tus from '@uppy/tus'
@@ -15,7 +15,13 @@ import '@uppy/dashboard/css/style.min.css'
 
 const meta = document.querySelector('meta[name="tus-endpoint"]')
 const config = Object.assign(
-  { endpoint: meta ? meta.content : '/files/', headers: {}, withCredentials: false, target: '#uploader' },
+  {
+    endpoint: meta ? meta.content : '/files/',
+    headers: {},
+    withCredentials: false,
+    retryDelays: [0, 1000, 3000, 5000],
+    target: '#uploader',
+  },
   window.TUS_DEMO || {},
 )
 
@@ -36,7 +42,7 @@ const uppy = new Uppy({ autoProceed: false, debug: false })
     // the file's fingerprint (tus-js-client's default URL storage).
     storeFingerprintForResuming: true,
     removeFingerprintOnSuccess: true,
-    retryDelays: [0, 1000, 3000, 5000],
+    retryDelays: config.retryDelays,
   })
 
 // What the page shows, and what the browser tests read.
