@@ -33,6 +33,29 @@ async function oneUploadPast (uploads, bytes) {
   }, { timeoutMs: 60000 })
 }
 
+/** Runs `body(page, file)` with a new page and a random file of `size` bytes; cleans both up. */
+async function withPage (browser, size, name, body) {
+  const file = randomFile(size, name)
+  const page = await browser.newPage()
+  try {
+    await body(page, file)
+  } finally {
+    await page.close()
+    file.remove()
+  }
+}
+
+/** Starts a throttled upload of `file` from the page; resolves to its id once 1 MiB is on disk. */
+async function startThrottledUpload (page, server, file) {
+  const before = new Set(storedUploads(server.uploads))
+  await page.goto(`${server.origin}/`)
+  await throttleUploads(page, THROTTLE)
+  await addFile(page, file.path)
+  await clickUpload(page)
+  return waitFor('the new upload', () =>
+    storedUploads(server.uploads).find((id) => !before.has(id) && bytesOnDisk(server.uploads, id) >= MIB))
+}
+
 for (const { name, path } of serverBinaries()) {
   describe(`demo page on ${name}`, () => {
     let server, browser
@@ -45,10 +68,8 @@ for (const { name, path } of serverBinaries()) {
       await server?.stop()
     })
 
-    test('an upload from the Dashboard arrives whole', async () => {
-      const file = randomFile(3 * MIB + 17, 'photo.bin')
-      const page = await browser.newPage()
-      try {
+    test('an upload from the Dashboard arrives whole', () =>
+      withPage(browser, 3 * MIB + 17, 'photo.bin', async (page, file) => {
         await page.goto(`${server.origin}/`)
         await addFile(page, file.path)
         await clickUpload(page)
@@ -56,24 +77,12 @@ for (const { name, path } of serverBinaries()) {
         await page.waitForSelector('.uppy-StatusBar.is-complete', { timeout: 20000 })
         assert.equal(await sha256Of(url), file.sha256)
         assert.ok(url.startsWith(`${server.origin}/files/`), url)
-      } finally {
-        await page.close()
-        file.remove()
-      }
-    })
+      }))
 
-    test('pause, then resume from where the server stopped', async () => {
-      const before = new Set(storedUploads(server.uploads))
-      const file = randomFile(16 * MIB, 'pause.bin')
-      const page = await browser.newPage()
-      try {
+    test('pause, then resume from where the server stopped', () =>
+      withPage(browser, 16 * MIB, 'pause.bin', async (page, file) => {
         const requests = recordRequests(page)
-        await page.goto(`${server.origin}/`)
-        await throttleUploads(page, THROTTLE)
-        await addFile(page, file.path)
-        await clickUpload(page)
-        const id = await waitFor('the new upload', () =>
-          storedUploads(server.uploads).find((id) => !before.has(id) && bytesOnDisk(server.uploads, id) >= MIB))
+        const id = await startThrottledUpload(page, server, file)
         await (await page.waitForSelector('button[data-cy="togglePauseResume"][title="Pause"]')).click()
         const paused = await settledBytes(server.uploads, id)
         assert.ok(paused > 0 && paused < file.size, `paused at ${paused}`)
@@ -87,23 +96,12 @@ for (const { name, path } of serverBinaries()) {
         const firstPatch = resumed.find((r) => r.method === 'PATCH')
         assert.equal(Number(firstPatch?.offset), paused, 'the first PATCH after resuming starts at the paused offset')
         assert.equal(requests.filter((r) => r.method === 'POST').length, 1)
-      } finally {
-        await page.close()
-        file.remove()
-      }
-    })
+      }))
 
-    test('a reload mid-upload resumes from the stored fingerprint', async () => {
-      const before = new Set(storedUploads(server.uploads))
-      const file = randomFile(16 * MIB, 'reload.bin')
-      const page = await browser.newPage()
-      try {
-        await page.goto(`${server.origin}/`)
-        await throttleUploads(page, THROTTLE)
-        await addFile(page, file.path)
-        await clickUpload(page)
-        const id = await waitFor('the new upload', () =>
-          storedUploads(server.uploads).find((id) => !before.has(id) && bytesOnDisk(server.uploads, id) >= MIB))
+    test('a reload mid-upload resumes from the stored fingerprint', () =>
+      withPage(browser, 16 * MIB, 'reload.bin', async (page, file) => {
+        const before = new Set(storedUploads(server.uploads))
+        const id = await startThrottledUpload(page, server, file)
 
         await page.reload()
         const received = await settledBytes(server.uploads, id)
@@ -123,10 +121,6 @@ for (const { name, path } of serverBinaries()) {
         const firstPatch = requests.find((r) => r.method === 'PATCH')
         assert.equal(Number(firstPatch?.offset), received, 'the bytes already stored are not sent again')
         assert.deepEqual(storedUploads(server.uploads).filter((i) => !before.has(i)), [id])
-      } finally {
-        await page.close()
-        file.remove()
-      }
-    })
+      }))
   })
 }

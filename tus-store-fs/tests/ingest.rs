@@ -56,6 +56,19 @@ fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: &'static [u8
         .expect("request")
 }
 
+/// A PATCH of `body` at offset 0.
+fn patch_at_zero(path: &str, body: &'static [u8]) -> Request<RequestBody> {
+    request(
+        "PATCH",
+        path,
+        &[
+            ("upload-offset", "0"),
+            ("content-type", "application/offset+octet-stream"),
+        ],
+        body,
+    )
+}
+
 async fn status(handler: &TusHandler, method: &str, uri: &str) -> StatusCode {
     let response: http::Response<ResponseBody> = handler.handle(request(method, uri, &[], b"")).await;
     response.status()
@@ -92,17 +105,7 @@ async fn post_finish_ingest_then_terminate_leaves_a_clean_404() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let location = created.headers()["location"].to_str().expect("location").to_owned();
     let path = location.trim_start_matches("http://uploads.test").to_owned();
-    let patch = handler
-        .handle(request(
-            "PATCH",
-            &path,
-            &[
-                ("upload-offset", "0"),
-                ("content-type", "application/offset+octet-stream"),
-            ],
-            b"hello world",
-        ))
-        .await;
+    let patch = handler.handle(patch_at_zero(&path, b"hello world")).await;
     assert_eq!(patch.status(), StatusCode::NO_CONTENT, "the finishing PATCH succeeds");
     assert_eq!(patch.headers()["upload-offset"], "11");
 
@@ -159,17 +162,7 @@ async fn finished_data_path_only_for_finished_uploads() {
     ));
 
     let path = location.trim_start_matches("http://uploads.test").to_owned();
-    let patch = handler
-        .handle(request(
-            "PATCH",
-            &path,
-            &[
-                ("upload-offset", "0"),
-                ("content-type", "application/offset+octet-stream"),
-            ],
-            b"data",
-        ))
-        .await;
+    let patch = handler.handle(patch_at_zero(&path, b"data")).await;
     assert_eq!(patch.status(), StatusCode::NO_CONTENT);
     let data = store.finished_data_path(&id).await.expect("exists").expect("finished");
     assert_eq!(fs::read(&data).expect("read"), b"data");

@@ -117,26 +117,26 @@ impl Cors {
         }
         if preflight {
             headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
-            let allowed = match &self.extra_allowed_headers {
-                Some(extra) => HeaderValue::from_str(&format!("{ALLOWED_HEADERS}, {extra}")),
-                None => Ok(HeaderValue::from_static(ALLOWED_HEADERS)),
-            };
             headers.insert(
                 ACCESS_CONTROL_ALLOW_HEADERS,
-                allowed.unwrap_or(HeaderValue::from_static(ALLOWED_HEADERS)),
+                header_list(ALLOWED_HEADERS, self.extra_allowed_headers.as_deref()),
             );
             headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(self.max_age.as_secs()));
         } else {
-            let exposed = match &self.extra_exposed_headers {
-                Some(extra) => HeaderValue::from_str(&format!("{EXPOSED_HEADERS}, {extra}")),
-                None => Ok(HeaderValue::from_static(EXPOSED_HEADERS)),
-            };
             headers.insert(
                 ACCESS_CONTROL_EXPOSE_HEADERS,
-                exposed.unwrap_or(HeaderValue::from_static(EXPOSED_HEADERS)),
+                header_list(EXPOSED_HEADERS, self.extra_exposed_headers.as_deref()),
             );
         }
     }
+}
+
+/// `base`, then `extra` (comma-separated names); `base` alone if `extra`
+/// is not a valid header value.
+fn header_list(base: &'static str, extra: Option<&str>) -> HeaderValue {
+    extra
+        .and_then(|extra| HeaderValue::from_str(&format!("{base}, {extra}")).ok())
+        .unwrap_or(HeaderValue::from_static(base))
 }
 
 #[cfg(test)]
