@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
-// The flags this machine needs (see the README's browser tests section):
+// The flags this machine needs (see docs/src/browsers.md, "Tested in Chromium"):
 // without the background-networking ones Chromium keeps dialling Google.
 const CHROMIUM_FLAGS = [
   '--no-sandbox',
