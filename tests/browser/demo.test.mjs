@@ -14,23 +14,20 @@ import {
 const MIB = 1024 * 1024
 const THROTTLE = 2 * MIB // bytes per second while a scenario needs "mid-upload"
 
-/** Waits until upload `id`'s bytes on disk stop changing (a dropped body fully read). */
-async function settledBytes (uploads, id) {
-  let last = -1
-  return waitFor(`upload ${id} to settle`, async () => {
-    const now = bytesOnDisk(uploads, id)
-    const settled = now === last && now
-    last = now
-    return settled
-  }, { everyMs: 400, timeoutMs: 20000 })
-}
-
-/** The one upload stored so far, once it has at least `bytes` on disk. */
-async function oneUploadPast (uploads, bytes) {
-  return waitFor(`an upload with ${bytes} bytes on disk`, () => {
-    const ids = storedUploads(uploads)
-    return ids.length === 1 && bytesOnDisk(uploads, ids[0]) >= bytes && ids[0]
-  }, { timeoutMs: 60000 })
+/**
+ * The bytes of upload `id` on disk once every PATCH the page sent for it
+ * (`requests`, from recordRequests) has ended on the server: the server logs
+ * a request when its response is ready, which for a PATCH cut by a pause or
+ * a reload is after it stored every byte it received. So the number read is
+ * final, however slowly the machine runs.
+ */
+async function bytesOnceEnded (server, requests, id) {
+  const patches = requests.filter((r) => r.method === 'PATCH' && r.url.endsWith(`/files/${id}`)).length
+  assert.ok(patches >= 1, 'the page sent a PATCH')
+  const logged = new RegExp(`method=PATCH path="/files/${id}" status=`, 'g')
+  await waitFor(`${patches} PATCH(es) of ${id} to end on the server`,
+    () => (server.log.match(logged) || []).length >= patches, { timeoutMs: 30000 })
+  return bytesOnDisk(server.uploads, id)
 }
 
 /** Runs `body(page, file)` with a new page and a random file of `size` bytes; cleans both up. */
@@ -84,7 +81,8 @@ for (const { name, path } of serverBinaries()) {
         const requests = recordRequests(page)
         const id = await startThrottledUpload(page, server, file)
         await (await page.waitForSelector('button[data-cy="togglePauseResume"][title="Pause"]')).click()
-        const paused = await settledBytes(server.uploads, id)
+        await page.waitForSelector('button[data-cy="togglePauseResume"][title="Resume"]')
+        const paused = await bytesOnceEnded(server, requests, id)
         assert.ok(paused > 0 && paused < file.size, `paused at ${paused}`)
         const sentBeforeResume = requests.length
         await throttleUploads(page, 0)
@@ -101,10 +99,11 @@ for (const { name, path } of serverBinaries()) {
     test('a reload mid-upload resumes from the stored fingerprint', () =>
       withPage(browser, 16 * MIB, 'reload.bin', async (page, file) => {
         const before = new Set(storedUploads(server.uploads))
+        const sent = recordRequests(page)
         const id = await startThrottledUpload(page, server, file)
 
         await page.reload()
-        const received = await settledBytes(server.uploads, id)
+        const received = await bytesOnceEnded(server, sent, id)
         assert.ok(received > 0 && received < file.size, `cut at ${received}`)
         const fingerprints = await page.evaluate(() =>
           Object.keys(localStorage).filter((key) => key.startsWith('tus::')).length)
