@@ -34,6 +34,9 @@ fn main() {
             println!(
                 "cargo::warning=the demo page is not bundled ({reason}); install Node.js and npm, then build again"
             );
+            // A path that never exists: cargo reruns this script on every
+            // build until bundling works (e.g. once Node.js is installed).
+            println!("cargo::rerun-if-changed=.retry-bundling-until-it-works");
             for name in ["demo.js", "demo.css"] {
                 fs::write(out.join(name), "").expect("write placeholder asset");
             }
