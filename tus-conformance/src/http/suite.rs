@@ -137,6 +137,10 @@ pub async fn too_large_creation_with_expect_continue_gets_a_final_413(binary: &s
         "expected a final 413 before any body, got {response:?}"
     );
     assert!(!response.contains("100 Continue"));
+    assert!(
+        response.to_ascii_lowercase().contains("\r\nx-request-id: "),
+        "the refusal names its request id: {response:?}"
+    );
 }
 
 /// Bytes received before a client disconnects are kept, also across a `kill -9`.
