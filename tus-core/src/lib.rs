@@ -29,6 +29,14 @@
 //! - [`store`]: the storage contract (a trait is no I/O) and an in-memory store.
 //! - [`lock`]: the per-upload locking contract, with request stealing.
 //! - [`server`]: request parsing, the server's decisions, responses and events.
+//!
+//! ## Cargo features
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `serde` (off by default) | [`store::record`]: the JSON codec for upload bookkeeping that document-keeping stores (filesystem, S3) share |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod checksum;
 pub mod headers;
@@ -36,3 +44,8 @@ pub mod lock;
 pub mod server;
 pub mod store;
 pub mod upload;
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -323,3 +323,8 @@ impl Drop for Held {
         });
     }
 }
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use http::request::Parts;
 use http::{Method, Request, Response};
 use tus_core::headers::Extension;
 use tus_core::server::TusError;
@@ -145,6 +146,46 @@ impl TusHandler {
                 text_response(reply)
             }
         }
+    }
+
+    /// The answer to a request head that the handler refuses before it
+    /// would read any body, or `None` when it would go on to the store.
+    ///
+    /// For servers that must decide on `Expect: 100-continue` before the
+    /// handler runs (actix-web's expect service): send the returned
+    /// response instead of `100 Continue`, so the client does not send a
+    /// body for nothing. Checks only what needs neither the store nor the
+    /// hooks: the origin (CORS), the method override, the tus version and
+    /// headers, and for a creation its length against `Tus-Max-Size`, its
+    /// metadata and its concatenation headers. [`TusHandler::handle`]
+    /// repeats every check, so `None` promises nothing.
+    pub fn precheck(&self, parts: &Parts) -> Option<Response<ResponseBody>> {
+        let shared = &*self.shared;
+        let config = &shared.config;
+        let cors = config.cors.classify(&parts.method, &parts.headers);
+        let refused = match &cors {
+            Err(_) => Some(TusError::OriginNotAllowed),
+            Ok(CorsRequest::Preflight(_)) => None,
+            Ok(_) => match effective_method(&parts.method, &parts.headers) {
+                Err(error) => Some(error),
+                Ok(method) => decide::precheck(
+                    &method,
+                    parts.uri.path(),
+                    &parts.headers,
+                    &shared.policy,
+                    &config.base_path,
+                ),
+            },
+        }?;
+        shared.lifecycle.request(&parts.method);
+        let mut reply = shared.error_reply(parts, &refused);
+        let cors = cors.ok();
+        response::finish(
+            &mut reply,
+            cors.as_ref().map(|cors| (&config.cors, cors)),
+            parts.method == Method::HEAD,
+        );
+        Some(text_response(reply))
     }
 
     async fn dispatch(&self, call: &Call<'_>, method: &Method, body: RequestBody) -> Result<Reply, TusError> {

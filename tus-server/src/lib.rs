@@ -90,3 +90,8 @@ pub mod prelude {
     pub use tus_core::store::{MemoryStore, Store};
     pub use tus_core::upload::{UploadId, UploadInfo, UploadKind, UploadSize};
 }
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -76,3 +76,8 @@ mod writer;
 
 pub use locker::{DEFAULT_POLL_INTERVAL, FileLocker};
 pub use store::{FileStore, SyncPolicy};
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -85,6 +85,40 @@ impl FileStore {
         &self.dir
     }
 
+    /// The data file of a finished upload (every byte arrived), or `None`
+    /// while it is unfinished; [`StoreError::NotFound`] if there is no such
+    /// upload.
+    ///
+    /// The file still belongs to the store: read, copy or hard-link it, but
+    /// do not move, truncate or change it, or HEAD and GET of the upload
+    /// fail. To take a finished upload over (for example in a
+    /// `post_finish` hook), link or
+    /// copy the file where it belongs, then
+    /// [`terminate`](Terminate::terminate) the upload: its files are removed
+    /// and it answers 404 from then on.
+    ///
+    /// ```no_run
+    /// use tus_core::store::{StoreError, Terminate as _};
+    /// use tus_core::upload::UploadId;
+    /// use tus_store_fs::FileStore;
+    ///
+    /// /// Moves a finished upload to `dest` (on the same filesystem) and
+    /// /// removes it from the store.
+    /// async fn ingest(store: &FileStore, id: &UploadId, dest: &std::path::Path) -> Result<bool, StoreError> {
+    ///     let Some(data) = store.finished_data_path(id).await? else {
+    ///         return Ok(false); // not finished yet
+    ///     };
+    ///     // A hard link keeps the bytes when terminate removes the store's name for them.
+    ///     std::fs::hard_link(&data, dest).map_err(StoreError::io)?;
+    ///     store.terminate(id).await?;
+    ///     Ok(true)
+    /// }
+    /// ```
+    pub async fn finished_data_path(&self, id: &UploadId) -> Result<Option<PathBuf>, StoreError> {
+        let info = self.info(id).await?;
+        Ok(info.is_complete().then(|| self.data_path(id)))
+    }
+
     fn syncs(&self) -> bool {
         self.sync == SyncPolicy::Always
     }

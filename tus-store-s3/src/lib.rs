@@ -97,3 +97,8 @@ pub use plan::{
     part_count, part_size,
 };
 pub use store::{S3Store, S3StoreBuilder};
+
+/// The examples in README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

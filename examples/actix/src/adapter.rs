@@ -1,6 +1,8 @@
 //! The actix-web adapter: converts an actix request into an
 //! `http::Request<RequestBody>`, lets [`TusHandler`] answer it, and converts
 //! the answer back. Conversions only: every tus decision is tus-core's.
+//! Self-contained (actix-web, actix-http, tus-core, `http`, `http-body-util`,
+//! `futures`, `bytes`, `tracing`): copy it into an app to embed tus-core.
 //!
 //! actix-web 4 speaks `http` 0.2 and its payload is not `Send`, so headers
 //! are copied by bytes and the body is pumped through a bounded channel
@@ -8,7 +10,7 @@
 
 use std::io;
 
-use actix_web::body::{BodyStream, None as NoBody, SizedStream};
+use actix_web::body::{BodyStream, BoxBody, None as NoBody, SizedStream};
 use actix_web::dev::Extensions as ActixExtensions;
 use actix_web::http::StatusCode as ActixStatus;
 use actix_web::http::header::{HeaderName as ActixName, HeaderValue as ActixValue};
@@ -75,13 +77,26 @@ impl TusActix {
         from_http(tus.handler.handle(request).await, is_head)
     }
 
+    /// actix-http's expect service: called for a request with `Expect:
+    /// 100-continue` before `100 Continue` is sent. A request head that the
+    /// handler refuses before reading a body ([`TusHandler::precheck`],
+    /// e.g. a creation over `Tus-Max-Size`) gets its final answer instead,
+    /// so the client never sends the body; any other goes on.
+    pub(crate) fn expect_continue(&self, request: actix_http::Request) -> Result<actix_http::Request, Refusal> {
+        let head = request.head();
+        let Ok(parts) = head_to_http(&head.method, &head.uri, &head.headers).body(()) else {
+            return Ok(request);
+        };
+        let (parts, ()) = parts.into_parts();
+        let Some(response) = self.handler.precheck(&parts) else {
+            return Ok(request);
+        };
+        tracing::debug!(method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(), "refused before 100 Continue");
+        Err(Refusal(from_http(response, parts.method == http::Method::HEAD).into()))
+    }
+
     fn to_http(&self, request: &HttpRequest, payload: web::Payload) -> Result<http::Request<RequestBody>, http::Error> {
-        let mut builder = http::Request::builder()
-            .method(http::Method::from_bytes(request.method().as_str().as_bytes())?)
-            .uri(request.uri().to_string());
-        for (name, value) in request.headers() {
-            builder = builder.header(name.as_str(), value.as_bytes());
-        }
+        let mut builder = head_to_http(request.method(), request.uri(), request.headers());
         if let Some(extensions) = builder.extensions_mut() {
             let from = request.extensions();
             for forward in &self.forwards {
@@ -90,6 +105,29 @@ impl TusActix {
         }
         builder.body(pump(payload))
     }
+}
+
+/// The final answer to a request whose `Expect: 100-continue` is refused.
+#[derive(Debug)]
+pub(crate) struct Refusal(pub(crate) actix_http::Response<BoxBody>);
+
+impl From<Refusal> for actix_http::Response<BoxBody> {
+    fn from(refusal: Refusal) -> Self {
+        refusal.0
+    }
+}
+
+/// An actix request head (`http` 0.2 types) as an `http` 1 request builder.
+fn head_to_http(
+    method: &actix_web::http::Method,
+    uri: &actix_web::http::Uri,
+    headers: &actix_web::http::header::HeaderMap,
+) -> http::request::Builder {
+    let mut builder = http::Request::builder().method(method.as_str()).uri(uri.to_string());
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    builder
 }
 
 /// The payload as a `Send` body: a local task feeds it into a channel.

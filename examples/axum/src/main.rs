@@ -8,6 +8,8 @@
 //!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
 //!          [--max-connections N] [--shutdown-timeout SECS]
 //!          [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
+//!          [--demo] [--cors-origin ORIGIN]... [--cors-allow-header NAME]...
+//!          [--cors-expose-header NAME]... [--cors-credentials]
 //! ```
 //!
 //! With `--s3-bucket` uploads go to S3 (or MinIO, R2, Garage at
@@ -27,18 +29,24 @@
 //! token's [`User`] there, and the pre-create hook of
 //! [`AppHooks`](tus_example_common::AppHooks) refuses anonymous uploads
 //! (when `--auth-token` is given) and records the user id in the metadata.
-//! Prometheus metrics are served at `/metrics`.
+//! Prometheus metrics are served at `/metrics`, and with `--demo` a page
+//! at `/` uploads from the browser (Uppy's Dashboard). Every response
+//! carries an `X-Request-ID` (the client's, if plain and short, else a new
+//! one; see [`with_request_id`]), which every log line of the request names.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, Tokens, User};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use http::{StatusCode, Uri};
+use tracing::Instrument as _;
+use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, Tokens, User, demo};
 use tus_server::TusHandler;
 
 mod serve;
@@ -51,10 +59,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler = tus_example_common::build_handler(&args, &[]).await?;
     let stop_handler = handler.clone();
     let base_path = handler.config().base_path.clone();
-    let app = router(handler.clone(), &base_path)
-        .route(METRICS_PATH, get(metrics).with_state(handler))
+    let mut app = router(handler.clone(), &base_path).route(METRICS_PATH, get(metrics).with_state(handler));
+    if args.demo {
+        let endpoint: Arc<str> = Arc::from(base_path.as_str());
+        app = app
+            .route(demo::INDEX_PATH, get(demo_page).with_state(Arc::clone(&endpoint)))
+            .route(
+                &format!("{}{{file}}", demo::ASSETS_PREFIX),
+                get(demo_page).with_state(endpoint),
+            );
+    }
+    let app = app
         .layer(middleware::from_fn_with_state(tokens, authenticate))
-        .layer(middleware::from_fn(log_request));
+        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(with_request_id));
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");
@@ -105,6 +123,32 @@ fn router(handler: TusHandler, base_path: &str) -> Router {
     } else {
         Router::new().nest_service(mount, handler.into_service())
     }
+}
+
+/// The demo page and its bundled assets (`--demo`).
+async fn demo_page(State(endpoint): State<Arc<str>>, uri: Uri) -> Response {
+    let Some(page) = demo::respond(uri.path(), &endpoint) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let body = match page.body {
+        std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
+        std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
+    };
+    ([(CONTENT_TYPE, page.content_type), (CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// The request id layer: takes the client's `X-Request-ID` (if plain and
+/// short) or makes one, puts it into the request (header and extensions),
+/// runs the request in a `request` span naming it, and echoes it in the
+/// response.
+async fn with_request_id(mut request: Request, next: Next) -> Response {
+    let id = RequestId::from_header(request.headers().get(&REQUEST_ID).map(|value| value.as_bytes()));
+    request.headers_mut().insert(REQUEST_ID, id.header_value());
+    request.extensions_mut().insert(id.clone());
+    let span = tracing::info_span!("request", id = %id);
+    let mut response = next.run(request).instrument(span).await;
+    response.headers_mut().insert(REQUEST_ID, id.header_value());
+    response
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

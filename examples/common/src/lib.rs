@@ -3,12 +3,17 @@
 //! and handler construction ([`build_store`], [`build_handler`]),
 //! bearer-token auth ([`Tokens`], [`User`]) and the example [`AppHooks`].
 //!
+//! It also holds what both serve around tus: the request id
+//! ([`RequestId`], echoed as `X-Request-ID`), the CORS flags ([`Args::cors`])
+//! and the demo page ([`demo`], with `--demo`).
+//!
 //! Only the framework glue differs between the two binaries: how a
 //! request's `Authorization` header reaches [`Tokens::user`], how the
 //! resulting [`User`] is put into the request extensions, and how the
-//! handler and `/metrics` are mounted.
+//! handler, `/metrics` and the demo page are mounted.
 
 mod auth;
+mod request_id;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +22,12 @@ use std::time::Duration;
 
 pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
 use clap::Parser;
+pub use request_id::{REQUEST_ID, RequestId};
 use tus_core::headers::Extension;
+use tus_core::server::cors::{AllowedOrigins, Cors};
 use tus_core::store::Store;
+/// The demo page (`--demo`): Uppy's Dashboard, bundled at build time.
+pub use tus_example_demo as demo;
 use tus_lock_redis::RedisLocker;
 use tus_server::{LocationStyle, TusHandler};
 use tus_store_fs::{FileLocker, FileStore, SyncPolicy};
@@ -111,6 +120,26 @@ pub struct Args {
     /// Answer a path-only `Location` (`/files/ID`).
     #[arg(long)]
     pub relative_location: bool,
+    /// Serve a demo page at `/`: Uppy's Dashboard uploading to the tus
+    /// endpoint (progress, pause/resume, resume after a reload).
+    #[arg(long)]
+    pub demo: bool,
+    /// An origin allowed to call the server from a browser, e.g.
+    /// `https://app.example` (repeatable). Default: any origin.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// A request header browsers may send beyond the tus ones, e.g.
+    /// `X-CSRF-Token` (repeatable).
+    #[arg(long = "cors-allow-header", value_name = "NAME")]
+    pub cors_allow_headers: Vec<String>,
+    /// A response header browser code may read beyond the tus ones and
+    /// `X-Request-ID` (repeatable).
+    #[arg(long = "cors-expose-header", value_name = "NAME")]
+    pub cors_expose_headers: Vec<String>,
+    /// Let browsers send cookies and credentials
+    /// (`Access-Control-Allow-Credentials: true`). Needs `--cors-origin`.
+    #[arg(long, requires = "cors_origins")]
+    pub cors_credentials: bool,
 }
 
 /// Which [`Locker`](tus_core::lock::Locker) guards uploads.
@@ -155,6 +184,36 @@ impl Args {
         Tokens::parse(&self.auth_tokens)
     }
 
+    /// The CORS configuration of the `--cors-*` flags. `X-Request-ID` is
+    /// always exposed, since both servers answer it.
+    pub fn cors(&self) -> Result<Cors, String> {
+        let origins = self
+            .cors_origins
+            .iter()
+            .map(|origin| parse_origin(origin))
+            .collect::<Result<Vec<_>, _>>()?;
+        let headers = |flag: &str, names: &[String]| -> Result<Option<String>, String> {
+            for name in names {
+                http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("{flag} {name:?}: not a header name"))?;
+            }
+            Ok((!names.is_empty()).then(|| names.join(", ")))
+        };
+        let mut exposed = vec!["X-Request-ID".to_owned()];
+        exposed.extend(self.cors_expose_headers.iter().cloned());
+        Ok(Cors {
+            origins: if origins.is_empty() {
+                AllowedOrigins::Any
+            } else {
+                AllowedOrigins::List(origins)
+            },
+            allow_credentials: self.cors_credentials,
+            extra_allowed_headers: headers("--cors-allow-header", &self.cors_allow_headers)?,
+            extra_exposed_headers: headers("--cors-expose-header", &exposed)?,
+            ..Cors::default()
+        })
+    }
+
     fn location(&self) -> LocationStyle {
         match (&self.public_url, self.relative_location) {
             (Some(url), _) => LocationStyle::Fixed(url.clone()),
@@ -163,6 +222,19 @@ impl Args {
                 trust_forwarded: self.trust_forwarded,
             },
         }
+    }
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after
+/// (a trailing `/` is dropped).
+fn parse_origin(origin: &str) -> Result<String, String> {
+    let trimmed = origin.strip_suffix('/').unwrap_or(origin);
+    let uri: http::Uri = trimmed
+        .parse()
+        .map_err(|_| format!("--cors-origin {origin:?}: expected scheme://host[:port]"))?;
+    match (uri.scheme(), uri.authority(), uri.path_and_query().map(|p| p.as_str())) {
+        (Some(_), Some(_), None | Some("" | "/")) => Ok(trimmed.to_owned()),
+        _ => Err(format!("--cors-origin {origin:?}: expected scheme://host[:port]")),
     }
 }
 
@@ -196,11 +268,16 @@ pub async fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::err
 /// the background sweep (expired uploads, such finals) on the current tokio runtime.
 pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHandler, Box<dyn std::error::Error>> {
     let tokens = args.tokens()?;
+    let cors = args.cors()?;
+    if args.demo && args.base_path.trim_matches('/').is_empty() {
+        return Err("--demo serves its page at /: give the uploads another --base-path".into());
+    }
     let store = build_store(args).await?;
     let idle = (args.body_idle_timeout > 0).then(|| Duration::from_secs(args.body_idle_timeout));
     let mut builder = TusHandler::builder(store)
         .base_path(&args.base_path)
         .location(args.location())
+        .cors(cors)
         .hooks(Arc::new(AppHooks::new(!tokens.is_empty())))
         .lock_timeout(Duration::from_secs(args.lock_timeout))
         .body_idle_timeout(idle);
@@ -257,5 +334,53 @@ mod tests {
             Some(LocationStyle::Fixed("https://up.example".into()))
         );
         assert!(parse(&["--trust-forwarded", "--relative-location"]).is_err());
+    }
+
+    #[test]
+    fn cors_flags() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["tus"];
+            argv.extend_from_slice(extra);
+            Args::try_parse_from(argv)
+                .map_err(|e| e.to_string())
+                .and_then(|args| args.cors())
+        };
+        let default = parse(&[]).expect("default");
+        assert_eq!(default.origins, AllowedOrigins::Any);
+        assert!(!default.allow_credentials);
+        assert_eq!(default.extra_allowed_headers, None);
+        assert_eq!(default.extra_exposed_headers.as_deref(), Some("X-Request-ID"));
+
+        let cors = parse(&[
+            "--cors-origin",
+            "https://app.example/",
+            "--cors-origin",
+            "http://127.0.0.1:8080",
+            "--cors-allow-header",
+            "X-CSRF-Token",
+            "--cors-allow-header",
+            "X-Other",
+            "--cors-expose-header",
+            "X-Trace",
+            "--cors-credentials",
+        ])
+        .expect("flags");
+        assert_eq!(
+            cors.origins,
+            AllowedOrigins::List(vec!["https://app.example".into(), "http://127.0.0.1:8080".into()])
+        );
+        assert!(cors.allow_credentials);
+        assert_eq!(cors.extra_allowed_headers.as_deref(), Some("X-CSRF-Token, X-Other"));
+        assert_eq!(cors.extra_exposed_headers.as_deref(), Some("X-Request-ID, X-Trace"));
+
+        for bad in [
+            &["--cors-credentials"][..],
+            &["--cors-origin", "app.example"],
+            &["--cors-origin", "https://app.example/path"],
+            &["--cors-allow-header", "bad header"],
+            &["--cors-expose-header", "x:y"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -41,6 +41,16 @@ macro_rules! http_suite {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn acceptable_creation_with_expect_continue_gets_100_then_201() {
+                suite::acceptable_creation_with_expect_continue_gets_100_then_201(BINARY).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn request_id_is_echoed_and_logged() {
+                suite::request_id_is_echoed_and_logged(BINARY).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn interrupted_patch_keeps_received_bytes_across_a_crash() {
                 suite::interrupted_patch_keeps_received_bytes_across_a_crash(BINARY).await;
             }

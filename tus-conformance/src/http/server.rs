@@ -29,6 +29,15 @@ impl Server {
     /// [`Server::start`] with `extra` flags; a flag named in `extra` replaces
     /// the default of the same name.
     pub async fn start_with(binary: &str, dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(binary, dir, extra, None).await
+    }
+
+    /// [`Server::start_with`], logging at `info` into the file `log`.
+    pub async fn start_logging(binary: &str, dir: &Path, extra: &[&str], log: &Path) -> Self {
+        Self::spawn(binary, dir, extra, Some(log)).await
+    }
+
+    async fn spawn(binary: &str, dir: &Path, extra: &[&str], log: Option<&Path>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
@@ -52,12 +61,16 @@ impl Server {
                 command.args([flag, value]);
             }
         }
+        let stdout = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::null(),
+        };
         let child = command
             .arg("--dir")
             .arg(dir)
             .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+            .stdout(stdout)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| panic!("spawn {binary}: {error}"));

@@ -137,6 +137,10 @@ pub async fn too_large_creation_with_expect_continue_gets_a_final_413(binary: &s
         "expected a final 413 before any body, got {response:?}"
     );
     assert!(!response.contains("100 Continue"));
+    assert!(
+        response.to_ascii_lowercase().contains("\r\nx-request-id: "),
+        "the refusal names its request id: {response:?}"
+    );
 }
 
 /// Bytes received before a client disconnects are kept, also across a `kill -9`.
@@ -475,5 +479,112 @@ pub async fn malformed_requests_get_a_4xx_and_change_no_file(binary: &str) {
     assert!(
         server.terminate().await,
         "the server is still healthy and shuts down cleanly"
+    );
+}
+
+/// A creation that passes the checks on its head gets `100 Continue`, then,
+/// once the body is sent, its 201.
+pub async fn acceptable_creation_with_expect_continue_gets_100_then_201(binary: &str) {
+    let (_dir, server, _transport) = start(binary, &[]).await;
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let head = format!(
+        "POST /files/ HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 5\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let interim = read_head(&mut stream).await;
+    assert!(
+        interim.starts_with("HTTP/1.1 100"),
+        "expected 100 Continue, got {interim:?}"
+    );
+    let rest = interim
+        .split_once("\r\n\r\n")
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_default();
+    stream.write_all(b"hello").await.expect("write body");
+    let response = if rest.is_empty() {
+        read_head(&mut stream).await
+    } else {
+        rest
+    };
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "expected 201 after the body, got {response:?}"
+    );
+    assert!(
+        response.to_ascii_lowercase().contains("upload-offset: 5"),
+        "{response:?}"
+    );
+}
+
+/// Every response carries `X-Request-ID`: the client's when plain and short,
+/// else a generated one; CORS lets browser code read it, and the server's
+/// log names it.
+pub async fn request_id_is_echoed_and_logged(binary: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let uploads = dir.path().join("uploads");
+    let server = Server::start_logging(binary, &uploads, &[], &log).await;
+    let transport = HyperTransport {
+        addr: server.addr.clone(),
+    };
+    let id_of = |response: &http::Response<Bytes>| {
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let post = || http::Request::post("/files/").header("upload-length", "3");
+    // The client's id is echoed, on success and on refusal.
+    let created = send_empty(&transport, post().header("x-request-id", "client-id-1")).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(id_of(&created).as_deref(), Some("client-id-1"));
+    let refused = send_empty(
+        &transport,
+        http::Request::post("/files/").header("x-request-id", "client-id-2"),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(id_of(&refused).as_deref(), Some("client-id-2"));
+    // None, or one too long or with odd characters: a fresh one, each time another.
+    let mut generated = Vec::new();
+    for sent in [None, Some("x".repeat(200)), Some("a b".to_owned())] {
+        let mut request = http::Request::options("/files/");
+        if let Some(sent) = &sent {
+            request = request.header("x-request-id", sent.as_str());
+        }
+        let response = send_empty(&transport, request).await;
+        let id = id_of(&response).expect("a generated id");
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{sent:?} -> {id:?}"
+        );
+        generated.push(id);
+    }
+    generated.dedup();
+    assert_eq!(generated.len(), 3, "every generated id differs");
+    // Browsers may read it.
+    let cross = send_empty(&transport, post().header("origin", "https://app.example")).await;
+    let exposed = cross
+        .headers()
+        .get("access-control-expose-headers")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "exposed: {exposed:?}");
+    // The log names the client's id (lines are flushed as written; poll briefly).
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("client-id-1") && text.contains("client-id-2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        text.contains("client-id-1") && text.contains("client-id-2"),
+        "log:\n{text}"
     );
 }

@@ -43,6 +43,9 @@ pub struct Cors {
     pub allow_credentials: bool,
     /// Extra request headers to allow beyond the tus ones (comma-separated).
     pub extra_allowed_headers: Option<String>,
+    /// Extra response headers to expose beyond the tus ones (comma-separated),
+    /// for example a request id that middleware adds.
+    pub extra_exposed_headers: Option<String>,
     /// How long browsers may cache a preflight.
     pub max_age: Duration,
 }
@@ -54,6 +57,7 @@ impl Default for Cors {
             origins: AllowedOrigins::Any,
             allow_credentials: false,
             extra_allowed_headers: None,
+            extra_exposed_headers: None,
             max_age: Duration::from_secs(86_400),
         }
     }
@@ -113,19 +117,26 @@ impl Cors {
         }
         if preflight {
             headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
-            let allowed = match &self.extra_allowed_headers {
-                Some(extra) => HeaderValue::from_str(&format!("{ALLOWED_HEADERS}, {extra}")),
-                None => Ok(HeaderValue::from_static(ALLOWED_HEADERS)),
-            };
             headers.insert(
                 ACCESS_CONTROL_ALLOW_HEADERS,
-                allowed.unwrap_or(HeaderValue::from_static(ALLOWED_HEADERS)),
+                header_list(ALLOWED_HEADERS, self.extra_allowed_headers.as_deref()),
             );
             headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(self.max_age.as_secs()));
         } else {
-            headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
+            headers.insert(
+                ACCESS_CONTROL_EXPOSE_HEADERS,
+                header_list(EXPOSED_HEADERS, self.extra_exposed_headers.as_deref()),
+            );
         }
     }
+}
+
+/// `base`, then `extra` (comma-separated names); `base` alone if `extra`
+/// is not a valid header value.
+fn header_list(base: &'static str, extra: Option<&str>) -> HeaderValue {
+    extra
+        .and_then(|extra| HeaderValue::from_str(&format!("{base}, {extra}")).ok())
+        .unwrap_or(HeaderValue::from_static(base))
 }
 
 #[cfg(test)]
@@ -210,6 +221,37 @@ mod tests {
         assert_eq!(out[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
         assert_eq!(out[ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         assert_eq!(out[VARY], "Origin");
+    }
+
+    #[test]
+    fn extra_headers_are_allowed_and_exposed() {
+        let cors = Cors {
+            extra_allowed_headers: Some("X-CSRF-Token".into()),
+            extra_exposed_headers: Some("X-Request-ID".into()),
+            ..Cors::default()
+        };
+        let (method, headers) = request(
+            Method::OPTIONS,
+            &[
+                ("origin", "https://a.example"),
+                ("access-control-request-method", "POST"),
+            ],
+        );
+        let mut out = HeaderMap::new();
+        cors.apply(&cors.classify(&method, &headers).expect("allowed"), &mut out);
+        let allowed = out[ACCESS_CONTROL_ALLOW_HEADERS].to_str().expect("ascii");
+        assert!(
+            allowed.ends_with(", X-CSRF-Token") && allowed.contains("Upload-Length"),
+            "{allowed}"
+        );
+        let (method, headers) = request(Method::POST, &[("origin", "https://a.example")]);
+        let mut out = HeaderMap::new();
+        cors.apply(&cors.classify(&method, &headers).expect("allowed"), &mut out);
+        let exposed = out[ACCESS_CONTROL_EXPOSE_HEADERS].to_str().expect("ascii");
+        assert!(
+            exposed.ends_with(", X-Request-ID") && exposed.contains("Location"),
+            "{exposed}"
+        );
     }
 
     #[test]

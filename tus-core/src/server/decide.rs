@@ -231,6 +231,24 @@ pub fn exceeded(size: UploadSize, policy: &Policy) -> TusError {
     }
 }
 
+/// The refusal of a request head that needs neither the store nor any
+/// hook: the tus version, the headers, and for a creation its plan (length
+/// against the maximum, metadata, concatenation). `None` when the request
+/// would go on to the store. For servers deciding on `Expect: 100-continue`.
+pub fn precheck(
+    method: &http::Method,
+    path: &str,
+    headers: &http::HeaderMap,
+    policy: &Policy,
+    base_path: &str,
+) -> Option<TusError> {
+    match super::request::TusRequest::parse(method, path, headers, base_path) {
+        Err(error) => Some(error),
+        Ok(super::request::TusRequest::Create(request)) => plan_creation(&request, policy, base_path).err(),
+        Ok(_) => None,
+    }
+}
+
 /// What changed once a write (an append, or creation with upload) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AfterWrite {
