@@ -7,7 +7,7 @@
 #   TUS_PUBLISH_VERIFY=0  package without building the packages (faster; the
 #                         verify build compiles the dependencies once more
 #                         with each crate's own features, ~3-6 min uncached)
-PUBLISHED=(tus-core tus-store-fs tus-store-s3 tus-lock-redis)
+PUBLISHED=(tus-core tus-rs-server tus-store-fs tus-store-s3 tus-lock-redis)
 publish_args=()
 for crate in "${PUBLISHED[@]}"; do publish_args+=(-p "$crate"); done
 
@@ -35,9 +35,9 @@ echo "-- docs as docs.rs builds them (all features, --cfg docsrs; doc_cfg needs 
 DOCSRS_TARGET="$TARGET_DIR/docsrs"
 RUSTC_BOOTSTRAP=1 RUSTDOCFLAGS="--cfg docsrs -D warnings" CARGO_TARGET_DIR="$DOCSRS_TARGET" \
     cargo doc --no-deps --all-features --locked "${publish_args[@]}"
-for page in server/struct.Metrics.html server/fn.spawn_reaper.html timer/struct.TokioTimer.html; do
-    grep -q "Available on" "$DOCSRS_TARGET/doc/tus_core/$page" ||
-        { echo "tus-core docs: $page lacks its feature badge" >&2; exit 1; }
+for page in struct.Metrics.html fn.spawn_reaper.html struct.TokioTimer.html; do
+    grep -q "Available on" "$DOCSRS_TARGET/doc/tus_server/$page" ||
+        { echo "tus-server docs: $page lacks its feature badge" >&2; exit 1; }
 done
 
 echo "-- cargo build --examples (the guide's complete embedding examples)"

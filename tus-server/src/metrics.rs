@@ -68,6 +68,7 @@ impl Histogram {
 /// ```
 ///
 /// What a [`TusHandler`](super::TusHandler) counted since it was built.
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: [AtomicU64; METHODS.len()],

@@ -26,6 +26,7 @@ pub trait Timer: Send + Sync + 'static {
 /// Tokio panics, so a misconfiguration shows at the first timed request
 /// instead of silently disabling the timeouts.
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioTimer;
 
