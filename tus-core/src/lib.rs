@@ -24,8 +24,10 @@
 //! - [`proto`]: pure parsing, decisions and responses.
 //! - [`store`]: the storage contract and an in-memory store.
 //! - [`server`]: the async driver that ties a request, a store and a lock together.
+//! - [`client`]: the client's decisions (next request, retries, chunk size, checksum), pure.
 
 pub mod body;
+pub mod client;
 pub mod clock;
 pub mod proto;
 pub mod server;
