@@ -35,6 +35,11 @@ pub struct RequestBody {
     frames: Option<mpsc::Receiver<io::Result<Frame<Bytes>>>>,
     len: Option<u64>,
     meter: Option<Meter>,
+    /// Data bytes handed on so far.
+    yielded: u64,
+    /// Whether the body ends with trailers (and has ended with them).
+    trailer: bool,
+    trailers_sent: bool,
 }
 
 impl RequestBody {
@@ -56,11 +61,28 @@ impl Body for RequestBody {
         let frame = std::task::ready!(frames.poll_recv(cx));
         match &frame {
             Some(Ok(frame)) => {
-                if let (Some(data), Some(meter)) = (frame.data_ref(), &this.meter) {
-                    meter.sent(data.len() as u64);
+                if let Some(data) = frame.data_ref() {
+                    this.yielded += data.len() as u64;
+                    if let Some(meter) = &this.meter {
+                        meter.sent(data.len() as u64);
+                    }
+                }
+                this.trailers_sent |= frame.is_trailers();
+            }
+            Some(Err(_)) => this.frames = None,
+            None => {
+                this.frames = None;
+                // The producer stopped early (abandoned after an early
+                // answer): fail the body, so the connection is closed
+                // rather than reused in an unknown state.
+                let short = this.len.is_some_and(|len| this.yielded < len);
+                if short || (this.trailer && !this.trailers_sent) {
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "request body abandoned",
+                    ))));
                 }
             }
-            Some(Err(_)) | None => this.frames = None,
         }
         Poll::Ready(frame)
     }
@@ -186,17 +208,25 @@ pub(crate) struct BodyOptions {
     pub(crate) local_error: LocalError,
 }
 
-/// Starts the producer of `data` and returns the body it feeds.
-pub(crate) fn spawn_body(data: BodyData, options: BodyOptions) -> RequestBody {
+/// Starts the producer of `data` and returns the body it feeds, and a
+/// handle that stops the producer (once the answer is in: a server that
+/// answers before reading the whole body, as rustus does with a 413, must
+/// not get the rest on a connection that is then reused).
+pub(crate) fn spawn_body(data: BodyData, options: BodyOptions) -> (RequestBody, tokio::task::AbortHandle) {
     let (sender, frames) = mpsc::channel(DEPTH);
-    let len = options.trailer.is_none().then(|| data.len());
+    let trailer = options.trailer.is_some();
+    let len = (!trailer).then(|| data.len());
     let meter = options.meter.clone();
-    tokio::spawn(produce(data, options, sender));
-    RequestBody {
+    let producer = tokio::spawn(produce(data, options, sender));
+    let body = RequestBody {
         frames: Some(frames),
         len,
         meter: Some(meter),
-    }
+        yielded: 0,
+        trailer,
+        trailers_sent: false,
+    };
+    (body, producer.abort_handle())
 }
 
 async fn produce(data: BodyData, options: BodyOptions, sender: mpsc::Sender<io::Result<Frame<Bytes>>>) {
@@ -344,7 +374,7 @@ mod tests {
             len: 600_000,
         };
         let (options, total) = options(Some(ChecksumAlgorithm::Sha1));
-        let body = spawn_body(data.clone(), options);
+        let (body, _) = spawn_body(data.clone(), options);
         assert_eq!(body.size_hint().exact(), None, "a trailer needs chunked framing");
         let collected = body.collect().await.expect("body");
         let trailers = collected.trailers().cloned().expect("trailers");
@@ -361,7 +391,7 @@ mod tests {
         std::fs::write(&path, b"short").expect("write");
         let (options, _) = options(None);
         let local = options.local_error.clone();
-        let body = spawn_body(
+        let (body, _) = spawn_body(
             BodyData::File {
                 path,
                 offset: 0,
@@ -378,13 +408,31 @@ mod tests {
     async fn segments_are_cut_into_blocks() {
         let segments = vec![Bytes::from(vec![1u8; BLOCK + 5]), Bytes::from_static(b"xyz")];
         let (options, total) = options(None);
-        let mut body = spawn_body(BodyData::Segments(segments), options);
+        let (mut body, _) = spawn_body(BodyData::Segments(segments), options);
         let mut sizes = Vec::new();
         while let Some(frame) = body.frame().await {
             sizes.push(frame.expect("frame").into_data().expect("data").len());
         }
         assert_eq!(sizes, [BLOCK, 5, 3]);
         assert_eq!(total.load(Ordering::Relaxed), (BLOCK + 8) as u64);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_body_fails_instead_of_ending_short() {
+        let (options, _) = options(None);
+        let segments = vec![Bytes::from(vec![0u8; 4 * BLOCK])];
+        let (mut body, producer) = spawn_body(BodyData::Segments(segments), options);
+        let first = body.frame().await.expect("frame").expect("data");
+        assert!(first.is_data());
+        producer.abort();
+        let mut failed = false;
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "a short body must fail");
     }
 
     #[tokio::test(start_paused = true)]

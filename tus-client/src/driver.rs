@@ -623,6 +623,7 @@ async fn send(
     let inner = &shared.client.inner;
     let activity = Arc::new(Activity::new());
     let local_error = LocalError::default();
+    let mut producer = None;
     let body = match request.body {
         BodyPlan::Empty => body::RequestBody::empty(),
         BodyPlan::Range { offset, len, checksum } => {
@@ -636,7 +637,7 @@ async fn send(
                 Some(plan) => Some(plan.algorithm),
                 None => None,
             };
-            spawn_body(
+            let (body, handle) = spawn_body(
                 data,
                 BodyOptions {
                     trailer,
@@ -644,7 +645,9 @@ async fn send(
                     meter: Meter::new(shared.progress.sent.clone(), activity.clone()),
                     local_error: local_error.clone(),
                 },
-            )
+            );
+            producer = Some(handle);
+            body
         }
     };
     let http = build_request(shared, &request, body).await?;
@@ -674,11 +677,18 @@ async fn send(
                 if changed.is_err() {
                     control_alive = false;
                 } else if *control.borrow() != Control::Run {
+                    if let Some(producer) = &producer {
+                        producer.abort();
+                    }
                     return Ok(Sent::Interrupted);
                 }
             }
         }
     };
+    // The answer is in (or the request failed): stop feeding the body.
+    if let Some(producer) = producer {
+        producer.abort();
+    }
     let local = local_error
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -76,9 +77,16 @@ pub struct NetworkOptions {
 }
 
 /// The default [`Transport`]: reqwest with rustls.
+///
+/// After an error answer to a request that carried a body, its connections
+/// are dropped and new ones made: servers disagree on what such a
+/// connection is worth (rustus reads the rest of a refused body, then
+/// never answers the next request on that connection).
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
-    client: reqwest::Client,
+    client: Arc<Mutex<reqwest::Client>>,
+    /// How to build a fresh client; `None` for a caller's client.
+    options: Option<NetworkOptions>,
 }
 
 impl ReqwestTransport {
@@ -86,6 +94,13 @@ impl ReqwestTransport {
     /// roots plus the extra CA certificates, no redirects (a tus server
     /// does not redirect, and a redirected POST would lose its body).
     pub fn new(options: &NetworkOptions) -> Result<Self, Error> {
+        Ok(Self {
+            client: Arc::new(Mutex::new(Self::build(options)?)),
+            options: Some(options.clone()),
+        })
+    }
+
+    fn build(options: &NetworkOptions) -> Result<reqwest::Client, Error> {
         let user_agent = options
             .user_agent
             .clone()
@@ -114,16 +129,30 @@ impl ReqwestTransport {
             let proxy = reqwest::Proxy::all(proxy).map_err(|error| Error::Config(format!("proxy {proxy}: {error}")))?;
             builder = builder.proxy(proxy);
         }
-        let client = builder
+        builder
             .build()
-            .map_err(|error| Error::Config(format!("HTTP client: {}", chain(&error))))?;
-        Ok(Self { client })
+            .map_err(|error| Error::Config(format!("HTTP client: {}", chain(&error))))
     }
 
     /// Uses a caller's reqwest client as it is (its TLS, proxy, timeout and
-    /// redirect settings; turn redirects off).
+    /// redirect settings; turn redirects off). Its connections are kept
+    /// after error answers.
     pub fn from_reqwest(client: reqwest::Client) -> Self {
-        Self { client }
+        Self {
+            client: Arc::new(Mutex::new(client)),
+            options: None,
+        }
+    }
+
+    fn client(&self) -> reqwest::Client {
+        self.client.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// New connections from now on (the old pool goes with its last request).
+    fn renew(&self) {
+        if let Some(Ok(fresh)) = self.options.as_ref().map(Self::build) {
+            *self.client.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+        }
     }
 }
 
@@ -132,12 +161,17 @@ impl Transport for ReqwestTransport {
         &self,
         request: http::Request<RequestBody>,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
-        let client = self.client.clone();
+        let client = self.client();
+        let transport = self.clone();
+        let with_body = !http_body::Body::is_end_stream(request.body());
         Box::pin(async move {
             let request = reqwest::Request::try_from(request.map(reqwest::Body::wrap))
                 .map_err(|error| TransportError::new(TransportFailure::Io, chain(&error)))?;
             let mut response = client.execute(request).await.map_err(|error| classify(&error))?;
             let status = response.status();
+            if with_body && !status.is_success() {
+                transport.renew();
+            }
             let headers = std::mem::take(response.headers_mut());
             let mut body = BytesMut::new();
             while body.len() < MAX_ANSWER_BODY {
