@@ -420,7 +420,7 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_body_fails_instead_of_ending_short() {
         let (options, _) = options(None);
-        let segments = vec![Bytes::from(vec![0u8; 4 * BLOCK])];
+        let segments = vec![Bytes::from(vec![0u8; 16 * BLOCK])];
         let (mut body, producer) = spawn_body(BodyData::Segments(segments), options);
         let first = body.frame().await.expect("frame").expect("data");
         assert!(first.is_data());
