@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use tus_core::client::{ChecksumPreference, ChunkPolicy, Dialect, RequestKind, RetryPolicy, Tus1};
+use tus_core::client::{ChecksumPreference, ChunkPolicy, Dialect, RequestKind, RetryPolicy, TrailerPreference, Tus1};
 
 use crate::body::RateLimiter;
 use crate::error::{BoxError, Error};
@@ -76,6 +76,7 @@ pub(crate) struct Settings {
     pub(crate) chunk: ChunkPolicy,
     pub(crate) retry: RetryPolicy,
     pub(crate) checksum: ChecksumPreference,
+    pub(crate) checksum_placement: TrailerPreference,
     pub(crate) protocol: Protocol,
     pub(crate) stall_timeout: Duration,
     pub(crate) creation_with_upload: bool,
@@ -154,6 +155,7 @@ pub struct ClientBuilder {
     chunk: ChunkPolicy,
     retry: RetryPolicy,
     checksum: ChecksumPreference,
+    checksum_placement: TrailerPreference,
     protocol: Protocol,
     stall_timeout: Duration,
     creation_with_upload: bool,
@@ -180,6 +182,7 @@ impl Default for ClientBuilder {
             chunk: ChunkPolicy::default(),
             retry: RetryPolicy::default(),
             checksum: ChecksumPreference::Auto,
+            checksum_placement: TrailerPreference::Header,
             protocol: Protocol::Auto,
             stall_timeout: Duration::from_secs(60),
             creation_with_upload: true,
@@ -223,6 +226,18 @@ impl ClientBuilder {
     /// Which checksum to send (default: the best the server advertises).
     pub fn checksum(mut self, preference: ChecksumPreference) -> Self {
         self.checksum = preference;
+        self
+    }
+
+    /// Sends the checksum in a trailer when the server offers
+    /// checksum-trailer (the source is then read once; the server may hash
+    /// with every algorithm it knows). Default: a header when offered.
+    pub fn checksum_trailer(mut self, prefer: bool) -> Self {
+        self.checksum_placement = if prefer {
+            TrailerPreference::Trailer
+        } else {
+            TrailerPreference::Header
+        };
         self
     }
 
@@ -311,6 +326,7 @@ impl ClientBuilder {
                     chunk: self.chunk,
                     retry: self.retry,
                     checksum: self.checksum,
+                    checksum_placement: self.checksum_placement,
                     protocol: self.protocol,
                     stall_timeout: self.stall_timeout,
                     creation_with_upload: self.creation_with_upload,

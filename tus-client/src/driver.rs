@@ -219,6 +219,7 @@ fn config(
     config.chunk = settings.chunk;
     config.checksum = settings.checksum;
     config.trailers = shared.client.inner.transport.supports_trailers();
+    config.checksum_placement = settings.checksum_placement;
     config.creation_with_upload = settings.creation_with_upload;
     config.retry = settings.retry;
     let mut seed = [0u8; 8];

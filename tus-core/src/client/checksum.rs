@@ -62,14 +62,28 @@ pub const PREFERENCE: [ChecksumAlgorithm; 5] = [
     ChecksumAlgorithm::Crc32,
 ];
 
+/// Where the digest goes when both modes are possible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrailerPreference {
+    /// In a header when the server offers the checksum extension: the
+    /// server then hashes with one algorithm, while a trailer makes it hash
+    /// with every algorithm it supports until the trailer names one.
+    #[default]
+    Header,
+    /// In a trailer when both sides can: the source is read once.
+    Trailer,
+}
+
 /// Chooses the checksum plan for a server.
 ///
 /// `trailers` says whether the transport can send HTTP/1.1 request
-/// trailers; trailer mode is used when both sides can.
+/// trailers; trailer mode is used when both sides can and either the
+/// caller prefers it or the server offers only checksum-trailer.
 pub fn choose(
     preference: ChecksumPreference,
     capabilities: &Capabilities,
     trailers: bool,
+    placement: TrailerPreference,
 ) -> Result<Option<ChecksumPlan>, ChecksumError> {
     let header_mode = capabilities.supports(Extension::Checksum);
     let trailer_mode = trailers && capabilities.supports(Extension::ChecksumTrailer);
@@ -96,10 +110,9 @@ pub fn choose(
             None => return Ok(None),
         },
     };
-    let mode = if trailer_mode {
-        ChecksumMode::Trailer
-    } else {
-        ChecksumMode::Header
+    let mode = match (placement, header_mode, trailer_mode) {
+        (TrailerPreference::Trailer, _, true) | (_, false, true) => ChecksumMode::Trailer,
+        _ => ChecksumMode::Header,
     };
     Ok(Some(ChecksumPlan { algorithm, mode }))
 }
@@ -149,56 +162,61 @@ mod tests {
         use ChecksumMode::*;
         use ChecksumPreference as P;
         use Extension::{Checksum, ChecksumTrailer};
+        use TrailerPreference::{Header as H, Trailer as T};
         let plan = |algorithm, mode| Ok(Some(ChecksumPlan { algorithm, mode }));
-        let cases: Vec<(P, Capabilities, bool, Result<Option<ChecksumPlan>, ChecksumError>)> = vec![
-            (P::Auto, caps(&[], &[]), true, Ok(None)),
-            (P::Auto, Capabilities::unknown(), true, Ok(None)),
+        let both = || caps(&[Checksum, ChecksumTrailer], &[Sha1, Crc32]);
+        let only_trailer = || caps(&[ChecksumTrailer], &[Crc32]);
+        let cases: Vec<(
+            P,
+            Capabilities,
+            bool,
+            TrailerPreference,
+            Result<Option<ChecksumPlan>, ChecksumError>,
+        )> = vec![
+            (P::Auto, caps(&[], &[]), true, H, Ok(None)),
+            (P::Auto, Capabilities::unknown(), true, H, Ok(None)),
             (
                 P::Algorithm(Sha1),
                 caps(&[], &[Sha1]),
                 true,
+                H,
                 Err(ChecksumError::NotAdvertised),
             ),
-            (P::Off, caps(&[Checksum], &[Sha1]), true, Ok(None)),
+            (P::Off, caps(&[Checksum], &[Sha1]), true, H, Ok(None)),
             (
                 P::Auto,
                 caps(&[Checksum], &[Md5, Sha1, Sha256, Sha512]),
                 false,
+                H,
                 plan(Sha256, Header),
             ),
-            (P::Auto, caps(&[Checksum], &[Crc32, Md5]), false, plan(Md5, Header)),
-            (P::Auto, caps(&[Checksum], &[]), false, plan(Sha1, Header)),
-            (
-                P::Auto,
-                caps(&[Checksum, ChecksumTrailer], &[Sha1, Crc32]),
-                true,
-                plan(Sha1, Trailer),
-            ),
-            (
-                P::Auto,
-                caps(&[Checksum, ChecksumTrailer], &[Sha1]),
-                false,
-                plan(Sha1, Header),
-            ),
-            (P::Auto, caps(&[ChecksumTrailer], &[Crc32]), false, Ok(None)),
+            (P::Auto, caps(&[Checksum], &[Crc32, Md5]), false, H, plan(Md5, Header)),
+            (P::Auto, caps(&[Checksum], &[]), false, H, plan(Sha1, Header)),
+            (P::Auto, both(), true, H, plan(Sha1, Header)),
+            (P::Auto, both(), true, T, plan(Sha1, Trailer)),
+            (P::Auto, both(), false, T, plan(Sha1, Header)),
+            (P::Auto, only_trailer(), true, H, plan(Crc32, Trailer)),
+            (P::Auto, only_trailer(), false, T, Ok(None)),
             (
                 P::Algorithm(Crc32),
                 caps(&[Checksum], &[Sha1, Crc32]),
                 false,
+                H,
                 plan(Crc32, Header),
             ),
             (
                 P::Algorithm(Sha512),
                 caps(&[Checksum], &[Sha1]),
                 false,
+                H,
                 Err(ChecksumError::AlgorithmNotListed(Sha512)),
             ),
         ];
-        for (preference, capabilities, trailers, expected) in cases {
+        for (preference, capabilities, trailers, placement, expected) in cases {
             assert_eq!(
-                choose(preference, &capabilities, trailers),
+                choose(preference, &capabilities, trailers, placement),
                 expected,
-                "{preference:?} {capabilities:?} trailers={trailers}"
+                "{preference:?} {capabilities:?} trailers={trailers} {placement:?}"
             );
         }
     }

@@ -35,11 +35,11 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{StatusCode, Uri};
 
 use super::capabilities::Capabilities;
-use super::checksum::{ChecksumError, ChecksumPlan, ChecksumPreference, choose};
+use super::checksum::{ChecksumError, ChecksumPlan, ChecksumPreference, TrailerPreference, choose};
 use super::chunk::{ChunkPolicy, ChunkSizer};
 use super::dialect::{Answer, AppendSpec, BodyPlan, CreateSpec, Dialect, Request, RequestKind};
 use super::parts::final_concat;
-use super::retry::{RetryBudget, RetryPolicy, TransportFailure, Verdict, classify, retry_after};
+use super::retry::{CHECKSUM_MISMATCH, RetryBudget, RetryPolicy, TransportFailure, Verdict, classify, retry_after};
 use crate::proto::headers::{Extension, Metadata, UploadConcat};
 
 /// The time as the driver saw it: monotonic for waiting, wall-clock for
@@ -88,6 +88,8 @@ pub struct UploadConfig {
     pub checksum: ChecksumPreference,
     /// Whether the driver can send request trailers (checksum-trailer).
     pub trailers: bool,
+    /// Where the digest goes when the server offers both a header and a trailer.
+    pub checksum_placement: TrailerPreference,
     /// Whether the first bytes may ride on the creation request when the
     /// server offers creation-with-upload.
     pub creation_with_upload: bool,
@@ -112,6 +114,7 @@ impl UploadConfig {
             chunk: ChunkPolicy::default(),
             checksum: ChecksumPreference::Auto,
             trailers: false,
+            checksum_placement: TrailerPreference::Header,
             creation_with_upload: true,
             retry: RetryPolicy::default(),
             capabilities: None,
@@ -622,7 +625,12 @@ impl UploadMachine {
         if needs_concat && capabilities.advertised && !capabilities.supports(Extension::Concatenation) {
             self.fail(UploadError::Unsupported("concatenation (parallel uploads)".into()));
         }
-        match choose(self.config.checksum, &capabilities, self.config.trailers) {
+        match choose(
+            self.config.checksum,
+            &capabilities,
+            self.config.trailers,
+            self.config.checksum_placement,
+        ) {
             Ok(plan) => {
                 self.checksum = plan;
                 self.events.push_back(Event::ChecksumChosen(plan));
@@ -791,10 +799,15 @@ impl UploadMachine {
             status,
             message: message.clone(),
         };
+        let status_text = match (status.as_u16(), status.canonical_reason()) {
+            (_, Some(reason)) => format!("{} {reason}", status.as_u16()),
+            (CHECKSUM_MISMATCH, None) => format!("{CHECKSUM_MISMATCH} Checksum Mismatch"),
+            (code, None) => code.to_string(),
+        };
         let reason = if message.is_empty() {
-            status.to_string()
+            status_text
         } else {
-            format!("{status}: {message}")
+            format!("{status_text}: {message}")
         };
         let wait = retry_after(answer.headers, now.wall);
         match (in_flight.step, classify(status, checksummed)) {

@@ -37,8 +37,8 @@ mod tus1;
 
 pub use capabilities::Capabilities;
 pub use checksum::{
-    ChecksumError, ChecksumMode, ChecksumPlan, ChecksumPreference, PREFERENCE, checksum_trailers, checksum_value,
-    choose, digest_base64,
+    ChecksumError, ChecksumMode, ChecksumPlan, ChecksumPreference, PREFERENCE, TrailerPreference, checksum_trailers,
+    checksum_value, choose, digest_base64,
 };
 pub use chunk::{ChunkPolicy, ChunkSizer};
 pub use dialect::{

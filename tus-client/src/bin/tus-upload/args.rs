@@ -51,6 +51,10 @@ pub(crate) struct Args {
     /// (sha1, md5, sha256, sha512, crc32), which the server must advertise.
     #[arg(long, value_name = "ALGO|auto|none", default_value = "auto", value_parser = parse_checksum)]
     pub(crate) checksum: ChecksumPreference,
+    /// Send the checksum in a trailer when the server offers checksum-trailer
+    /// (the file is read once; default: in a header).
+    #[arg(long)]
+    pub(crate) checksum_trailer: bool,
     /// Upload-Metadata pair (repeatable). `filename` and `filetype` are sent
     /// by default; give them here to override.
     #[arg(long = "metadata", short = 'm', value_name = "KEY=VALUE")]

@@ -139,6 +139,7 @@ fn client(args: &Args) -> Result<Client, Error> {
         .chunk_size(args.chunk_size)
         .min_chunk_size(args.min_chunk_size.min(args.chunk_size))
         .checksum(args.checksum)
+        .checksum_trailer(args.checksum_trailer)
         .protocol(args.protocol)
         .stall_timeout(args.stall_timeout)
         .connect_timeout(args.connect_timeout)
