@@ -57,6 +57,11 @@ mod source;
 mod transport;
 mod upload;
 
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use body::RequestBody;
 pub use client::{BeforeRequest, Client, ClientBuilder, Protocol, RequestInfo};
 pub use error::{BoxError, Error, ErrorKind, UploadError};
