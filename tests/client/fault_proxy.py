@@ -52,6 +52,10 @@ class Plan:
     refuse_seconds: float = 0.0
     # Flip one byte in the body of these matching requests (1-based).
     corrupt: tuple = ()
+    # The n-th matching request stalls: nothing of it is read or forwarded for this
+    # many seconds, then the connection is cut.
+    stall_at: int = 0
+    stall_seconds: float = 0.0
     # Which requests the counters count.
     methods: tuple = ("PATCH",)
 
@@ -116,10 +120,23 @@ class FaultProxy:
         return self
 
     def stop(self):
-        if self._loop is not None:
+        if self._loop is not None and self._loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+            except Exception:  # noqa: BLE001 - stopping best-effort
+                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+    async def _shutdown(self):
+        """Closes the listener and every connection still open."""
+        if self._server is not None:
+            self._server.close()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def entries(self, method=None):
         with self._lock:
@@ -203,6 +220,13 @@ class FaultProxy:
                     self.faults.append(entry.fault)
                     await self._refuse(plan.refuse_seconds)
                     return  # This connection is dropped too.
+                if counted and number == plan.stall_at and plan.stall_seconds > 0:
+                    # Nothing reaches the server and nothing comes back: only the
+                    # client's watchdog can end this.
+                    entry.fault = f"stall {plan.stall_seconds}s"
+                    self.faults.append(entry.fault)
+                    await asyncio.sleep(plan.stall_seconds)
+                    return
                 status = plan.statuses.get(number) if counted else None
                 if status:
                     entry.status = status
@@ -229,6 +253,8 @@ class FaultProxy:
             return
         except (ConnectionError, asyncio.IncompleteReadError, OSError, ValueError):
             return
+        except asyncio.CancelledError:
+            return  # The proxy is stopping.
         finally:
             if graceful:
                 client_writer.close()

@@ -14,15 +14,16 @@ where a scenario says so, breaks it. Scenarios per server:
   chunked        a file in small chunks (rustus also halves its chunk on 413: 256 KiB limit)
   kill-resume    kill -9 mid-upload, rerun with the same --state: the same upload continues
                  from a non-zero offset, and the server receives less than twice the file
-  faults         connections cut every ~3 MB, refused for 2 s, answers 503, 423, 429 with
-                 Retry-After, 409 and 500: the upload finishes, one upload, never from zero
+  faults         connections cut every ~3 MB, refused for 2 s, a request held unanswered
+                 (the stall watchdog), answers 503, 423, 429 with Retry-After, 409 and 500:
+                 the upload finishes, one upload, never from zero
   stdin          a pipe of unknown length (creation-defer-length, Upload-Length on the last PATCH)
   parallel       3 parts (concatenation), killed and rerun: every part continues
   checksum       checksums where advertised (a flipped byte is refused, resent and
                  accepted), and never sent where not
 Once: a cookie-sticky HAProxy in front of three independent tus-axum instances (killed and
 rerun, the upload finishes on the instance that created it), TLS with a self-signed CA
-(--insecure, --cacert, and a refusal without them), exit codes, Ctrl-C, and peak memory for
+(--insecure, --cacert, and a refusal without them), --proxy, exit codes, Ctrl-C, and peak memory for
 a large sparse file and for stdin (TUS_UPLOAD_MEMORY_SIZE, default 1 GiB in CI).
 
 Prints "ok - NAME", "skip - NAME: REASON" or "not ok - NAME: REASON" per case, then a
@@ -59,6 +60,8 @@ START_TIMEOUT = 30.0
 RUN_TIMEOUT = float(os.environ.get("TUS_UPLOAD_TIMEOUT", "120"))
 # Fast retries for tests; the budget still bounds every loop.
 FAST_RETRY = ["--retry-delay", "0.1", "--retry-max-delay", "1", "--stall-timeout", "15", "--retries", "40"]
+# The faults scenario stalls one PATCH for STALL_HOLD s; the watchdog gives up after STALL_TIMEOUT.
+STALL_TIMEOUT, STALL_HOLD = 2, 8.0
 
 
 class Failure(Exception):
@@ -420,14 +423,15 @@ def faults(ctx, server):
     size = 16 * MIB + 999
     path, sha = ctx.file(size)
     plan = Plan(cut_every=3 * MIB + 12345, statuses={3: 503, 5: 423, 7: 429, 9: 409, 11: 500},
-                refuse_at=13, refuse_seconds=2.0)
+                refuse_at=13, refuse_seconds=2.0, stall_at=15, stall_seconds=STALL_HOLD)
     proxy = proxied(server, plan)
     try:
         run = ctx.run(proxy.endpoint, path, "--state", str(ctx.state(f"{server.name}-faults")), "--chunk-size", "1M",
-                      *FAST_RETRY).expect(0, "upload through faults")
+                      *FAST_RETRY, "--stall-timeout", str(STALL_TIMEOUT)).expect(0, "upload through faults")
         check_sha(server, run.url, sha)
         seen = set(proxy.faults)
-        wanted = {"status 503", "status 423", "status 429", "status 409", "status 500", "refuse 2.0s", "cut"}
+        wanted = {"status 503", "status 423", "status 429", "status 409", "status 500", "refuse 2.0s", "cut",
+                  f"stall {STALL_HOLD}s"}
         if not wanted <= seen:
             raise Failure(f"faults not all injected: missing {sorted(wanted - seen)} (the upload was too short?)")
         if sum(1 for e in proxy.entries("POST")) != 1:
@@ -442,6 +446,10 @@ def faults(ctx, server):
                 following = next((e for e in entries[index + 1:]), None)
                 if following is None or following.time - entry.time < 0.9:
                     raise Failure("Retry-After: 1 was not honoured")
+        stalled = next(e for e in entries if e.fault.startswith("stall"))
+        after_stall = next((e for e in entries if e.time > stalled.time and e.connection != stalled.connection), None)
+        if after_stall is None or after_stall.time - stalled.time > STALL_HOLD - 1:
+            raise Failure("the stalled request was not abandoned by the watchdog")
         total = body_bytes(entries)
         if total >= 2 * size:
             raise Failure(f"the server received {total} bytes for a {size}-byte file")
@@ -682,6 +690,17 @@ def exit_codes(ctx, workdir):
         if "ietf: not yet supported" not in ietf.stderr:
             raise Failure(f"--protocol ietf said: {ietf.stderr.strip()}")
         checks.append("ietf 1")
+        forward = FaultProxy(f"http://127.0.0.1:{server.port}", name="forward-proxy").start()
+        try:
+            via = subprocess.run([ctx.binary, "--endpoint", server.endpoint, "--no-state", "--proxy",
+                                  f"http://127.0.0.1:{forward.port}", "--header", "Authorization: Bearer s3cret",
+                                  str(path)], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            Run(via, via.stdout, via.stderr, 0).expect(0, "--proxy")
+            if not forward.entries("PATCH") or not all(e.path.startswith("http://") for e in forward.entries()):
+                raise Failure("--proxy: the requests did not go through the proxy in absolute form")
+        finally:
+            forward.stop()
+        checks.append("--proxy used")
         # Ctrl-C saves the state; a 401 on the rerun's HEAD keeps it; the next rerun continues.
         size = 12 * MIB + 1
         big, big_sha = ctx.file(size)

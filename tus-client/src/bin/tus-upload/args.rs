@@ -23,7 +23,7 @@ Exit codes:
 /// and it continues where the server stopped, on the same server, with the
 /// same cookies.
 #[derive(Debug, Parser)]
-#[command(name = "tus-upload", version, after_help = EXIT_HELP)]
+#[command(name = "tus-upload", version, after_help = EXIT_HELP, args_override_self = true)]
 pub(crate) struct Args {
     /// The file to upload, or `-` for standard input (length deferred).
     #[arg(value_name = "FILE|-")]
