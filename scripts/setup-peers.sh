@@ -5,7 +5,7 @@
 #   - tuspyserver 4.4.3 + uvicorn (pip, tests/client/peers/.venv)
 #   - rustus 0.5.10 with its `hashers` feature (cargo install --locked, ~/.cargo/bin;
 #     about 4 minutes to build, so it is cached there)
-#   - HAProxy (Debian package), for the cookie-sticky load balancer test
+#   - HAProxy and openssl (Debian packages), for the sticky load balancer and TLS tests
 #
 # Works from any cwd; talks only to the package registries.
 # Env: PYTHON (default python3), SETUP_TIMEOUT seconds per install step (default 900).
@@ -73,9 +73,12 @@ else
     timeout "$SETUP_TIMEOUT" cargo install --locked --force "rustus@$RUSTUS_VERSION" --features hashers
 fi
 
-# ---- HAProxy -----------------------------------------------------------------
-if ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then
-    log "apt-get install haproxy"
+# ---- HAProxy (and openssl, for the TLS test's certificates) ----------------------
+missing=()
+if ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then missing+=(haproxy); fi
+if ! command -v openssl >/dev/null 2>&1; then missing+=(openssl); fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+    log "apt-get install ${missing[*]}"
     # Debian starts services on install; the tests start their own.
     created_policy=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -84,8 +87,8 @@ if ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then
         created_policy=1
     fi
     export DEBIAN_FRONTEND=noninteractive
-    timeout "$SETUP_TIMEOUT" apt-get install -y -qq haproxy >&2 ||
-        { timeout "$SETUP_TIMEOUT" apt-get update -qq >&2 && timeout "$SETUP_TIMEOUT" apt-get install -y -qq haproxy >&2; }
+    timeout "$SETUP_TIMEOUT" apt-get install -y -qq "${missing[@]}" >&2 ||
+        { timeout "$SETUP_TIMEOUT" apt-get update -qq >&2 && timeout "$SETUP_TIMEOUT" apt-get install -y -qq "${missing[@]}" >&2; }
     if [[ $created_policy == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 

@@ -195,8 +195,9 @@ impl UploadBuilder {
     }
 
     /// The key of this source in the resume store (default: computed for
-    /// files; streams are remembered only with one given here, and only
-    /// resume if the caller's stream starts where the server's offset is).
+    /// files). Streams are remembered only with a key given here; on a
+    /// later run the stream must yield the same bytes from its start (those
+    /// the server already holds are read and skipped, not sent).
     pub fn fingerprint(mut self, fingerprint: Fingerprint) -> Self {
         self.fingerprint = Some(fingerprint);
         self
