@@ -3,7 +3,7 @@
 # 20-s3-server.sh): chunked, kill -9 and rerun, a fault-injecting proxy, stdin,
 # parallel, checksums. Once: a cookie-sticky HAProxy over three tus-axum, TLS with a
 # test CA, exit codes and Ctrl-C, and peak RSS for a sparse file and for stdin
-# (TUS_UPLOAD_MEMORY_SIZE, 1G here; the bound is TUS_UPLOAD_MEMORY_LIMIT_MIB, 96).
+# (TUS_UPLOAD_MEMORY_SIZE, 1G here; the bound is TUS_UPLOAD_MEMORY_LIMIT_MIB, 64).
 # Two builds, not one: together they would rebuild the S3 stack with other features.
 cargo build -p tus-axum-example --bin tus-axum
 cargo build -p tus-client --bin tus-upload

@@ -734,7 +734,7 @@ def memory(ctx, workdir):
     size_text = os.environ.get("TUS_UPLOAD_MEMORY_SIZE", "1G")
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     size = int(size_text[:-1]) * units[size_text[-1]] if size_text[-1] in units else int(size_text)
-    limit_mib = int(os.environ.get("TUS_UPLOAD_MEMORY_LIMIT_MIB", "96"))
+    limit_mib = int(os.environ.get("TUS_UPLOAD_MEMORY_LIMIT_MIB", "64"))
     server = AxumServer(workdir, name="memory-axum")
     sparse = ctx.workdir / "sparse.bin"
     try:

@@ -258,19 +258,24 @@ impl StreamBuffer {
         Ok(())
     }
 
-    /// One read of at most `want` bytes; `None` at the end.
+    /// `want` bytes (fewer only at the end); `None` at the end. The block is
+    /// filled before it is kept, so a pipe's short reads do not pin a
+    /// mostly empty allocation each.
     async fn read_block(&mut self, want: u64) -> Result<Option<Bytes>, Error> {
-        let mut block = BytesMut::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
-        let read = (&mut self.reader)
-            .take(want)
-            .read_buf(&mut block)
-            .await
-            .map_err(Error::Source)?;
-        if read == 0 {
-            self.eof = true;
-            return Ok(None);
+        let capacity = usize::try_from(want).unwrap_or(usize::MAX);
+        let mut block = BytesMut::with_capacity(capacity);
+        while block.len() < capacity {
+            let read = (&mut self.reader)
+                .take((capacity - block.len()) as u64)
+                .read_buf(&mut block)
+                .await
+                .map_err(Error::Source)?;
+            if read == 0 {
+                self.eof = true;
+                break;
+            }
         }
-        Ok(Some(block.freeze()))
+        Ok((!block.is_empty()).then(|| block.freeze()))
     }
 }
 
