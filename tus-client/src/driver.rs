@@ -3,75 +3,59 @@
 //! pause, cancel and stalls. Every protocol decision is the machine's.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use futures::future::try_join_all;
 use http::Uri;
 use tokio::sync::{Mutex as AsyncMutex, watch};
-use tus_core::client::{
-    Action, Answer, BodyPlan, Capabilities, ChecksumMode, Event, ForgetReason, Now, Request, ResumePoint, Role,
-    UploadConfig, UploadMachine, split,
-};
+use tus_core::client::{Action, Answer, Capabilities, Now, ResumePoint, Role, UploadConfig, UploadMachine, split};
 
-use crate::body::{self, Activity, BodyOptions, LocalError, Meter, spawn_body};
-use crate::client::{Client, RequestInfo};
+use crate::body;
+use crate::client::Client;
 use crate::cookies::CookieJar;
 use crate::error::Error;
-use crate::resume::{Fingerprint, PartEntry, ResumeEntry, ResumeStore, unix_seconds};
+use crate::exchange::{Sent, build_request, send};
+use crate::record::{Entry, absorb, blocking_store, notice, persist};
+use crate::resume::{Fingerprint, PartEntry, ResumeEntry, unix_seconds};
 use crate::source::{Source, SourceInner, SourceReader};
-use crate::transport::TransportError;
 use crate::upload::{Control, Notice, NoticeSink, ProgressState, UploadBuilder, Uploaded};
 
 /// Which URL of the entry a machine owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub(crate) enum Slot {
     Single,
     Part(usize),
     Final,
 }
 
 impl Slot {
-    fn part(self) -> Option<usize> {
+    pub(crate) fn part(self) -> Option<usize> {
         match self {
             Self::Part(index) => Some(index),
             _ => None,
         }
     }
 
-    fn progress_index(self) -> usize {
+    pub(crate) fn progress_index(self) -> usize {
         self.part().unwrap_or(0)
     }
 }
 
-/// The resume entry of this upload and where it is saved.
-struct Entry {
-    store: Arc<dyn ResumeStore>,
-    key: Fingerprint,
-    entry: AsyncMutex<ResumeEntry>,
-}
-
 /// What every machine of one upload shares.
-struct Shared {
-    client: Client,
-    endpoint: Uri,
-    jar: CookieJar,
-    entry: Option<Entry>,
-    progress: Arc<ProgressState>,
-    control: watch::Receiver<Control>,
-    notices: Option<NoticeSink>,
-    capabilities: watch::Sender<Option<Capabilities>>,
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) endpoint: Uri,
+    pub(crate) jar: CookieJar,
+    pub(crate) entry: Option<Entry>,
+    pub(crate) progress: Arc<ProgressState>,
+    pub(crate) control: watch::Receiver<Control>,
+    pub(crate) notices: Option<NoticeSink>,
+    pub(crate) capabilities: watch::Sender<Option<Capabilities>>,
     /// Every upload URL of this run (for termination).
-    urls: std::sync::Mutex<Vec<Uri>>,
+    pub(crate) urls: std::sync::Mutex<Vec<Uri>>,
 }
 
-/// How one request ended.
-enum Sent {
-    Answer(http::Response<bytes::Bytes>),
-    Failure(TransportError),
-    Interrupted,
-}
-
-fn now() -> Now {
+pub(crate) fn now() -> Now {
     Now::new(Instant::now(), SystemTime::now())
 }
 
@@ -193,17 +177,6 @@ pub(crate) async fn run(
         _ => Ok(()),
     }?;
     result
-}
-
-async fn blocking_store<T: Send + 'static>(
-    store: &Arc<dyn ResumeStore>,
-    call: impl FnOnce(&dyn ResumeStore) -> Result<T, crate::resume::StoreError> + Send + 'static,
-) -> Result<T, Error> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || call(store.as_ref()))
-        .await
-        .map_err(|error| Error::Config(format!("resume store task: {error}")))?
-        .map_err(Error::Store)
 }
 
 fn config(
@@ -438,281 +411,5 @@ async fn wait_while_paused(control: &mut watch::Receiver<Control>, machine: &mut
                 }
             }
         }
-    }
-}
-
-fn notice(shared: &Shared, make: impl FnOnce() -> Notice) {
-    if let Some(sink) = &shared.notices {
-        sink(&make());
-    }
-}
-
-/// Records the machine's events: entry, progress, notices.
-async fn absorb(shared: &Shared, machine: &mut UploadMachine, slot: Slot) -> Result<(), Error> {
-    let mut dirty = false;
-    while let Some(event) = machine.poll_event() {
-        match event {
-            Event::Discovered(capabilities) => {
-                shared.capabilities.send_replace(Some(capabilities));
-            }
-            Event::ChecksumChosen(plan) if slot == Slot::Single || slot == Slot::Part(0) => {
-                notice(shared, || Notice::Checksum(plan));
-            }
-            Event::Created { url, expires } => {
-                if let Some(entry) = &shared.entry {
-                    let mut entry = entry.entry.lock().await;
-                    set_url(&mut entry, slot, Some(url.to_string()));
-                    merge_expiry(&mut entry, expires);
-                    dirty = true;
-                }
-                remember(shared, &url);
-                notice(shared, || Notice::Created { url, part: slot.part() });
-            }
-            Event::Resumed { url, offset } => {
-                remember(shared, &url);
-                notice(shared, || Notice::Resumed {
-                    url,
-                    offset,
-                    part: slot.part(),
-                });
-            }
-            Event::Forgotten { url, reason } => {
-                if let Some(entry) = &shared.entry {
-                    let mut entry = entry.entry.lock().await;
-                    set_url(&mut entry, slot, None);
-                    if entry.is_empty() {
-                        entry.expires = None;
-                    }
-                    dirty = true;
-                }
-                let reason = match reason {
-                    ForgetReason::Gone(status) => format!("the server answered {status}"),
-                    ForgetReason::Expired => "it expired".to_owned(),
-                    ForgetReason::Mismatch(why) => why,
-                };
-                notice(shared, || Notice::Forgotten { url, reason });
-            }
-            Event::Acknowledged(offset) if slot != Slot::Final => {
-                shared.progress.acknowledged(slot.progress_index(), offset);
-            }
-            Event::Expires(expires) => {
-                if let Some(entry) = &shared.entry {
-                    let mut entry = entry.entry.lock().await;
-                    dirty |= merge_expiry(&mut entry, Some(expires));
-                }
-            }
-            Event::OffsetRegressed { from, to } => notice(shared, || Notice::OffsetRegressed { from, to }),
-            Event::Retrying { attempt, delay, reason } => {
-                notice(shared, || Notice::Retrying { attempt, delay, reason })
-            }
-            Event::ChunkResized(size) => notice(shared, || Notice::ChunkResized(size)),
-            Event::LengthKnown(length) => {
-                shared.progress.set_total(length);
-                notice(shared, || Notice::LengthKnown(length));
-            }
-            _ => {}
-        }
-    }
-    if dirty && let Some(entry) = &shared.entry {
-        persist(shared, entry).await?;
-    }
-    Ok(())
-}
-
-fn remember(shared: &Shared, url: &Uri) {
-    let mut urls = shared.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !urls.contains(url) {
-        urls.push(url.clone());
-    }
-}
-
-fn set_url(entry: &mut ResumeEntry, slot: Slot, url: Option<String>) {
-    match slot {
-        Slot::Single | Slot::Final => entry.upload_url = url,
-        Slot::Part(index) => {
-            if let Some(part) = entry.parts.get_mut(index) {
-                part.url = url;
-            }
-        }
-    }
-}
-
-/// Records the server's latest expiry; whether the entry should be saved
-/// (moves under a minute are not worth a write: the server slides the
-/// expiry on every PATCH).
-fn merge_expiry(entry: &mut ResumeEntry, expires: Option<SystemTime>) -> bool {
-    let Some(expires) = expires.map(unix_seconds) else {
-        return false;
-    };
-    let changed = entry.expires.is_none_or(|known| known.abs_diff(expires) > 60);
-    if changed {
-        entry.expires = Some(expires);
-    }
-    changed
-}
-
-/// Saves the entry (with the cookie jar), or removes it when empty.
-async fn persist(shared: &Shared, entry: &Entry) -> Result<(), Error> {
-    // Held across the write, so saves never reorder.
-    let mut current = entry.entry.lock().await;
-    current.cookies = shared.jar.saved();
-    current.updated_at = unix_seconds(SystemTime::now());
-    let snapshot = current.clone();
-    let key = entry.key.clone();
-    let result = if snapshot.is_empty() {
-        blocking_store(&entry.store, move |store| store.remove(&key)).await
-    } else {
-        blocking_store(&entry.store, move |store| store.save(&key, &snapshot)).await
-    };
-    drop(current);
-    result
-}
-
-/// Builds the HTTP request: custom headers, protocol headers, hook, cookies.
-async fn build_request(
-    shared: &Shared,
-    request: &Request,
-    body: body::RequestBody,
-) -> Result<http::Request<body::RequestBody>, Error> {
-    let inner = &shared.client.inner;
-    let mut headers = inner.headers.clone();
-    for (name, value) in &request.headers {
-        headers.insert(name.clone(), value.clone());
-    }
-    if let Some(hook) = &inner.hook {
-        let extra = hook
-            .headers(RequestInfo {
-                kind: request.kind,
-                method: request.method.clone(),
-                url: request.uri.clone(),
-            })
-            .await
-            .map_err(Error::Hook)?;
-        let mut last = None;
-        for (name, value) in extra {
-            let name = match name {
-                Some(name) => {
-                    headers.remove(&name);
-                    last = Some(name.clone());
-                    name
-                }
-                None => match &last {
-                    Some(name) => name.clone(),
-                    None => continue,
-                },
-            };
-            headers.append(name, value);
-        }
-    }
-    if let Ok(url) = url::Url::parse(&request.uri.to_string()) {
-        shared.jar.add_to(&url, &mut headers);
-    }
-    let mut http = http::Request::new(body);
-    *http.method_mut() = request.method.clone();
-    *http.uri_mut() = request.uri.clone();
-    *http.headers_mut() = headers;
-    Ok(http)
-}
-
-/// Sends one request, watching for stalls and for pause or cancel.
-async fn send(
-    shared: &Shared,
-    mut request: Request,
-    reader: &mut SourceReader,
-    control: &mut watch::Receiver<Control>,
-) -> Result<Sent, Error> {
-    let inner = &shared.client.inner;
-    let activity = Arc::new(Activity::new());
-    let local_error = LocalError::default();
-    let mut producer = None;
-    let body = match request.body {
-        BodyPlan::Empty => body::RequestBody::empty(),
-        BodyPlan::Range { offset, len, checksum } => {
-            let data = reader.data(offset, len).await?;
-            let trailer = match checksum {
-                Some(plan) if plan.mode == ChecksumMode::Header => {
-                    let digest = body::digest(&data, plan.algorithm).await.map_err(Error::Source)?;
-                    request.set_checksum(plan.algorithm, digest);
-                    None
-                }
-                Some(plan) => Some(plan.algorithm),
-                None => None,
-            };
-            let (body, handle) = spawn_body(
-                data,
-                BodyOptions {
-                    trailer,
-                    limiter: inner.settings.limiter.clone(),
-                    meter: Meter::new(shared.progress.sent.clone(), activity.clone()),
-                    local_error: local_error.clone(),
-                },
-            );
-            producer = Some(handle);
-            body
-        }
-    };
-    let http = build_request(shared, &request, body).await?;
-    notice(shared, || Notice::Request {
-        kind: request.kind,
-        method: request.method.clone(),
-        url: request.uri.clone(),
-        len: request.body.len(),
-    });
-    activity.touch();
-    let stall = inner.settings.stall_timeout;
-    let mut response = inner.transport.send(http);
-    let mut tick = tokio::time::interval(Duration::from_millis(250).min(stall));
-    let mut control_alive = true;
-    let outcome = loop {
-        tokio::select! {
-            result = &mut response => break result,
-            _ = tick.tick() => {
-                if activity.idle() > stall {
-                    break Err(TransportError::new(
-                        tus_core::client::TransportFailure::Stalled,
-                        format!("no progress for {} s", stall.as_secs_f32()),
-                    ));
-                }
-            }
-            changed = control.changed(), if control_alive => {
-                if changed.is_err() {
-                    control_alive = false;
-                } else if *control.borrow() != Control::Run {
-                    if let Some(producer) = &producer {
-                        producer.abort();
-                    }
-                    return Ok(Sent::Interrupted);
-                }
-            }
-        }
-    };
-    // The answer is in (or the request failed): stop feeding the body.
-    if let Some(producer) = producer {
-        producer.abort();
-    }
-    let local = local_error
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    if let Some(message) = local {
-        return Err(Error::Source(std::io::Error::other(message)));
-    }
-    match outcome {
-        Ok(response) => {
-            if let Ok(url) = url::Url::parse(&request.uri.to_string()) {
-                shared.jar.take_from(&url, response.headers());
-                // Cookies are saved with the next entry change; a new
-                // sticky cookie is worth a save on its own.
-                if response.headers().contains_key(http::header::SET_COOKIE)
-                    && let Some(entry) = &shared.entry
-                    && !entry.entry.lock().await.is_empty()
-                {
-                    persist(shared, entry).await?;
-                }
-            }
-            Ok(Sent::Answer(response))
-        }
-        Err(failure) if failure.tls => Err(Error::Tls(failure.message)),
-        Err(failure) => Ok(Sent::Failure(failure)),
     }
 }

@@ -52,6 +52,8 @@ mod client;
 mod cookies;
 mod driver;
 mod error;
+mod exchange;
+mod record;
 mod resume;
 mod source;
 mod transport;

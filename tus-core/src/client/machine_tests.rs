@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 
 use super::*;
-use crate::client::Tus1;
+use crate::client::{ChecksumPreference, ChunkPolicy, RetryPolicy, Tus1};
 use crate::proto::headers::ChecksumAlgorithm;
 
 const ENDPOINT: &str = "http://127.0.0.1:1080/files/";

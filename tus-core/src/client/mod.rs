@@ -28,9 +28,11 @@
 mod capabilities;
 mod checksum;
 mod chunk;
+mod config;
 mod dialect;
 mod location;
 mod machine;
+mod outcome;
 mod parts;
 mod retry;
 mod tus1;
@@ -41,11 +43,13 @@ pub use checksum::{
     checksum_value, choose, digest_base64,
 };
 pub use chunk::{ChunkPolicy, ChunkSizer};
+pub use config::{Now, ResumePoint, Role, UploadConfig};
 pub use dialect::{
     Answer, AppendSpec, Appended, BodyPlan, CreateSpec, Created, Dialect, RemoteState, Request, RequestKind, Violation,
 };
 pub use location::{LocationError, resolve};
-pub use machine::{Action, Event, ForgetReason, Now, ResumePoint, Role, UploadConfig, UploadError, UploadMachine};
+pub use machine::UploadMachine;
+pub use outcome::{Action, Event, ForgetReason, UploadError};
 pub use parts::{final_concat, split};
 pub use retry::{CHECKSUM_MISMATCH, RetryBudget, RetryPolicy, TransportFailure, Verdict, classify, retry_after};
 pub use tus1::Tus1;
