@@ -7,7 +7,7 @@
 #   TUS_PUBLISH_VERIFY=0  package without building the packages (faster; the
 #                         verify build compiles the dependencies once more
 #                         with each crate's own features, ~3-6 min uncached)
-PUBLISHED=(tus-core tus-rs-server tus-store-fs tus-store-s3 tus-lock-redis)
+PUBLISHED=(tus-core tus-rs-server tus-rs-client tus-store-fs tus-store-s3 tus-lock-redis)
 publish_args=()
 for crate in "${PUBLISHED[@]}"; do publish_args+=(-p "$crate"); done
 

@@ -29,6 +29,7 @@
 //! - [`store`]: the storage contract (a trait is no I/O) and an in-memory store.
 //! - [`lock`]: the per-upload locking contract, with request stealing.
 //! - [`server`]: request parsing, the server's decisions, responses and events.
+//! - [`client`]: the client's decisions (next request, retries, chunk size, checksum).
 //!
 //! ## Cargo features
 //!
@@ -39,6 +40,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod checksum;
+pub mod client;
 pub mod headers;
 pub mod lock;
 pub mod server;

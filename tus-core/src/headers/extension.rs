@@ -55,7 +55,8 @@ impl Extension {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// Looks an extension up by its name in `Tus-Extension`.
+    pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|extension| extension.name() == name)
     }
 }

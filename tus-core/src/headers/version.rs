@@ -45,6 +45,15 @@ impl Version {
     }
 }
 
+impl std::str::FromStr for Version {
+    type Err = HeaderError;
+
+    /// Parses `MAJOR.MINOR.PATCH`, as in `Tus-Version` lists.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
 impl std::fmt::Display for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)

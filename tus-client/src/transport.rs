@@ -1,0 +1,247 @@
+//! Moving one request and its answer: the [`Transport`] trait, and the
+//! default implementation over reqwest (rustls, HTTP/1.1 and HTTP/2).
+//!
+//! reqwest's types stay here: the rest of the crate speaks `http`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
+use tus_core::client::TransportFailure;
+
+use crate::body::RequestBody;
+use crate::error::Error;
+
+/// The most of an answer's body kept (to explain a refusal).
+pub const MAX_ANSWER_BODY: usize = 4096;
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportError {
+    /// The kind, for the retry decision.
+    pub failure: TransportFailure,
+    /// The server's certificate was refused: retrying cannot help.
+    pub tls: bool,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl TransportError {
+    /// A failure of `failure`'s kind.
+    pub fn new(failure: TransportFailure, message: impl Into<String>) -> Self {
+        Self {
+            failure,
+            tls: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// Sends requests. Implement it to use another HTTP stack; the answer's
+/// body is read up to [`MAX_ANSWER_BODY`] bytes (tus answers carry at most
+/// a short reason).
+pub trait Transport: fmt::Debug + Send + Sync + 'static {
+    /// Sends `request` and returns the answer.
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>>;
+
+    /// Whether HTTP/1.1 request trailers reach the server (checksum-trailer).
+    fn supports_trailers(&self) -> bool {
+        false
+    }
+}
+
+/// TLS and network settings of the default transport.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkOptions {
+    /// PEM files of extra CA certificates to trust (added to the system's).
+    pub ca_certificates: Vec<PathBuf>,
+    /// Accept any certificate (self-signed, expired, wrong host). For
+    /// development only.
+    pub insecure: bool,
+    /// A proxy for every request (`http://`, `https://` or `socks5://` URL);
+    /// without it, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply.
+    pub proxy: Option<String>,
+    /// Ignore proxies, including the environment's.
+    pub no_proxy: bool,
+    /// Time allowed to connect (TCP and TLS).
+    pub connect_timeout: Option<Duration>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// The default [`Transport`]: reqwest with rustls.
+///
+/// After an error answer to a request that carried a body, its connections
+/// are dropped and new ones made: servers disagree on what such a
+/// connection is worth (rustus reads the rest of a refused body, then
+/// never answers the next request on that connection).
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: Arc<Mutex<reqwest::Client>>,
+    /// How to build a fresh client; `None` for a caller's client.
+    options: Option<NetworkOptions>,
+}
+
+impl ReqwestTransport {
+    /// Builds a reqwest client from `options`: rustls with the system's
+    /// roots plus the extra CA certificates, no redirects (a tus server
+    /// does not redirect, and a redirected POST would lose its body).
+    pub fn new(options: &NetworkOptions) -> Result<Self, Error> {
+        Ok(Self {
+            client: Arc::new(Mutex::new(Self::build(options)?)),
+            options: Some(options.clone()),
+        })
+    }
+
+    fn build(options: &NetworkOptions) -> Result<reqwest::Client, Error> {
+        let user_agent = options
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| concat!("tus-client/", env!("CARGO_PKG_VERSION")).to_owned());
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.connect_timeout.unwrap_or(Duration::from_secs(30)))
+            .tcp_keepalive(Duration::from_secs(30))
+            .user_agent(user_agent);
+        for path in &options.ca_certificates {
+            let pem = std::fs::read(path)
+                .map_err(|error| Error::Config(format!("reading CA certificates {}: {error}", path.display())))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|error| Error::Config(format!("CA certificates {}: {error}", path.display())))?;
+            if certificates.is_empty() {
+                return Err(Error::Config(format!("no certificate in {}", path.display())));
+            }
+            builder = builder.tls_certs_merge(certificates);
+        }
+        if options.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if options.no_proxy {
+            builder = builder.no_proxy();
+        } else if let Some(proxy) = &options.proxy {
+            let proxy = reqwest::Proxy::all(proxy).map_err(|error| Error::Config(format!("proxy {proxy}: {error}")))?;
+            builder = builder.proxy(proxy);
+        }
+        builder
+            .build()
+            .map_err(|error| Error::Config(format!("HTTP client: {}", chain(&error))))
+    }
+
+    /// Uses a caller's reqwest client as it is (its TLS, proxy, timeout and
+    /// redirect settings; turn redirects off). Its connections are kept
+    /// after error answers.
+    pub fn from_reqwest(client: reqwest::Client) -> Self {
+        Self {
+            client: Arc::new(Mutex::new(client)),
+            options: None,
+        }
+    }
+
+    fn client(&self) -> reqwest::Client {
+        self.client.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// New connections from now on (the old pool goes with its last request).
+    fn renew(&self) {
+        if let Some(Ok(fresh)) = self.options.as_ref().map(Self::build) {
+            *self.client.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+        }
+    }
+}
+
+impl Transport for ReqwestTransport {
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+        let client = self.client();
+        let transport = self.clone();
+        let with_body = !http_body::Body::is_end_stream(request.body());
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request.map(reqwest::Body::wrap))
+                .map_err(|error| TransportError::new(TransportFailure::Io, chain(&error)))?;
+            let mut response = client.execute(request).await.map_err(|error| classify(&error))?;
+            let status = response.status();
+            if with_body && !status.is_success() {
+                transport.renew();
+            }
+            let headers = std::mem::take(response.headers_mut());
+            let mut body = BytesMut::new();
+            while body.len() < MAX_ANSWER_BODY {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER_BODY - body.len())]),
+                    // The head is what matters; a body cut short is not a failure.
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let mut answer = http::Response::new(body.freeze());
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            Ok(answer)
+        })
+    }
+
+    fn supports_trailers(&self) -> bool {
+        true
+    }
+}
+
+/// Sorts a reqwest error into the retry table's kinds, and spots refused
+/// certificates.
+fn classify(error: &reqwest::Error) -> TransportError {
+    let message = chain(error);
+    let failure = if error.is_timeout() {
+        TransportFailure::Timeout
+    } else if error.is_connect() {
+        TransportFailure::Connect
+    } else {
+        TransportFailure::Io
+    };
+    TransportError {
+        failure,
+        tls: is_certificate_error(error),
+        message,
+    }
+}
+
+fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if let Some(rustls_error) = error.downcast_ref::<rustls::Error>() {
+            return matches!(
+                rustls_error,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && is_certificate_error(inner)
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+/// An error and its sources on one line.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(error) = source {
+        let part = error.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = error.source();
+    }
+    text
+}

@@ -1,0 +1,665 @@
+//! The upload state machine: given what the server last said, what to do next.
+//!
+//! ```text
+//!             ┌──────────┐  2xx, 404, 405
+//!   start ──▶ │ Discover │ ───────────────┬──────────────────────────┐
+//!             └──────────┘                │ stored URL               │ none
+//!                                         ▼                          ▼
+//!                                    ┌───────┐  404/410/mismatch ┌────────┐
+//!                                    │ Probe │ ─────────────────▶│ Create │
+//!                                    └───────┘                   └────────┘
+//!                                         │ offset                   │ Location (+ offset)
+//!                                         ▼                          ▼
+//!   ┌──────┐  failure, 409, regression ┌────────┐  offset == length ┌──────┐
+//!   │ Sync │ ◀──────────────────────── │ Append │ ─────────────────▶│ Done │
+//!   │(HEAD)│ ────────────────────────▶ │(PATCH) │                   └──────┘
+//!   └──────┘          offset           └────────┘
+//! ```
+//!
+//! The machine never performs I/O and never reads a clock: [`poll`]
+//! returns an [`Action`] (send this request, tell me how much the source
+//! holds, wait until then, done, failed), and the driver feeds back
+//! [`on_answer`], [`on_failure`] or [`on_read`] with the time it observed.
+//! Every retry decision (the table in [`retry`](super::retry)), the chunk
+//! size, the checksum and the resume rules live here, so they are tested
+//! without a socket.
+//!
+//! [`poll`]: UploadMachine::poll
+//! [`on_answer`]: UploadMachine::on_answer
+//! [`on_failure`]: UploadMachine::on_failure
+//! [`on_read`]: UploadMachine::on_read
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::Uri;
+
+use super::capabilities::Capabilities;
+use super::checksum::{ChecksumError, ChecksumPlan, choose};
+use super::chunk::ChunkSizer;
+use super::config::{Now, ResumePoint, Role, UploadConfig};
+use super::dialect::{Answer, AppendSpec, BodyPlan, CreateSpec, Dialect, Request, RequestKind};
+use super::outcome::{Action, Event, ForgetReason, UploadError};
+use super::parts::final_concat;
+use super::retry::{CHECKSUM_MISMATCH, RetryBudget, TransportFailure, Verdict, classify, retry_after};
+use crate::headers::{Extension, UploadConcat};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Discover,
+    Probe,
+    Create,
+    Sync,
+    Append,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    step: Step,
+    body: BodyPlan,
+    declared: Option<u64>,
+}
+
+/// What the source holds from an offset (answer to [`Action::Read`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Available {
+    offset: u64,
+    len: u64,
+    end: bool,
+}
+
+/// The client side of one upload (see the module docs).
+#[derive(Debug)]
+pub struct UploadMachine {
+    dialect: Box<dyn Dialect>,
+    config: UploadConfig,
+    capabilities: Option<Capabilities>,
+    checksum: Option<ChecksumPlan>,
+    url: Option<Uri>,
+    resume_expires: Option<SystemTime>,
+    offset: u64,
+    best_offset: u64,
+    length: Option<u64>,
+    length_declared: bool,
+    creation_body: bool,
+    sizer: ChunkSizer,
+    budget: RetryBudget,
+    step: Step,
+    in_flight: Option<InFlight>,
+    wait_until: Option<Instant>,
+    available: Option<Available>,
+    events: VecDeque<Event>,
+    rng: u64,
+    end: Option<Result<Uri, UploadError>>,
+}
+
+impl UploadMachine {
+    /// A machine for one upload; `resume` is the upload stored for this
+    /// source, if any.
+    pub fn new(dialect: Box<dyn Dialect>, config: UploadConfig, resume: Option<ResumePoint>) -> Self {
+        let capabilities = config.capabilities.clone();
+        let (url, resume_expires) = resume.map_or((None, None), |point| (Some(point.url), point.expires));
+        let mut machine = Self {
+            dialect,
+            sizer: ChunkSizer::new(config.chunk),
+            length: config.length,
+            creation_body: config.creation_with_upload,
+            rng: config.seed | 1,
+            capabilities: None,
+            checksum: None,
+            url,
+            resume_expires,
+            offset: 0,
+            best_offset: 0,
+            length_declared: false,
+            budget: RetryBudget::default(),
+            step: Step::Discover,
+            in_flight: None,
+            wait_until: None,
+            available: None,
+            events: VecDeque::new(),
+            end: None,
+            config,
+        };
+        if let Some(capabilities) = capabilities {
+            machine.discovered(capabilities);
+        }
+        machine
+    }
+
+    /// The upload URL, once created or resumed.
+    pub fn url(&self) -> Option<&Uri> {
+        self.url.as_ref()
+    }
+
+    /// The offset the server acknowledged last.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The length, once known.
+    pub fn length(&self) -> Option<u64> {
+        self.length
+    }
+
+    /// The server's capabilities, once discovered.
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.capabilities.as_ref()
+    }
+
+    /// The current chunk size.
+    pub fn chunk_size(&self) -> u64 {
+        self.sizer.size()
+    }
+
+    /// The next event to record, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The dialect in use (for requests outside the upload, like termination).
+    pub fn dialect(&self) -> &dyn Dialect {
+        self.dialect.as_ref()
+    }
+
+    /// What to do next. Must not be called while a request is in flight.
+    pub fn poll(&mut self, now: Now) -> Action {
+        if self.end.is_some() {
+            return self.poll_end();
+        }
+        if self.in_flight.is_some() {
+            return Action::Failed(UploadError::Protocol(
+                "driver polled while a request was in flight".into(),
+            ));
+        }
+        if let Some(until) = self.wait_until {
+            if until > now.instant {
+                return Action::Wait(until);
+            }
+            self.wait_until = None;
+        }
+        match self.step {
+            Step::Discover => self.send(Step::Discover, self.dialect.discover(&self.config.endpoint), None),
+            Step::Probe => self.probe(now),
+            Step::Create => self.create(),
+            Step::Sync => match self.url.clone() {
+                Some(url) => self.send(Step::Sync, self.dialect.head(&url), None),
+                None => self.goto_create(),
+            },
+            Step::Append => self.append(),
+        }
+    }
+
+    /// Stops waiting for the request in flight without counting a failure
+    /// (pause, cancel): the next [`poll`](Self::poll) re-reads the offset.
+    pub fn interrupt(&mut self) {
+        if let Some(in_flight) = self.in_flight.take()
+            && matches!(in_flight.step, Step::Append | Step::Sync)
+        {
+            self.step = Step::Sync;
+        }
+        self.wait_until = None;
+    }
+
+    /// Reports how much of the source is available (answer to [`Action::Read`]).
+    pub fn on_read(&mut self, offset: u64, len: u64, end: bool) {
+        self.available = Some(Available { offset, len, end });
+        if end && self.length.is_none() {
+            let length = offset.saturating_add(len);
+            self.length = Some(length);
+            self.events.push_back(Event::LengthKnown(length));
+        }
+        if let Some(max) = self.capabilities.as_ref().and_then(|caps| caps.max_size) {
+            let seen = offset.saturating_add(len);
+            if seen > max {
+                self.fail(UploadError::TooLarge { length: seen, max });
+            }
+        }
+    }
+
+    /// Reports the answer to the request in flight.
+    pub fn on_answer(&mut self, answer: &Answer<'_>, now: Now) {
+        let Some(in_flight) = self.in_flight.take() else {
+            return;
+        };
+        if answer.status.is_success() {
+            self.on_success(in_flight, answer, now);
+        } else {
+            self.on_refusal(in_flight, answer, now);
+        }
+    }
+
+    /// Reports that the request in flight got no answer.
+    pub fn on_failure(&mut self, failure: TransportFailure, message: &str, now: Now) {
+        let Some(in_flight) = self.in_flight.take() else {
+            return;
+        };
+        let reason = format!("{:?}: {message}", failure);
+        self.after_failure(in_flight, now, None, reason);
+    }
+
+    fn send(&mut self, step: Step, request: Request, declared: Option<u64>) -> Action {
+        self.in_flight = Some(InFlight {
+            step,
+            body: request.body,
+            declared,
+        });
+        Action::Send(request)
+    }
+
+    fn probe(&mut self, now: Now) -> Action {
+        let Some(url) = self.url.clone() else {
+            return self.goto_create();
+        };
+        if self.resume_expires.is_some_and(|expires| expires <= now.wall) {
+            self.forget(ForgetReason::Expired);
+            return self.goto_create();
+        }
+        self.send(Step::Probe, self.dialect.head(&url), None)
+    }
+
+    fn goto_create(&mut self) -> Action {
+        self.step = Step::Create;
+        self.create()
+    }
+
+    fn create(&mut self) -> Action {
+        let final_parts = match &self.config.role {
+            Role::Final(parts) => Some(final_concat(parts)),
+            _ => None,
+        };
+        // Learn what a stream holds first: a short one gets a known length.
+        if self.length.is_none() && final_parts.is_none() {
+            match self.available {
+                Some(available) if available.offset == 0 => {}
+                _ => {
+                    return Action::Read {
+                        offset: 0,
+                        max: self.sizer.size(),
+                    };
+                }
+            }
+        }
+        let caps = self.capabilities.clone().unwrap_or_default();
+        if self.length.is_none() && final_parts.is_none() && !caps.may_defer_length() {
+            self.fail(UploadError::Unsupported(
+                "creation-defer-length (a source longer than one chunk, of unknown length)".into(),
+            ));
+            return self.poll_end();
+        }
+        let with_body = self.creation_body
+            && final_parts.is_none()
+            && self.checksum.is_none()
+            && caps.supports(Extension::CreationWithUpload);
+        let body_len = if with_body { self.next_len(0) } else { 0 };
+        let body = if body_len == 0 {
+            BodyPlan::Empty
+        } else {
+            BodyPlan::Range {
+                offset: 0,
+                len: body_len,
+                checksum: None,
+            }
+        };
+        let concat = match (&self.config.role, &final_parts) {
+            (_, Some(concat)) => Some(concat.clone()),
+            (Role::Partial, None) => Some(UploadConcat::Partial),
+            _ => None,
+        };
+        let spec = CreateSpec {
+            length: if final_parts.is_some() { None } else { self.length },
+            metadata: &self.config.metadata,
+            concat: concat.as_ref(),
+            body,
+        };
+        let request = self.dialect.create(&self.config.endpoint, &spec);
+        self.send(Step::Create, request, self.length)
+    }
+
+    /// The body length of the next request from `offset`.
+    fn next_len(&self, offset: u64) -> u64 {
+        let size = self.sizer.size();
+        match (self.length, self.available) {
+            (Some(length), _) => size.min(length.saturating_sub(offset)),
+            (None, Some(available)) if available.offset == offset => size.min(available.len),
+            (None, _) => 0,
+        }
+    }
+
+    fn append(&mut self) -> Action {
+        let Some(url) = self.url.clone() else {
+            return self.goto_create();
+        };
+        if self.length.is_none() && self.available.is_none_or(|available| available.offset != self.offset) {
+            return Action::Read {
+                offset: self.offset,
+                max: self.sizer.size(),
+            };
+        }
+        if let Some(length) = self.length
+            && self.offset >= length
+            && self.length_declared
+        {
+            return self.finish(url);
+        }
+        let len = self.next_len(self.offset);
+        let declare_length = match self.length {
+            Some(length) if !self.length_declared && self.offset + len == length => Some(length),
+            _ => None,
+        };
+        let spec = AppendSpec {
+            offset: self.offset,
+            len,
+            declare_length,
+            checksum: self.checksum.filter(|_| len > 0),
+        };
+        let request = self.dialect.append(&url, &spec);
+        self.send(Step::Append, request, declare_length)
+    }
+
+    fn poll_end(&self) -> Action {
+        match &self.end {
+            Some(Ok(url)) => Action::Done(url.clone()),
+            Some(Err(error)) => Action::Failed(error.clone()),
+            None => Action::Failed(UploadError::Protocol("no outcome".into())),
+        }
+    }
+
+    fn finish(&mut self, url: Uri) -> Action {
+        self.end = Some(Ok(url.clone()));
+        Action::Done(url)
+    }
+
+    fn fail(&mut self, error: UploadError) {
+        if self.end.is_none() {
+            self.end = Some(Err(error));
+        }
+    }
+
+    fn forget(&mut self, reason: ForgetReason) {
+        if let Some(url) = self.url.take() {
+            self.events.push_back(Event::Forgotten { url, reason });
+        }
+        self.offset = 0;
+        self.best_offset = 0;
+        self.length_declared = false;
+    }
+
+    fn discovered(&mut self, capabilities: Capabilities) {
+        self.events.push_back(Event::Discovered(capabilities.clone()));
+        if let (Some(length), Some(max)) = (self.length, capabilities.max_size)
+            && length > max
+        {
+            self.fail(UploadError::TooLarge { length, max });
+        }
+        let needs_concat = !matches!(self.config.role, Role::Single);
+        if needs_concat && capabilities.advertised && !capabilities.supports(Extension::Concatenation) {
+            self.fail(UploadError::Unsupported("concatenation (parallel uploads)".into()));
+        }
+        match choose(
+            self.config.checksum,
+            &capabilities,
+            self.config.trailers,
+            self.config.checksum_placement,
+        ) {
+            Ok(plan) => {
+                self.checksum = plan;
+                self.events.push_back(Event::ChecksumChosen(plan));
+            }
+            Err(error @ (ChecksumError::NotAdvertised | ChecksumError::AlgorithmNotListed(_))) => {
+                self.fail(UploadError::Unsupported(error.to_string()));
+            }
+        }
+        self.capabilities = Some(capabilities);
+        self.step = if self.url.is_some() { Step::Probe } else { Step::Create };
+    }
+
+    fn progressed(&mut self, offset: u64) {
+        self.offset = offset;
+        self.events.push_back(Event::Acknowledged(offset));
+        if offset > self.best_offset {
+            self.best_offset = offset;
+            self.budget.reset();
+            if self.sizer.succeeded() {
+                self.events.push_back(Event::ChunkResized(self.sizer.size()));
+            }
+        }
+    }
+
+    fn expires(&mut self, expires: Option<SystemTime>) {
+        if let Some(expires) = expires {
+            self.events.push_back(Event::Expires(expires));
+        }
+    }
+
+    fn complete_or_append(&mut self) {
+        self.step = Step::Append;
+        if let (Some(length), Some(url)) = (self.length, self.url.clone())
+            && self.offset >= length
+            && self.length_declared
+        {
+            self.end = Some(Ok(url));
+        }
+    }
+
+    fn on_success(&mut self, in_flight: InFlight, answer: &Answer<'_>, now: Now) {
+        match in_flight.step {
+            Step::Discover => self.discovered(self.dialect.read_discovery(answer)),
+            Step::Create => match self.dialect.read_created(&self.config.endpoint, answer) {
+                Ok(created) => {
+                    self.events.push_back(Event::Created {
+                        url: created.url.clone(),
+                        expires: created.expires,
+                    });
+                    self.url = Some(created.url.clone());
+                    self.budget.reset();
+                    if let Role::Final(_) = self.config.role {
+                        self.end = Some(Ok(created.url));
+                        return;
+                    }
+                    self.length_declared = in_flight.declared.is_some();
+                    match (created.offset, in_flight.body.len()) {
+                        (_, 0) => self.progressed(0),
+                        (Some(offset), sent) if offset <= sent => self.progressed(offset),
+                        (Some(offset), sent) => {
+                            return self.fail(UploadError::Protocol(format!(
+                                "creation with {sent} bytes answered Upload-Offset {offset}"
+                            )));
+                        }
+                        (None, _) => {
+                            self.step = Step::Sync;
+                            return;
+                        }
+                    }
+                    self.complete_or_append();
+                }
+                Err(violation) => self.fail(UploadError::Protocol(violation.0)),
+            },
+            Step::Probe | Step::Sync => match self.dialect.read_head(answer) {
+                Ok(state) => {
+                    self.expires(state.expires);
+                    if let Some(reason) = self.mismatch(state.offset, state.length) {
+                        if in_flight.step == Step::Probe {
+                            self.forget(ForgetReason::Mismatch(reason));
+                            self.step = Step::Create;
+                        } else {
+                            self.fail(UploadError::Protocol(reason));
+                        }
+                        return;
+                    }
+                    if in_flight.step == Step::Probe
+                        && let Some(url) = self.url.clone()
+                    {
+                        self.events.push_back(Event::Resumed {
+                            url,
+                            offset: state.offset,
+                        });
+                    }
+                    if state.offset < self.best_offset {
+                        self.events.push_back(Event::OffsetRegressed {
+                            from: self.best_offset,
+                            to: state.offset,
+                        });
+                    }
+                    if let (Role::Final(_), Some(url)) = (&self.config.role, self.url.clone()) {
+                        self.end = Some(Ok(url));
+                        return;
+                    }
+                    self.length_declared = state.length.is_some();
+                    self.progressed(state.offset);
+                    self.complete_or_append();
+                }
+                Err(violation) => self.fail(UploadError::Protocol(violation.0)),
+            },
+            Step::Append => match self.dialect.read_appended(answer) {
+                Ok(appended) => {
+                    self.expires(appended.expires);
+                    let (start, sent) = match in_flight.body {
+                        BodyPlan::Range { offset, len, .. } => (offset, len),
+                        BodyPlan::Empty => (self.offset, 0),
+                    };
+                    if appended.offset > start + sent {
+                        return self.fail(UploadError::Protocol(format!(
+                            "PATCH of {sent} bytes at {start} answered Upload-Offset {}",
+                            appended.offset
+                        )));
+                    }
+                    if in_flight.declared.is_some() {
+                        self.length_declared = true;
+                    }
+                    if appended.offset < start {
+                        // Acknowledged less than it held: re-read it.
+                        self.events.push_back(Event::OffsetRegressed {
+                            from: start,
+                            to: appended.offset,
+                        });
+                        let reason = format!("offset went back from {start} to {}", appended.offset);
+                        return self.after_failure(in_flight, now, None, reason);
+                    }
+                    self.progressed(appended.offset);
+                    self.complete_or_append();
+                }
+                Err(violation) => self.fail(UploadError::Protocol(violation.0)),
+            },
+        }
+    }
+
+    /// Why a server's state cannot be this upload's, if it cannot.
+    fn mismatch(&self, offset: u64, length: Option<u64>) -> Option<String> {
+        match (self.length, length) {
+            (Some(ours), Some(theirs)) if ours != theirs => {
+                Some(format!("the server's upload has length {theirs}, the source {ours}"))
+            }
+            (Some(ours), _) if offset > ours => {
+                Some(format!("the server holds {offset} bytes of a {ours}-byte source"))
+            }
+            _ => None,
+        }
+    }
+
+    fn on_refusal(&mut self, in_flight: InFlight, answer: &Answer<'_>, now: Now) {
+        let status = answer.status;
+        let message = String::from_utf8_lossy(answer.body)
+            .trim()
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let checksummed = matches!(in_flight.body, BodyPlan::Range { checksum: Some(_), .. });
+        let refused = |request| UploadError::Refused {
+            request,
+            status,
+            message: message.clone(),
+        };
+        let status_text = match (status.as_u16(), status.canonical_reason()) {
+            (_, Some(reason)) => format!("{} {reason}", status.as_u16()),
+            (CHECKSUM_MISMATCH, None) => format!("{CHECKSUM_MISMATCH} Checksum Mismatch"),
+            (code, None) => code.to_string(),
+        };
+        let reason = if message.is_empty() {
+            status_text
+        } else {
+            format!("{status_text}: {message}")
+        };
+        let wait = retry_after(answer.headers, now.wall);
+        match (in_flight.step, classify(status, checksummed)) {
+            // Some routers answer OPTIONS with 404 or 405: carry on without capabilities.
+            (Step::Discover, verdict) if !matches!(verdict, Verdict::Retry | Verdict::Conflict) => {
+                self.discovered(Capabilities::unknown());
+            }
+            (Step::Probe, Verdict::Gone) => {
+                self.forget(ForgetReason::Gone(status));
+                self.step = Step::Create;
+            }
+            (Step::Sync | Step::Append, Verdict::Gone) => {
+                self.forget(ForgetReason::Gone(status));
+                self.fail(UploadError::Gone { status });
+            }
+            (Step::Create | Step::Append, Verdict::TooLarge) if !in_flight.body.is_empty() => {
+                // Nothing was stored: resend at once, smaller (or, for a
+                // creation, without a body).
+                if self.sizer.too_large(in_flight.body.len()) {
+                    self.events.push_back(Event::ChunkResized(self.sizer.size()));
+                } else if in_flight.step == Step::Create {
+                    self.creation_body = false;
+                } else {
+                    self.fail(refused(RequestKind::Append));
+                }
+            }
+            (_, Verdict::ChecksumMismatch) => {
+                self.budget.checksum_failures += 1;
+                if self.budget.checksum_failures > self.config.retry.max_checksum_failures {
+                    self.fail(UploadError::RetriesExhausted {
+                        attempts: self.budget.checksum_failures,
+                        last: reason,
+                    });
+                } else {
+                    self.after_failure(in_flight, now, wait, reason);
+                }
+            }
+            (_, Verdict::Retry | Verdict::Conflict) => self.after_failure(in_flight, now, wait, reason),
+            (step, _) => self.fail(refused(request_kind(step))),
+        }
+    }
+
+    fn after_failure(&mut self, in_flight: InFlight, now: Now, wait: Option<Duration>, reason: String) {
+        self.step = match in_flight.step {
+            Step::Append => Step::Sync,
+            step => step,
+        };
+        let attempt = self.budget.record(now.instant);
+        let random = self.random();
+        let delay = self.config.retry.delay(attempt, random, wait);
+        if !self.budget.allows(&self.config.retry, now.instant, delay) {
+            return self.fail(UploadError::RetriesExhausted {
+                attempts: attempt,
+                last: reason,
+            });
+        }
+        if in_flight.step == Step::Append && attempt >= 2 && self.sizer.shrink() {
+            self.events.push_back(Event::ChunkResized(self.sizer.size()));
+        }
+        self.events.push_back(Event::Retrying { attempt, delay, reason });
+        self.wait_until = Some(now.instant + delay);
+    }
+
+    /// xorshift64*: jitter only, never security.
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn request_kind(step: Step) -> RequestKind {
+    match step {
+        Step::Discover => RequestKind::Discover,
+        Step::Create => RequestKind::Create,
+        Step::Probe | Step::Sync => RequestKind::Head,
+        Step::Append => RequestKind::Append,
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;
