@@ -272,9 +272,21 @@ mod tests {
             ("", None),
         ];
         for (input, expected) in cases {
-            assert_eq!(UploadOffset::decode(&value(input)).ok().map(|o| o.0), *expected, "{input:?}");
-            assert_eq!(UploadLength::decode(&value(input)).ok().map(|o| o.0), *expected, "{input:?}");
-            assert_eq!(InteropVersion::decode(&value(input)).ok().map(|o| o.0), *expected, "{input:?}");
+            assert_eq!(
+                UploadOffset::decode(&value(input)).ok().map(|o| o.0),
+                *expected,
+                "{input:?}"
+            );
+            assert_eq!(
+                UploadLength::decode(&value(input)).ok().map(|o| o.0),
+                *expected,
+                "{input:?}"
+            );
+            assert_eq!(
+                InteropVersion::decode(&value(input)).ok().map(|o| o.0),
+                *expected,
+                "{input:?}"
+            );
         }
     }
 
@@ -288,9 +300,21 @@ mod tests {
         assert_eq!(six.lifetime, Some(Lifetime::Expires(30)));
         assert_eq!(six.encode(), "expires=30");
         assert_eq!(UploadLimit::default().encode(), "min-size=0");
-        assert_eq!(UploadLimit::decode(&value("min-size=0")).expect("limit"), UploadLimit::default());
-        assert_eq!(UploadLimit::decode(&value("min-size=5")).expect("limit").min_size, Some(5));
-        for bad in ["max-size=1.5", "max-size=-1", "max-size=\"1\"", "max-size=1,", "max-age=?1"] {
+        assert_eq!(
+            UploadLimit::decode(&value("min-size=0")).expect("limit"),
+            UploadLimit::default()
+        );
+        assert_eq!(
+            UploadLimit::decode(&value("min-size=5")).expect("limit").min_size,
+            Some(5)
+        );
+        for bad in [
+            "max-size=1.5",
+            "max-size=-1",
+            "max-size=\"1\"",
+            "max-size=1,",
+            "max-age=?1",
+        ] {
             assert!(UploadLimit::decode(&value(bad)).is_err(), "{bad:?}");
         }
     }

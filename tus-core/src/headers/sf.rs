@@ -224,7 +224,10 @@ impl<'a> Parser<'a> {
 
     fn token(&mut self) {
         self.at += 1; // ALPHA or '*', checked by the caller
-        while self.peek().is_some_and(|byte| is_tchar(byte) || byte == b':' || byte == b'/') {
+        while self
+            .peek()
+            .is_some_and(|byte| is_tchar(byte) || byte == b':' || byte == b'/')
+        {
             self.at += 1;
         }
     }
@@ -281,10 +284,7 @@ impl<'a> Parser<'a> {
             Some(b'a'..=b'z' | b'*') => self.at += 1,
             _ => return Err(SfError("a key starts with a lowercase letter or *")),
         }
-        while matches!(
-            self.peek(),
-            Some(b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')
-        ) {
+        while matches!(self.peek(), Some(b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')) {
             self.at += 1;
         }
         // Only ASCII was consumed.
@@ -391,16 +391,18 @@ mod tests {
             ]
         );
         assert_eq!(ok("a=1,a=2"), [("a".to_owned(), Bare::Integer(2))]);
-        assert_eq!(ok("flag;x=1, b=(1 2);y"), [
-            ("flag".to_owned(), Bare::Boolean(true)),
-            ("b".to_owned(), Bare::Other)
-        ]);
+        assert_eq!(
+            ok("flag;x=1, b=(1 2);y"),
+            [("flag".to_owned(), Bare::Boolean(true)), ("b".to_owned(), Bare::Other)]
+        );
         assert_eq!(ok(""), []);
-        assert_eq!(ok("a=1 ,\tb=2"), [
-            ("a".to_owned(), Bare::Integer(1)),
-            ("b".to_owned(), Bare::Integer(2))
-        ]);
-        for bad in ["a=1,", "a=1 b=2", "A=1", "1a=1", "a=", "a=(1 2", "a=(1,2)", ",a=1", "a=\"x"] {
+        assert_eq!(
+            ok("a=1 ,\tb=2"),
+            [("a".to_owned(), Bare::Integer(1)), ("b".to_owned(), Bare::Integer(2))]
+        );
+        for bad in [
+            "a=1,", "a=1 b=2", "A=1", "1a=1", "a=", "a=(1 2", "a=(1,2)", ",a=1", "a=\"x",
+        ] {
             assert!(dictionary(bad.as_bytes()).is_err(), "{bad:?}");
         }
     }
