@@ -28,9 +28,12 @@
 //! - [`checksum`]: streaming digests for the checksum extension.
 //! - [`store`]: the storage contract (a trait is no I/O) and an in-memory store.
 //! - [`lock`]: the per-upload locking contract, with request stealing.
-//! - [`server`]: request parsing, the server's decisions, responses and events.
+//! - [`server`]: request parsing, the server's decisions, responses and events
+//!   (tus 1.0.0, and the IETF draft in [`server::ietf`]).
+//! - [`client`]: the client's requests and reading of answers (the IETF draft in [`client::ietf`]).
 
 pub mod checksum;
+pub mod client;
 pub mod headers;
 pub mod lock;
 pub mod server;
