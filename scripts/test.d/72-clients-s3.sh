@@ -1,4 +1,4 @@
-# Real clients (tuspy, tus-js-client) against tus-axum and tus-actix on S3: the
+# Real clients (tuspy, tus-js-client, the IETF draft clients) against tus-axum and tus-actix on S3: the
 # Garage server from 20-s3-server.sh, a fresh key prefix per run. The runner
 # verifies every upload's bytes by sha256 of a GET.
 if [[ -z "${TUS_S3_ENDPOINT:-}" ]]; then
