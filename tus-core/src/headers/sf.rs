@@ -86,7 +86,7 @@ pub fn dictionary(input: &[u8]) -> Result<Vec<(String, Bare)>, SfError> {
 }
 
 /// Renders a non-negative integer as an sf-integer (callers keep it within
-/// [`MAX_INTEGER`]; larger values are clamped so the output always parses).
+/// 999,999,999,999,999; larger values are clamped so the output always parses).
 pub fn integer(value: u64) -> String {
     value.min(MAX_INTEGER as u64).to_string()
 }
