@@ -233,20 +233,9 @@ fn field<H: TusHeader>(headers: &HeaderMap) -> Option<H> {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
 
-    fn headers(list: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in list {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("value"),
-            );
-        }
-        map
-    }
+    use crate::test_support::headers;
 
     fn uri(text: &str) -> Uri {
         text.parse().expect("uri")

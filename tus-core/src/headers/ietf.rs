@@ -34,17 +34,26 @@ impl InteropVersion {
     }
 }
 
-impl TusHeader for InteropVersion {
-    const KIND: HeaderKind = HeaderKind::UploadDraftInteropVersion;
+/// A field whose value is a non-negative sf-integer.
+macro_rules! integer_field {
+    ($type:ident, $kind:ident) => {
+        impl TusHeader for $type {
+            const KIND: HeaderKind = HeaderKind::$kind;
 
-    fn decode(value: &HeaderValue) -> Result<Self, HeaderError> {
-        non_negative(value).map(Self)
-    }
+            fn decode(value: &HeaderValue) -> Result<Self, HeaderError> {
+                non_negative(value).map(Self)
+            }
 
-    fn encode(&self) -> HeaderValue {
-        integer_value(self.0)
-    }
+            fn encode(&self) -> HeaderValue {
+                integer_value(self.0)
+            }
+        }
+    };
 }
+
+integer_field!(InteropVersion, UploadDraftInteropVersion);
+integer_field!(UploadOffset, UploadOffset);
+integer_field!(UploadLength, UploadLength);
 
 /// `Upload-Complete`: whether the request's content ends the
 /// representation, or (in a response) whether the upload is complete.
@@ -72,34 +81,10 @@ impl TusHeader for UploadComplete {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadOffset(pub u64);
 
-impl TusHeader for UploadOffset {
-    const KIND: HeaderKind = HeaderKind::UploadOffset;
-
-    fn decode(value: &HeaderValue) -> Result<Self, HeaderError> {
-        non_negative(value).map(Self)
-    }
-
-    fn encode(&self) -> HeaderValue {
-        integer_value(self.0)
-    }
-}
-
 /// `Upload-Length` of the draft: the representation's length in bytes (an
 /// sf-integer, non-negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadLength(pub u64);
-
-impl TusHeader for UploadLength {
-    const KIND: HeaderKind = HeaderKind::UploadLength;
-
-    fn decode(value: &HeaderValue) -> Result<Self, HeaderError> {
-        non_negative(value).map(Self)
-    }
-
-    fn encode(&self) -> HeaderValue {
-        integer_value(self.0)
-    }
-}
 
 /// How long an upload resource lives, in seconds from the response. Interop
 /// 6 names the key `expires`; later versions `max-age`.

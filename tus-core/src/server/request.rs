@@ -252,16 +252,7 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, TusError> {
 mod tests {
     use super::*;
 
-    fn headers(list: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in list {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("value"),
-            );
-        }
-        map
-    }
+    use crate::test_support::headers;
 
     const T: (&str, &str) = ("tus-resumable", "1.0.0");
     const OOS: (&str, &str) = ("content-type", "application/offset+octet-stream");

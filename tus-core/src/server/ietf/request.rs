@@ -249,20 +249,9 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
 
-    fn headers(list: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in list {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("value"),
-            );
-        }
-        map
-    }
+    use crate::test_support::headers;
 
     #[allow(clippy::needless_pass_by_value)]
     fn parse(version: u64, method: Method, path: &str, list: &[(&str, &str)]) -> Result<IetfRequest, IetfError> {
