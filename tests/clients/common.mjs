@@ -90,6 +90,7 @@ export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
 // `protocol` is tus-js-client's: 'tus-v1' (default) or 'ietf-draft-05'.
 export function runUpload({
   file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null, parallel = 1, protocol = 'tus-v1',
+  dataDuringCreation = false,
 }) {
   return new Promise((resolve, reject) => {
     const chunks = []
@@ -102,6 +103,7 @@ export function runUpload({
       endpoint,
       // 'ietf-draft-05': the IETF draft at interop version 6.
       protocol,
+      uploadDataDuringCreation: dataDuringCreation,
       parallelUploads: parallel,
       uploadUrl,
       // tus-js-client refuses uploadSize with parallelUploads (it takes the Buffer's length).

@@ -358,6 +358,7 @@ def main() -> int:
         # The IETF draft on the same endpoint: tus-js-client's draft mode (interop 6)...
         ("tus-js-client ietf-draft-05 5 MiB chunks", "tusjs-draft", MIB5),
         ("tus-js-client ietf-draft-05 resume after abort", "tusjs-draft-resume", ODD),
+        ("tus-js-client ietf-draft-05 uploadDataDuringCreation", "tusjs-draft-creation", MIB5),
         # ...and a raw-socket draft client for interop 9, 8 and 6 (104 checked where sent).
     ] + [
         (f"IETF interop {v}: {what}", f"ietf-{mode}-{v}", 0)
@@ -450,6 +451,9 @@ def main() -> int:
                     url = run_client([node, HERE / "tusjs_resume.mjs", endpoint, data, chunk])
                 elif kind == "tusjs-draft":
                     url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk, "--protocol", "ietf-draft-05"])
+                elif kind == "tusjs-draft-creation":
+                    url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk, "--protocol", "ietf-draft-05",
+                                      "--data-during-creation", 1])
                 elif kind == "tusjs-draft-resume":
                     url = run_client([node, HERE / "tusjs_resume.mjs", endpoint, data, chunk, "--protocol", "ietf-draft-05"])
                 elif kind.startswith("ietf-"):

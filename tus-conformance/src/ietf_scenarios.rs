@@ -151,6 +151,20 @@ fn per_version(version: u64) -> Vec<Scenario> {
         scenario(
             named(
                 version,
+                "an empty file announced with ?0 and Upload-Length: 0 is complete (tus-js-client)",
+            ),
+            vec![
+                create(version, false, 201)
+                    .header("upload-length", "0")
+                    .expect("upload-complete", "?1")
+                    .expect("upload-offset", "0"),
+                head(version, 0, true).expect("upload-length", "0"),
+                append(version, Created, 0, true, 201).expect("upload-complete", "?1"),
+            ],
+        ),
+        scenario(
+            named(
+                version,
                 "a mismatching offset is 409 with the offset and a problem document",
             ),
             vec![
