@@ -266,6 +266,10 @@ fn per_version(version: u64) -> Vec<Scenario> {
                     Step::draft("HEAD", Created, version, 400).header("upload-offset", "0"),
                     Step::draft("DELETE", Created, version, 400).header("upload-complete", "?1"),
                     head(version, 0, false),
+                    // Every answer about an active upload carries its offset.
+                    append(version, Created, 0, true, 400)
+                        .body("ab")
+                        .expect("upload-offset", "0"),
                 ],
             )
         } else {

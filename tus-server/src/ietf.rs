@@ -28,6 +28,7 @@ use super::body::RequestBody;
 use super::hooks::Access;
 use super::interim::Interim;
 use super::lifecycle;
+use super::lock::LockGuard;
 use super::shared::{Call, Shared};
 use super::write::{self, Failed, Target};
 
@@ -182,9 +183,35 @@ async fn append(
     request: AppendRequest,
     body: RequestBody,
 ) -> Result<Reply, IetfError> {
+    let (lock, info) = write::lock_for_append(shared, call, &request.id, request.offset).await?;
+    match append_locked(shared, call, version, &request, body, lock, &info).await {
+        Ok(reply) => Ok(reply),
+        // Interop 6: every answer about an active upload carries its offset.
+        Err((error, offset))
+            if version == InteropVersion::V6 && !matches!(error, IetfError::MismatchedOffset { .. }) =>
+        {
+            let mut reply = error_reply(shared, call, version, &error);
+            headers::encode(reply.headers_mut(), &UploadOffset(offset));
+            Ok(reply)
+        }
+        Err((error, _)) => Err(error),
+    }
+}
+
+/// An append once the upload's lock is held; an error comes with the
+/// upload's offset afterwards.
+async fn append_locked(
+    shared: &Shared,
+    call: &Call<'_>,
+    version: InteropVersion,
+    request: &AppendRequest,
+    body: RequestBody,
+    lock: LockGuard,
+    info: &UploadInfo,
+) -> Result<Reply, (IetfError, u64)> {
     let id = &request.id;
-    let (lock, info) = write::lock_for_append(shared, call, id, request.offset).await?;
-    let plan = decide::plan_append(version, &info, &request, &shared.policy, call.now)?;
+    let unchanged = |error: IetfError| (error, info.offset);
+    let plan = decide::plan_append(version, info, request, &shared.policy, call.now).map_err(unchanged)?;
     let (declare_length, body_limit) = match plan {
         AppendPlan::Replay => return Ok(response::appended(version, info.offset, true)),
         AppendPlan::Write {
@@ -194,7 +221,9 @@ async fn append(
     };
     // The draft records a length as soon as a request indicates it.
     if let Some(length) = declare_length {
-        write::declare_length(shared, id, length).await?;
+        write::declare_length(shared, id, length)
+            .await
+            .map_err(|error| unchanged(error.into()))?;
     }
     let size = declare_length.map_or(info.size, UploadSize::Known);
     let target = Target {
@@ -209,11 +238,11 @@ async fn append(
     let written = write::write(shared, call, target, body).await;
     let (offset, size, outcome) = settle(shared, id, request.complete, size, written).await;
     drop(lock);
-    let finish = finish(shared, call, &info, size, offset).await;
-    let complete = outcome?;
+    let finish = finish(shared, call, info, size, offset).await;
+    let complete = outcome.map_err(|error| (error, offset))?;
     let mut reply = response::appended(version, offset, complete);
     if let Some(finish) = finish {
-        lifecycle::apply(&finish?, reply.headers_mut());
+        lifecycle::apply(&finish.map_err(|error| (error.into(), offset))?, reply.headers_mut());
     }
     Ok(reply)
 }
