@@ -13,7 +13,8 @@ VERSION is the interop version (9, 8 or 6). MODE:
 
 With --expect-104 every creation must be answered by a 104 (Upload Resumption
 Supported) echoing the interop version and carrying Location before the final
-response; without it, none may arrive. Prints the upload URL as the last stdout
+response (later progress 104s carry Upload-Offset instead); without it, none
+may arrive. Prints the upload URL as the last stdout
 line; diagnostics go to stderr. Exit code 0 on success. Standard library only.
 """
 
@@ -119,14 +120,18 @@ def check_104(interim, version, expect):
         if interim:
             fail(f"no interim response expected, got {interim}")
         return None
-    if len(interim) != 1 or interim[0][0] != 104:
-        fail(f"expected one 104 before the final response, got {interim}")
-    headers = interim[0][1]
-    if headers.get("upload-draft-interop-version") != str(version):
-        fail(f"the 104 does not echo interop version {version}: {headers}")
-    if "location" not in headers:
-        fail(f"the 104 has no Location: {headers}")
-    return headers["location"]
+    if not interim or any(status != 104 for status, _ in interim):
+        fail(f"expected 104s before the final response, got {interim}")
+    for index, (_, headers) in enumerate(interim):
+        if headers.get("upload-draft-interop-version") != str(version):
+            fail(f"a 104 does not echo interop version {version}: {headers}")
+        # The first announces the upload; later ones report progress.
+        if index == 0 and "location" not in headers:
+            fail(f"the first 104 has no Location: {headers}")
+        if index > 0 and ("location" in headers or "upload-offset" not in headers):
+            fail(f"a progress 104 must carry Upload-Offset and no Location: {headers}")
+    print(f"{len(interim)} 104 response(s), {len(interim) - 1} of them progress", file=sys.stderr)
+    return interim[0][1]["location"]
 
 
 def expect_final(final, complete, offset, what):

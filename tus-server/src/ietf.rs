@@ -140,6 +140,7 @@ async fn create(
         let sent = interim.send(&response::resumption_supported(version, location.clone(), &limit));
         tracing::debug!(id = %info.id, sent, "104 Upload Resumption Supported");
     }
+    let tell = progress_104(call, version);
     let target = Target {
         id: &info.id,
         offset: 0,
@@ -148,6 +149,7 @@ async fn create(
         content_length: request.content_length,
         verify: None,
         release: Some(lock.release_requested()),
+        progress: tell.as_ref().map(|tell| tell as &(dyn Fn(u64) + Send + Sync)),
     };
     let written = write::write(shared, call, target, body).await;
     let (offset, size, outcome) = settle(shared, &info.id, request.complete, plan.size, written).await;
@@ -226,6 +228,7 @@ async fn append_locked(
             .map_err(|error| unchanged(error.into()))?;
     }
     let size = declare_length.map_or(info.size, UploadSize::Known);
+    let tell = progress_104(call, version);
     let target = Target {
         id,
         offset: request.offset,
@@ -234,6 +237,7 @@ async fn append_locked(
         content_length: request.content_length,
         verify: None,
         release: Some(lock.release_requested()),
+        progress: tell.as_ref().map(|tell| tell as &(dyn Fn(u64) + Send + Sync)),
     };
     let written = write::write(shared, call, target, body).await;
     let (offset, size, outcome) = settle(shared, id, request.complete, size, written).await;
@@ -245,6 +249,15 @@ async fn append_locked(
         lifecycle::apply(&finish.map_err(|error| (error.into(), offset))?, reply.headers_mut());
     }
     Ok(reply)
+}
+
+/// Sends a progress 104 with the offset, where the adapter can send
+/// interim responses (at most once per progress interval).
+fn progress_104(call: &Call<'_>, version: InteropVersion) -> Option<impl Fn(u64) + Send + Sync + use<>> {
+    let interim = call.parts.extensions.get::<Interim>()?.clone();
+    Some(move |offset| {
+        interim.send(&response::progress(version, offset));
+    })
 }
 
 /// Where a write left the upload: its offset, its size (a deferred length

@@ -38,6 +38,9 @@ pub(crate) struct Target<'a> {
     pub(crate) verify: Option<&'a Verification>,
     /// The lock holder's release request, when the write holds the lock.
     pub(crate) release: Option<ReleaseRequested>,
+    /// Told the upload's offset at every progress report (the IETF draft's
+    /// progress 104s).
+    pub(crate) progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
 }
 
 /// `POST` of a single or partial upload (finals go to `concat`).
@@ -90,6 +93,7 @@ pub(crate) async fn create(
                 content_length: request.content_length,
                 verify: verify.as_ref(),
                 release: None,
+                progress: None,
             };
             write(shared, call, target, body).await
         }
@@ -130,6 +134,7 @@ pub(crate) async fn append(
         content_length: request.content_length,
         verify: plan.verify.as_ref(),
         release: Some(lock.release_requested()),
+        progress: None,
     };
     let mut written = write(shared, call, target, body).await;
     // Only once the body is in: a refused PATCH (checksum mismatch, body
@@ -241,9 +246,16 @@ pub(crate) async fn write(
         min_rate: config.min_body_rate,
         progress: Some(config.progress_interval),
     };
-    let mut reporter = shared
+    let mut observers = shared
         .lifecycle
         .reporter(&call.cx, target.id, target.offset, target.size);
+    let mut reporter = OffsetReporter {
+        inner: observers.as_mut().map(|reporter| reporter as &mut dyn Report),
+        tell: target.progress,
+        start: target.offset,
+        told: 0,
+    };
+    let reporter = (reporter.inner.is_some() || reporter.tell.is_some()).then_some(&mut reporter);
     let pumped = ingest::pump(
         &mut body,
         &mut writer,
@@ -251,7 +263,7 @@ pub(crate) async fn write(
         target.verify,
         stops,
         watch,
-        reporter.as_mut().map(|reporter| reporter as &mut dyn Report),
+        reporter.map(|reporter| reporter as &mut dyn Report),
     )
     .await;
     let pumped = match pumped {
@@ -278,6 +290,44 @@ pub(crate) async fn write(
         Some(error) => {
             tracing::info!(id = %target.id, offset, code = error.code(), "request body did not complete");
             Err(Failed { offset, error })
+        }
+    }
+}
+
+/// Reports progress to the hooks and events (`inner`) and tells the
+/// upload's offset to `tell`, when either listens.
+struct OffsetReporter<'a, 'b> {
+    inner: Option<&'b mut dyn Report>,
+    tell: Option<&'a (dyn Fn(u64) + Send + Sync)>,
+    start: u64,
+    told: u64,
+}
+
+impl Report for OffsetReporter<'_, '_> {
+    fn report(
+        &mut self,
+        received: u64,
+    ) -> futures::future::BoxFuture<'_, Result<(), tus_core::server::body::StopReason>> {
+        if let Some(tell) = self.tell
+            && received > self.told
+        {
+            self.told = received;
+            tell(self.start + received);
+        }
+        match self.inner.as_mut() {
+            Some(inner) => inner.report(received),
+            None => Box::pin(async { Ok(()) }),
+        }
+    }
+
+    /// The answer tells the final offset: no interim response for it.
+    fn report_end(
+        &mut self,
+        received: u64,
+    ) -> futures::future::BoxFuture<'_, Result<(), tus_core::server::body::StopReason>> {
+        match self.inner.as_mut() {
+            Some(inner) => inner.report_end(received),
+            None => Box::pin(async { Ok(()) }),
         }
     }
 }

@@ -207,3 +207,64 @@ async fn a_draft_request_steals_a_tus_patch_in_flight() {
     assert_eq!(stolen.status(), StatusCode::BAD_REQUEST, "ERR_UPLOAD_INTERRUPTED");
     drop(feed);
 }
+
+#[tokio::test]
+async fn appends_send_progress_104s_with_the_offset() {
+    let handler = TusHandler::builder(Arc::new(MemoryStore::new()))
+        // Report every chunk, so the test needs no clock.
+        .progress_interval(Duration::ZERO)
+        .build();
+    let create = Request::post("/files/")
+        .header("upload-draft-interop-version", "8")
+        .header("upload-complete", "?0")
+        .header("upload-length", "6")
+        .body(RequestBody::empty())
+        .expect("request");
+    let created = send(&handler, create).await;
+    let location = created.headers()["location"].to_str().expect("ascii").to_owned();
+    let path = &location[location.find("/files/").expect("path")..];
+
+    let sent: Arc<Mutex<Vec<(u16, Option<String>, Option<String>)>>> = Arc::default();
+    let interim = {
+        let sent = Arc::clone(&sent);
+        Interim::new(move |response| {
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().expect("ascii").to_owned())
+            };
+            sent.lock()
+                .expect("sent")
+                .push((response.status().as_u16(), header("upload-offset"), header("location")));
+            true
+        })
+    };
+    let chunks =
+        futures::stream::iter([b"ab", b"cd", b"ef"].map(|chunk| Ok::<_, std::io::Error>(Bytes::from_static(chunk))));
+    let mut append = Request::patch(path)
+        .header("upload-draft-interop-version", "8")
+        .header("content-type", "application/partial-upload")
+        .header("upload-offset", "0")
+        .header("upload-complete", "?1")
+        .body(RequestBody::from_stream(chunks))
+        .expect("request");
+    append.extensions_mut().insert(interim);
+    let appended = send(&handler, append).await;
+    assert_eq!(appended.status(), StatusCode::CREATED);
+    let sent = sent.lock().expect("sent").clone();
+    assert!(!sent.is_empty(), "progress 104s were sent");
+    let offsets: Vec<u64> = sent
+        .iter()
+        .map(|(status, offset, location)| {
+            assert_eq!(
+                (*status, location.as_deref()),
+                (104, None),
+                "a progress 104 has no Location"
+            );
+            offset.as_deref().expect("Upload-Offset").parse().expect("number")
+        })
+        .collect();
+    assert!(offsets.windows(2).all(|pair| pair[0] < pair[1]), "{offsets:?}");
+    assert!(offsets.iter().all(|offset| [2, 4, 6].contains(offset)), "{offsets:?}");
+}

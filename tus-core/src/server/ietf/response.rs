@@ -42,6 +42,16 @@ pub fn resumption_supported(version: InteropVersion, location: HeaderValue, limi
     response
 }
 
+/// A progress `104`: the offset received so far while a request's content
+/// streams in (never `Location`).
+pub fn progress(version: InteropVersion, offset: u64) -> Response<()> {
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::from_u16(STATUS_104).unwrap_or(StatusCode::CONTINUE);
+    encode(response.headers_mut(), &version);
+    encode(response.headers_mut(), &UploadOffset(offset));
+    response
+}
+
 /// The answer to a creation whose content was fully received: `201` with
 /// the upload's `Location`, its offset, whether it is complete and, while it
 /// is not, its limits.
@@ -260,6 +270,10 @@ mod tests {
             lifetime: Some(Lifetime::Expires(9)),
             ..UploadLimit::default()
         };
+        let progress = progress(InteropVersion::V8, 7);
+        assert_eq!(progress.status(), 104);
+        assert_eq!(progress.headers()["upload-offset"], "7");
+        assert!(progress.headers().get("location").is_none());
         let interim = resumption_supported(InteropVersion::V6, HeaderValue::from_static("/files/a"), &limit);
         assert_eq!(interim.status(), 104);
         assert_eq!(interim.headers()["upload-draft-interop-version"], "6");
