@@ -236,7 +236,8 @@ pub fn is_offset_octet_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case(OFFSET_OCTET_STREAM))
 }
 
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, TusError> {
+/// `Content-Length`, when present; `Err` when it is not a non-negative integer.
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, TusError> {
     let Some(value) = headers.get(CONTENT_LENGTH) else {
         return Ok(None);
     };

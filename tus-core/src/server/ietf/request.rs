@@ -169,15 +169,7 @@ fn media_type(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn content_length(headers: &HeaderMap) -> Result<Option<u64>, IetfError> {
-    let Some(value) = headers.get(http::header::CONTENT_LENGTH) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse::<u64>().ok())
-        .map(Some)
-        .ok_or(TusError::InvalidContentLength.into())
+    crate::server::request::content_length(headers).map_err(Into::into)
 }
 
 fn has_content(headers: &HeaderMap, content_length: Option<u64>) -> bool {
