@@ -87,7 +87,11 @@ export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
 // Start a tus upload of `file` and resolve when it finishes or `abortAt` bytes
 // have been reported by onProgress (then the upload is aborted).
 // Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}]}.
-export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null, parallel = 1}) {
+// `protocol` is tus-js-client's: 'tus-v1' (default) or 'ietf-draft-05'.
+export function runUpload({
+  file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null, parallel = 1, protocol = 'tus-v1',
+  dataDuringCreation = false,
+}) {
   return new Promise((resolve, reject) => {
     const chunks = []
     const requests = []
@@ -97,6 +101,9 @@ export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = n
     const input = parallel > 1 ? fs.readFileSync(file) : fs.createReadStream(file)
     const upload = new tus.Upload(input, {
       endpoint,
+      // 'ietf-draft-05': the IETF draft at interop version 6.
+      protocol,
+      uploadDataDuringCreation: dataDuringCreation,
       parallelUploads: parallel,
       uploadUrl,
       // tus-js-client refuses uploadSize with parallelUploads (it takes the Buffer's length).
@@ -107,6 +114,11 @@ export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = n
       onBeforeRequest(req) {
         const off = req.getHeader('Upload-Offset')
         const concat = req.getHeader('Upload-Concat')
+        const interop = req.getHeader('Upload-Draft-Interop-Version')
+        // Draft mode must speak the draft on every request (the server picks the dialect by it).
+        if (protocol === 'ietf-draft-05' && String(interop) !== '6') {
+          throw new Error(`${req.getMethod()} without Upload-Draft-Interop-Version: 6 in draft mode`)
+        }
         requests.push({
           method: req.getMethod(),
           offset: off === undefined || off === null ? null : Number(off),

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Real-client interoperability tests for the example servers (tus-axum, tus-actix).
+"""Real-client interoperability tests for the example servers (tus-axum, tus-actix), in
+tus 1.0.0 and in the IETF draft (tus-js-client's ietf-draft-05 mode; ietf_upload.py, a
+raw-socket client of interop 9, 8 and 6 that checks the 104 where the server sends it).
 
     TUS_SERVER_BIN=target/debug/tus-axum python3 tests/clients/run_client_tests.py [-k SUBSTRING] [--keep]
 
@@ -15,6 +17,8 @@ Environment:
                         (required unless TUS_ENDPOINT; TUS_AXUM_BIN is read as a fallback)
   TUS_ENDPOINT          use an already running tus server at this 127.0.0.1 URL instead
   TUS_AXUM_ARGS         extra tus-axum flags, split like a shell would (e.g. "--s3-bucket b --s3-endpoint URL")
+  TUS_IETF_VERSIONS     interop versions of the IETF draft cases (default "9,8,6"; empty: none)
+  TUS_EXPECT_104        1/0: whether the server sends 104 (default: only tus-axum does)
   TUS_CLIENTS_SKIP_SETUP=1  don't run scripts/setup-clients.sh first
   TUS_CLIENT_TIMEOUT    seconds allowed per client process (default 180)
   NODE                  node binary (default: node on PATH)
@@ -48,6 +52,19 @@ SEED = 42
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 CLIENT_TIMEOUT = float(os.environ.get("TUS_CLIENT_TIMEOUT", "180"))
+# The interop versions the raw-socket draft client runs (TUS_IETF_VERSIONS="9,8,6"; empty: none).
+IETF_VERSIONS = [v for v in os.environ.get("TUS_IETF_VERSIONS", "9,8,6").split(",") if v.strip()]
+
+
+def expects_104(binary) -> bool:
+    """Whether the server sends 104 (Upload Resumption Supported): tus-axum does, tus-actix
+    cannot (actix-web has no API for 1xx responses). TUS_EXPECT_104=0/1 overrides."""
+    forced = os.environ.get("TUS_EXPECT_104")
+    if forced is not None:
+        return forced == "1"
+    return binary is not None and Path(binary).name == "tus-axum"
+
+
 HTTP_TIMEOUT = 30.0  # per socket operation
 SETUP_TIMEOUT = 900.0
 SERVER_START_TIMEOUT = 30.0
@@ -338,6 +355,16 @@ def main() -> int:
         ("tus-js-client abort, tuspy resume", "cross-resume", MIB5),
         ("PATCH cut mid-body, tus-js-client resumes", "cut-resume", MIB5),
         ("tus-js-client parallelUploads: 4 (concatenation)", "tusjs-parallel", MIB5),
+        # The IETF draft on the same endpoint: tus-js-client's draft mode (interop 6)...
+        ("tus-js-client ietf-draft-05 5 MiB chunks", "tusjs-draft", MIB5),
+        ("tus-js-client ietf-draft-05 resume after abort", "tusjs-draft-resume", ODD),
+        ("tus-js-client ietf-draft-05 uploadDataDuringCreation", "tusjs-draft-creation", MIB5),
+        # ...and a raw-socket draft client for interop 9, 8 and 6 (104 checked where sent).
+    ] + [
+        (f"IETF interop {v}: {what}", f"ietf-{mode}-{v}", 0)
+        for v in IETF_VERSIONS
+        for mode, what in (("one", "one request"), ("parts", "chunked parts"),
+                           ("resume", "interrupted, resumed"))
     ]
     if args.select:
         cases = [c for c in cases if args.select in c[0]]
@@ -422,6 +449,17 @@ def main() -> int:
                     url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk, "--parallel", 4])
                 elif kind == "tusjs-resume":
                     url = run_client([node, HERE / "tusjs_resume.mjs", endpoint, data, chunk])
+                elif kind == "tusjs-draft":
+                    url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk, "--protocol", "ietf-draft-05"])
+                elif kind == "tusjs-draft-creation":
+                    url = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, chunk, "--protocol", "ietf-draft-05",
+                                      "--data-during-creation", 1])
+                elif kind == "tusjs-draft-resume":
+                    url = run_client([node, HERE / "tusjs_resume.mjs", endpoint, data, chunk, "--protocol", "ietf-draft-05"])
+                elif kind.startswith("ietf-"):
+                    _, mode, version = kind.split("-")
+                    cmd = [sys.executable, HERE / "ietf_upload.py", endpoint, data, version, mode]
+                    url = run_client(cmd + (["--expect-104"] if expects_104(binary) else []))
                 elif kind == "cross-resume":
                     abort_at = 20_000_000
                     url1 = run_client([node, HERE / "tusjs_upload.mjs", endpoint, data, ODD, "--abort-at", abort_at])

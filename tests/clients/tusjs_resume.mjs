@@ -1,6 +1,8 @@
 // Resume-after-abort with tus-js-client (Node).
 //
-//   node tusjs_resume.mjs ENDPOINT FILE CHUNK_SIZE [--timeout SECONDS]
+//   node tusjs_resume.mjs ENDPOINT FILE CHUNK_SIZE [--protocol P] [--timeout SECONDS]
+//
+// --protocol P  tus-js-client's protocol: tus-v1 (default) or ietf-draft-05 (IETF draft, interop 6).
 //
 // 1. start an upload, abort() it (no termination) once onProgress reported >= half the file;
 // 2. HEAD the upload URL until Upload-Offset settles; require 0 < offset < size;
@@ -13,13 +15,14 @@ import {
   armGlobalTimeout, describeChunks, fail, headUpload, log, parseArgs, runUpload, settledOffset,
 } from './common.mjs'
 
-const USAGE = 'node tusjs_resume.mjs ENDPOINT FILE CHUNK_SIZE [--timeout SECONDS]'
-const {endpoint, file, chunkSize, size, opts} = parseArgs(USAGE, ['timeout'])
+const USAGE = 'node tusjs_resume.mjs ENDPOINT FILE CHUNK_SIZE [--protocol P] [--timeout SECONDS]'
+const {endpoint, file, chunkSize, size, opts} = parseArgs(USAGE, ['protocol', 'timeout'])
+const protocol = opts.protocol ?? 'tus-v1'
 armGlobalTimeout(Number(opts.timeout ?? 120))
 if (size < 2) fail('file too small to abort half-way')
 
 try {
-  const first = await runUpload({file, size, chunkSize, endpoint, abortAt: Math.ceil(size / 2)})
+  const first = await runUpload({file, size, chunkSize, endpoint, abortAt: Math.ceil(size / 2), protocol})
   if (!first.aborted) fail('first upload finished before it could be aborted')
   if (!first.url) fail('no upload URL after the first (aborted) upload')
   log(`phase 1: aborted ${first.url} after ${first.sentAtAbort} bytes reported; ${describeChunks(first.chunks)}`)
@@ -30,7 +33,7 @@ try {
   if (!(head.offset < size)) fail(`server offset after abort is ${head.offset}, expected < ${size}`)
   if (head.length !== null && head.length !== size) fail(`Upload-Length ${head.length} != file size ${size}`)
 
-  const second = await runUpload({file, size, chunkSize, uploadUrl: first.url})
+  const second = await runUpload({file, size, chunkSize, uploadUrl: first.url, protocol})
   const sentAfter = second.chunks.reduce((a, b) => a + b, 0)
   log(`phase 3: resumed; ${describeChunks(second.chunks)}`)
   const posts = second.requests.filter((r) => r.method === 'POST')

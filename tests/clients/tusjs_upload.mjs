@@ -1,19 +1,21 @@
 // Upload FILE to a tus server with tus-js-client (Node), in CHUNK_SIZE PATCHes.
 //
-//   node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--parallel N] [--timeout SECONDS]
+//   node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--parallel N] [--protocol P] [--data-during-creation 1] [--timeout SECONDS]
 //
 // --abort-at BYTES  abort (without terminating) once onProgress reported >= BYTES;
 //                   the partial upload's URL is still printed and the exit code is 0.
 // --upload-url URL  resume this existing upload instead of creating one.
 // --parallel N      parallelUploads: N (concatenation extension); checks that N
 //                   partial uploads and one final upload were created.
+// --protocol P      tus-js-client's protocol: tus-v1 (default) or ietf-draft-05 (IETF draft, interop 6).
+// --data-during-creation 1  uploadDataDuringCreation: the first chunk goes with the POST.
 // The upload URL is printed on stdout as the last line; progress goes to stderr.
 // Exit codes: 0 ok, 1 error, 3 global timeout (default 120 s).
 import {armGlobalTimeout, describeChunks, fail, log, parseArgs, runUpload} from './common.mjs'
 
 const USAGE =
-  'node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--parallel N] [--timeout SECONDS]'
-const {endpoint, file, chunkSize, size, opts} = parseArgs(USAGE, ['abort-at', 'upload-url', 'parallel', 'timeout'])
+  'node tusjs_upload.mjs ENDPOINT FILE CHUNK_SIZE [--abort-at BYTES] [--upload-url URL] [--parallel N] [--protocol P] [--data-during-creation 1] [--timeout SECONDS]'
+const {endpoint, file, chunkSize, size, opts} = parseArgs(USAGE, ['abort-at', 'upload-url', 'parallel', 'protocol', 'data-during-creation', 'timeout'])
 armGlobalTimeout(Number(opts.timeout ?? 120))
 
 const abortAt = opts['abort-at'] === undefined ? null : Number(opts['abort-at'])
@@ -22,7 +24,14 @@ const parallel = Number(opts.parallel ?? 1)
 if (!(Number.isSafeInteger(parallel) && parallel >= 1 && parallel <= 16)) fail('--parallel must be in 1..16')
 
 try {
-  const res = await runUpload({file, size, chunkSize, endpoint, uploadUrl: opts['upload-url'] ?? null, abortAt, parallel})
+  const protocol = opts.protocol ?? 'tus-v1'
+  const dataDuringCreation = opts['data-during-creation'] === '1'
+  const res = await runUpload({
+    file, size, chunkSize, endpoint, uploadUrl: opts['upload-url'] ?? null, abortAt, parallel, protocol, dataDuringCreation,
+  })
+  if (dataDuringCreation && res.requests.filter((r) => r.method === 'PATCH').length >= Math.ceil(size / chunkSize)) {
+    fail('uploadDataDuringCreation: the POST carried no data')
+  }
   if (!res.url) fail('upload finished without an upload URL')
   if (parallel > 1) {
     const posts = res.requests.filter((r) => r.method === 'POST')

@@ -9,6 +9,7 @@
 //! | target | property |
 //! |---|---|
 //! | [`header`], through `header_length`, `header_version`, ... (every tus header) | decoding never panics; a decoded value re-encodes canonically and decodes to itself |
+//! | [`header_ietf`] | the IETF draft's structured fields: as for every header; the RFC 9651 parsers never panic |
 //! | [`range`] | a resolved `Range` lies inside the upload; errors are 416 |
 //! | [`request`] | any request head parses to a request or a 4xx, never a panic or a 5xx |
 //! | [`metadata_round_trip`] | parse → encode → parse is the identity; built metadata within the limits survives encode → parse |
@@ -63,6 +64,25 @@ pub fn header_version(data: &[u8]) {
     match pick(data, 2) {
         (0, rest) => header::<TusResumable>(rest),
         (_, rest) => header::<TusVersion>(rest),
+    }
+}
+
+/// The IETF draft's structured fields: `Upload-Complete`, `Upload-Offset`,
+/// `Upload-Length`, `Upload-Limit`, `Upload-Draft-Interop-Version` (the first
+/// byte picks one; round-tripped like every header), and the raw RFC 9651
+/// item and dictionary parsers, which must never panic.
+pub fn header_ietf(data: &[u8]) {
+    use tus_core::headers::ietf;
+    match pick(data, 6) {
+        (0, rest) => header::<ietf::UploadComplete>(rest),
+        (1, rest) => header::<ietf::UploadOffset>(rest),
+        (2, rest) => header::<ietf::UploadLength>(rest),
+        (3, rest) => header::<ietf::UploadLimit>(rest),
+        (4, rest) => header::<ietf::InteropVersion>(rest),
+        (_, rest) => {
+            let _ = tus_core::headers::sf::item(rest);
+            let _ = tus_core::headers::sf::dictionary(rest);
+        }
     }
 }
 
@@ -231,6 +251,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("header_expires", header_expires),
     ("header_method_override", header_method_override),
     ("header_metadata", header_metadata),
+    ("header_ietf", header_ietf),
     ("range", range),
     ("request", request),
     ("metadata_round_trip", metadata_round_trip),

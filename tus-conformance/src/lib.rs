@@ -37,6 +37,7 @@ pub mod expiration;
 pub mod fuzzing;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod ietf_scenarios;
 pub mod malformed;
 pub mod scenarios;
 pub mod support;

@@ -96,6 +96,9 @@ pub enum Category {
     Method,
     /// Requests well-formed but wrong for the upload's state.
     State,
+    /// IETF draft requests: structured fields that do not parse, versions
+    /// this server lacks, lengths and offsets that contradict the upload.
+    Draft,
 }
 
 /// One malformed request and the 4xx it must get.
@@ -128,6 +131,21 @@ impl Case {
     /// A POST to the collection.
     fn post(category: Category, name: &'static str, status: u16) -> Self {
         Self::new(category, name, "POST", "/files/", status)
+    }
+
+    /// A request of the IETF draft at interop `version` (no `Tus-Resumable`).
+    fn draft(name: &'static str, method: &'static str, path: &'static str, version: &str, status: u16) -> Self {
+        Self::new(Category::Draft, name, method, path, status)
+            .without("tus-resumable")
+            .header("upload-draft-interop-version", version)
+    }
+
+    /// A draft append of `path` at `offset` with `Upload-Complete: complete`.
+    fn draft_patch(name: &'static str, path: &'static str, offset: &str, complete: &str, status: u16) -> Self {
+        Self::draft(name, "PATCH", path, "9", status)
+            .header("content-type", "application/partial-upload")
+            .header("upload-offset", offset)
+            .header("upload-complete", complete)
     }
 
     /// A PATCH of `path` with the upload content type and `Upload-Offset: offset`.
@@ -179,7 +197,7 @@ pub fn corpus() -> Vec<Case> {
     let huge_value = format!("big {}", "A".repeat(80 * 1024));
     let many_refs = format!("final;{}", vec!["/files/nonexistent"; 2000].join(" "));
     let long_id: &'static str = Box::leak(format!("/files/{}", "a".repeat(129)).into_boxed_str());
-    vec![
+    let mut cases = vec![
         // Bad numbers.
         Case::post(BadNumber, "Upload-Length negative", 400).header("upload-length", "-1"),
         Case::post(BadNumber, "Upload-Length with a plus sign", 400).header("upload-length", "+5"),
@@ -487,6 +505,115 @@ pub fn corpus() -> Vec<Case> {
         Case::new(State, "HEAD of a missing upload", "HEAD", "/files/nonexistent", 404),
         Case::patch(State, "PATCH of a missing upload", "/files/nonexistent", "0", 404).body("x"),
         Case::new(State, "DELETE of a missing upload", "DELETE", "/files/nonexistent", 404),
+    ];
+    cases.extend(draft_corpus());
+    cases
+}
+
+/// The IETF draft's malformed requests, against the same (tus-created) uploads.
+fn draft_corpus() -> Vec<Case> {
+    let post = |name, status| Case::draft(name, "POST", "/files/", "9", status);
+    vec![
+        post("Upload-Complete not a boolean", 400).header("upload-complete", "1"),
+        post("Upload-Complete ?2", 400).header("upload-complete", "?2"),
+        post("Upload-Complete as a token", 400).header("upload-complete", "true"),
+        post("Upload-Complete with a bad parameter", 400).header("upload-complete", "?1;A=1"),
+        post("Upload-Complete repeated", 400)
+            .header("upload-complete", "?0")
+            .header("upload-complete", "?0"),
+        post("creation without Upload-Complete", 400).header("upload-length", "5"),
+        post("Upload-Length a decimal", 400)
+            .header("upload-complete", "?0")
+            .header("upload-length", "5.0"),
+        post("Upload-Length negative", 400)
+            .header("upload-complete", "?0")
+            .header("upload-length", "-5"),
+        post("Upload-Length of 16 digits", 400)
+            .header("upload-complete", "?0")
+            .header("upload-length", "1000000000000000"),
+        post("Upload-Length a string", 400)
+            .header("upload-complete", "?0")
+            .header("upload-length", "\"5\""),
+        post("Upload-Length above the maximum", 413)
+            .header("upload-complete", "?0")
+            .header("upload-length", (MAX_SIZE + 1).to_string()),
+        post("Upload-Length and a complete content disagree", 400)
+            .header("upload-complete", "?1")
+            .header("upload-length", "5")
+            .body("abc"),
+        post("Upload-Offset on a creation", 400)
+            .header("upload-complete", "?0")
+            .header("upload-offset", "0"),
+        Case::draft("interop version 7", "POST", "/files/", "7", 400).header("upload-complete", "?1"),
+        Case::draft("interop version not an integer", "POST", "/files/", "nine", 400).header("upload-complete", "?1"),
+        Case::draft("interop version negative", "POST", "/files/", "-9", 400).header("upload-complete", "?1"),
+        Case::draft_patch("Upload-Offset a decimal", "{single}", "5.0", "?0", 400).body("x"),
+        Case::draft_patch(
+            "Upload-Offset with an unterminated parameter",
+            "{single}",
+            "5;a=\"",
+            "?0",
+            400,
+        )
+        .body("x"),
+        Case::draft_patch("Upload-Offset behind the upload's", "{single}", "4", "?0", 409).body("x"),
+        Case::draft_patch("Upload-Offset ahead of the upload's", "{single}", "6", "?0", 409).body("x"),
+        Case::draft_patch("append without Upload-Complete", "{single}", "5", "?0", 400)
+            .without("upload-complete")
+            .body("x"),
+        Case::draft_patch("append as application/offset+octet-stream", "{single}", "5", "?0", 415)
+            .set("content-type", "application/offset+octet-stream")
+            .body("x"),
+        Case::draft_patch("a ?1 append that ends before the length", "{single}", "5", "?1", 400).body("xy"),
+        Case::draft_patch(
+            "Upload-Length that differs from the upload's",
+            "{single}",
+            "5",
+            "?0",
+            400,
+        )
+        .header("upload-length", "11")
+        .body("x"),
+        Case::draft_patch("content past the upload's length", "{single}", "5", "?0", 400).body("abcdef"),
+        Case::draft_patch("a declared length below the offset", "{deferred}", "2", "?0", 400)
+            .header("upload-length", "1")
+            .body(""),
+        Case::draft_patch("data appended to a complete upload", "{done}", "5", "?0", 400).body("x"),
+        Case::draft_patch("interop 6: an append to a complete upload", "{done}", "5", "?0", 400)
+            .set("upload-draft-interop-version", "6")
+            .body("x"),
+        Case::draft_patch(
+            "an append at offset 0 to a complete partial upload",
+            "{partial}",
+            "0",
+            "?1",
+            409,
+        )
+        .body("x"),
+        Case::draft(
+            "interop 6: offset retrieval with Upload-Offset",
+            "HEAD",
+            "{single}",
+            "6",
+            400,
+        )
+        .header("upload-offset", "5"),
+        Case::draft(
+            "interop 6: cancellation with Upload-Complete",
+            "DELETE",
+            "{single}",
+            "6",
+            400,
+        )
+        .header("upload-complete", "?1"),
+        Case::draft(
+            "offset retrieval of a missing upload",
+            "HEAD",
+            "/files/nonexistent",
+            "8",
+            404,
+        ),
+        Case::draft("PUT of an upload", "PUT", "{single}", "8", 405),
     ]
 }
 
@@ -612,11 +739,17 @@ async fn check(
         return Err(format!("status {status} (expected {}), body {body:?}", case.status));
     }
     if case.method != "HEAD" {
-        let plain = header(&response, "content-type").is_some_and(|t| t.starts_with("text/plain"));
+        let content_type = header(&response, "content-type").unwrap_or_default();
+        let plain = content_type.starts_with("text/plain");
         let code_and_reason = body
             .split_once(": ")
             .is_some_and(|(code, reason)| code.starts_with("ERR_") && !reason.trim().is_empty());
-        if !plain || !code_and_reason {
+        // The draft's problem types are answered as RFC 9457 problem details,
+        // which carry the same stable code.
+        let problem = case.category == Category::Draft
+            && content_type == "application/problem+json"
+            && body.contains("\"code\":\"ERR_");
+        if !problem && (!plain || !code_and_reason) {
             return Err(format!(
                 "the answer lacks a plain-text `ERR_CODE: reason` body: {body:?}"
             ));

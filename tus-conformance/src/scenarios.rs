@@ -77,6 +77,19 @@ impl Step {
         }
     }
 
+    /// A request of the IETF draft at interop `version` (no `Tus-Resumable`),
+    /// expecting `status`.
+    pub fn draft(method: &'static str, target: Target, version: u64, status: u16) -> Self {
+        Self::new(method, target, status)
+            .without("tus-resumable")
+            .header("upload-draft-interop-version", version.to_string())
+    }
+
+    /// Whether this is a tus 1.0.0 request (it carries `Tus-Resumable`).
+    fn is_tus(&self) -> bool {
+        self.headers.iter().any(|(name, _)| *name == "tus-resumable")
+    }
+
     /// Sets a request header (replacing a default one of the same name).
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.retain(|(n, _)| *n != name);
@@ -151,7 +164,7 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-fn scenario(name: &'static str, steps: Vec<Step>) -> Scenario {
+pub(crate) fn scenario(name: &'static str, steps: Vec<Step>) -> Scenario {
     Scenario { name, steps }
 }
 
@@ -169,8 +182,15 @@ fn head(offset: u64) -> Step {
 
 use Target::{Collection, Created};
 
-/// Every scenario.
+/// Every scenario: tus 1.0.0, then the IETF draft's ([`crate::ietf_scenarios`]).
 pub fn all() -> Vec<Scenario> {
+    let mut all = tus();
+    all.extend(crate::ietf_scenarios::all());
+    all
+}
+
+/// The tus 1.0.0 scenarios.
+pub fn tus() -> Vec<Scenario> {
     let oos = "application/offset+octet-stream";
     vec![
         scenario(
@@ -684,12 +704,18 @@ pub async fn run(transport: &dyn Transport, scenario: &Scenario) -> Result<(), S
                 String::from_utf8_lossy(response.body())
             )));
         }
-        if header("tus-resumable").as_deref() != Some("1.0.0") {
+        if step.is_tus() && header("tus-resumable").as_deref() != Some("1.0.0") {
             return Err(context("response lacks Tus-Resumable: 1.0.0".into()));
         }
         if response.status().is_client_error() && step.method != "HEAD" {
             let body = String::from_utf8_lossy(response.body());
-            if !body.starts_with("ERR_") || !header("content-type").is_some_and(|t| t.starts_with("text/plain")) {
+            let content_type = header("content-type").unwrap_or_default();
+            let plain = body.starts_with("ERR_") && content_type.starts_with("text/plain");
+            // The draft's problem types come as RFC 9457 problem details.
+            let problem = !step.is_tus()
+                && content_type == "application/problem+json"
+                && body.starts_with("{\"type\":\"https://iana.org/assignments/http-problem-types#");
+            if !plain && !problem {
                 return Err(context(format!("error response lacks a plain-text code: {body:?}")));
             }
         }

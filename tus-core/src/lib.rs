@@ -28,8 +28,10 @@
 //! - [`checksum`]: streaming digests for the checksum extension.
 //! - [`store`]: the storage contract (a trait is no I/O) and an in-memory store.
 //! - [`lock`]: the per-upload locking contract, with request stealing.
-//! - [`server`]: request parsing, the server's decisions, responses and events.
-//! - [`client`]: the client's decisions (next request, retries, chunk size, checksum).
+//! - [`server`]: request parsing, the server's decisions, responses and events
+//!   (tus 1.0.0, and the IETF draft in [`server::ietf`]).
+//! - [`client`]: the client's decisions (next request, retries, chunk size,
+//!   checksum), and the IETF draft's requests and answers in [`client::ietf`].
 //!
 //! ## Cargo features
 //!
@@ -51,3 +53,21 @@ pub mod upload;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Helpers for this crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use http::{HeaderMap, HeaderName, HeaderValue};
+
+    /// A header map of `(name, value)` pairs, in order (repeats kept).
+    pub(crate) fn headers(list: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in list {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        map
+    }
+}

@@ -10,6 +10,7 @@ use tus_core::headers::Extension;
 use tus_core::server::TusError;
 use tus_core::server::cors::CorsRequest;
 use tus_core::server::decide;
+use tus_core::server::ietf::{self, Dialect, IetfError};
 use tus_core::server::request::{DownloadRequest, TusRequest, effective_method};
 use tus_core::server::response::{self, Reply, ReplyBody};
 use tus_core::upload::UploadId;
@@ -121,6 +122,28 @@ impl TusHandler {
         let method = effective_method(&parts.method, &parts.headers);
         let is_head = *method.as_ref().unwrap_or(&parts.method) == Method::HEAD;
         shared.lifecycle.request(method.as_ref().unwrap_or(&parts.method));
+        let dialect = match (&cors, &method) {
+            (Ok(CorsRequest::Preflight(_)) | Err(_), _) | (_, Err(_)) => Dialect::Tus,
+            (Ok(_), Ok(method)) => ietf::dialect(method, &parts.headers),
+        };
+        if let (Dialect::Ietf(_) | Dialect::Unsupported, Ok(method)) = (dialect, &method) {
+            let mut reply = super::ietf::serve(shared, &call, dialect, method, body).await;
+            let cors = cors.ok();
+            let cors = cors.as_ref().map(|cors| (&shared.config.cors, cors));
+            response::finish_headers(&mut reply, cors, is_head);
+            return match shared.respond(reply).await {
+                Ok(response) => response,
+                Err(error) => {
+                    let version = match dialect {
+                        Dialect::Ietf(version) => version,
+                        _ => tus_core::headers::ietf::InteropVersion::V9,
+                    };
+                    let mut reply = ietf::response::error(version, &IetfError::from(error), None);
+                    response::finish_headers(&mut reply, cors, is_head);
+                    text_response(reply)
+                }
+            };
+        }
         let result = match (&cors, method) {
             (Err(_), _) => Err(TusError::OriginNotAllowed),
             (Ok(CorsRequest::Preflight(_)), _) => Ok(response::discovery(&shared.policy)),

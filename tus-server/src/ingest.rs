@@ -44,6 +44,11 @@ const DRAIN_LIMIT: u64 = 4 << 20;
 pub(crate) trait Report: Send {
     /// `received` bytes of this body arrived so far.
     fn report(&mut self, received: u64) -> BoxFuture<'_, Result<(), StopReason>>;
+
+    /// The body ended after `received` bytes (its answer follows at once).
+    fn report_end(&mut self, received: u64) -> BoxFuture<'_, Result<(), StopReason>> {
+        self.report(received)
+    }
 }
 
 /// The time limits a body is watched with.
@@ -231,7 +236,7 @@ pub(crate) async fn pump(
     };
     if let Some(reporter) = reporter {
         // The last report cannot stop what already arrived.
-        let _ = reporter.report(received).await;
+        let _ = reporter.report_end(received).await;
     }
     let digest = match (&end, digest) {
         (BodyEnd::Complete, Some(digest)) => Some(digest.check(trailer.as_ref())),

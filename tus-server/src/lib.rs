@@ -27,6 +27,12 @@
 //! # let _ = handler;
 //! ```
 //!
+//! The same endpoint serves the IETF draft "Resumable Uploads for HTTP"
+//! (interop 9, 8 and 6) to requests carrying `Upload-Draft-Interop-Version`,
+//! over the same store, locks, hooks and events; an adapter that can send
+//! interim responses puts an [`Interim`] into the request extensions to get
+//! the draft's `104 Upload Resumption Supported`.
+//!
 //! Modules, each owning its state, with no import cycle:
 //! `handler` (dispatch) → `write` / `concat` (request paths) → `ingest`
 //! (the body pump), `lock`, `lifecycle` (hooks, events, metrics) → tus-core.
@@ -41,7 +47,9 @@ mod events;
 mod handler;
 mod hooks;
 mod ids;
+mod ietf;
 mod ingest;
+mod interim;
 mod interrupt;
 mod lifecycle;
 mod location;
@@ -62,6 +70,7 @@ pub use events::Events;
 pub use handler::TusHandler;
 pub use hooks::{Access, FinishResponse, HookContext, Hooks, NoHooks, PreCreate, Rejection};
 pub use ids::{IdGenerator, RandomIds};
+pub use interim::Interim;
 pub use location::LocationStyle;
 pub use lock::{LockError, LockGuard, Locker, MemoryLocker, ReleaseRequested};
 #[cfg(feature = "metrics")]

@@ -97,10 +97,15 @@ impl Lifecycle {
 
     /// Counts an error answer.
     pub(crate) fn error(&self, error: &TusError) {
+        self.error_code(error.code());
+    }
+
+    /// Counts an error answer by its stable code (for either dialect).
+    pub(crate) fn error_code(&self, code: &'static str) {
         #[cfg(feature = "metrics")]
-        self.metrics.error(error.code());
+        self.metrics.error(code);
         #[cfg(not(feature = "metrics"))]
-        let _ = error;
+        let _ = code;
     }
 
     /// Counts body bytes handed to the store.

@@ -28,16 +28,19 @@ use super::lock::{LockGuard, ReleaseRequested};
 use super::shared::{Call, Shared};
 
 /// Where one write goes and what it may take.
-struct Target<'a> {
-    id: &'a UploadId,
-    offset: u64,
+pub(crate) struct Target<'a> {
+    pub(crate) id: &'a UploadId,
+    pub(crate) offset: u64,
     /// The upload's size once this request succeeds.
-    size: UploadSize,
-    limit: u64,
-    content_length: Option<u64>,
-    verify: Option<&'a Verification>,
+    pub(crate) size: UploadSize,
+    pub(crate) limit: u64,
+    pub(crate) content_length: Option<u64>,
+    pub(crate) verify: Option<&'a Verification>,
     /// The lock holder's release request, when the write holds the lock.
-    release: Option<ReleaseRequested>,
+    pub(crate) release: Option<ReleaseRequested>,
+    /// Told the upload's offset at every progress report (the IETF draft's
+    /// progress 104s).
+    pub(crate) progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
 }
 
 /// `POST` of a single or partial upload (finals go to `concat`).
@@ -90,6 +93,7 @@ pub(crate) async fn create(
                 content_length: request.content_length,
                 verify: verify.as_ref(),
                 release: None,
+                progress: None,
             };
             write(shared, call, target, body).await
         }
@@ -119,7 +123,7 @@ pub(crate) async fn append(
     body: RequestBody,
 ) -> Result<Reply, TusError> {
     let id = &request.id;
-    let (lock, info) = lock_for_append(shared, call, &request).await?;
+    let (lock, info) = lock_for_append(shared, call, id, request.offset).await?;
     let plan = decide::plan_append(&info, &request, &shared.policy, call.now)?;
     let size = plan.declare_length.map_or(info.size, UploadSize::Known);
     let target = Target {
@@ -130,6 +134,7 @@ pub(crate) async fn append(
         content_length: request.content_length,
         verify: plan.verify.as_ref(),
         release: Some(lock.release_requested()),
+        progress: None,
     };
     let mut written = write(shared, call, target, body).await;
     // Only once the body is in: a refused PATCH (checksum mismatch, body
@@ -172,12 +177,12 @@ pub(crate) async fn append(
 /// stored one can never succeed: it is answered 409 at once, and the
 /// request holding the lock is not interrupted. With hooks installed, the
 /// request is authorized before it can disturb anyone.
-async fn lock_for_append(
+pub(crate) async fn lock_for_append(
     shared: &Shared,
     call: &Call<'_>,
-    request: &AppendRequest,
+    id: &UploadId,
+    offset: u64,
 ) -> Result<(LockGuard, UploadInfo), TusError> {
-    let id = &request.id;
     if let Some(lock) = shared.locks.try_acquire(id).await? {
         let info = shared.store.info(id).await?;
         shared.lifecycle.authorize(&call.cx, Access::Append(&info)).await?;
@@ -185,10 +190,10 @@ async fn lock_for_append(
     }
     let seen = shared.store.info(id).await?;
     shared.lifecycle.authorize(&call.cx, Access::Append(&seen)).await?;
-    if request.offset < seen.offset {
+    if offset < seen.offset {
         return Err(TusError::MismatchedOffset {
             expected: seen.offset,
-            provided: request.offset,
+            provided: offset,
         });
     }
     let lock = shared.locks.acquire(id).await?;
@@ -196,7 +201,7 @@ async fn lock_for_append(
     Ok((lock, info))
 }
 
-async fn declare_length(shared: &Shared, id: &UploadId, length: u64) -> Result<(), TusError> {
+pub(crate) async fn declare_length(shared: &Shared, id: &UploadId, length: u64) -> Result<(), TusError> {
     let deferred = shared.store.deferred_length().ok_or(TusError::ExtensionNotSupported(
         tus_core::headers::Extension::CreationDeferLength,
     ))?;
@@ -204,14 +209,19 @@ async fn declare_length(shared: &Shared, id: &UploadId, length: u64) -> Result<(
 }
 
 /// A write that failed, and the upload's offset afterwards.
-struct Failed {
-    offset: u64,
-    error: TusError,
+pub(crate) struct Failed {
+    pub(crate) offset: u64,
+    pub(crate) error: TusError,
 }
 
 /// Streams `body` into a writer opened at the target and settles it:
 /// committed (kept) or aborted, as tus-core decides from how the body ended.
-async fn write(shared: &Shared, call: &Call<'_>, target: Target<'_>, mut body: RequestBody) -> Result<u64, Failed> {
+pub(crate) async fn write(
+    shared: &Shared,
+    call: &Call<'_>,
+    target: Target<'_>,
+    mut body: RequestBody,
+) -> Result<u64, Failed> {
     let unchanged = |error: TusError| Failed {
         offset: target.offset,
         error,
@@ -236,9 +246,16 @@ async fn write(shared: &Shared, call: &Call<'_>, target: Target<'_>, mut body: R
         min_rate: config.min_body_rate,
         progress: Some(config.progress_interval),
     };
-    let mut reporter = shared
+    let mut observers = shared
         .lifecycle
         .reporter(&call.cx, target.id, target.offset, target.size);
+    let mut reporter = OffsetReporter {
+        inner: observers.as_mut().map(|reporter| reporter as &mut dyn Report),
+        tell: target.progress,
+        start: target.offset,
+        told: 0,
+    };
+    let reporter = (reporter.inner.is_some() || reporter.tell.is_some()).then_some(&mut reporter);
     let pumped = ingest::pump(
         &mut body,
         &mut writer,
@@ -246,7 +263,7 @@ async fn write(shared: &Shared, call: &Call<'_>, target: Target<'_>, mut body: R
         target.verify,
         stops,
         watch,
-        reporter.as_mut().map(|reporter| reporter as &mut dyn Report),
+        reporter.map(|reporter| reporter as &mut dyn Report),
     )
     .await;
     let pumped = match pumped {
@@ -277,6 +294,44 @@ async fn write(shared: &Shared, call: &Call<'_>, target: Target<'_>, mut body: R
     }
 }
 
+/// Reports progress to the hooks and events (`inner`) and tells the
+/// upload's offset to `tell`, when either listens.
+struct OffsetReporter<'a, 'b> {
+    inner: Option<&'b mut dyn Report>,
+    tell: Option<&'a (dyn Fn(u64) + Send + Sync)>,
+    start: u64,
+    told: u64,
+}
+
+impl Report for OffsetReporter<'_, '_> {
+    fn report(
+        &mut self,
+        received: u64,
+    ) -> futures::future::BoxFuture<'_, Result<(), tus_core::server::body::StopReason>> {
+        if let Some(tell) = self.tell
+            && received > self.told
+        {
+            self.told = received;
+            tell(self.start + received);
+        }
+        match self.inner.as_mut() {
+            Some(inner) => inner.report(received),
+            None => Box::pin(async { Ok(()) }),
+        }
+    }
+
+    /// The answer tells the final offset: no interim response for it.
+    fn report_end(
+        &mut self,
+        received: u64,
+    ) -> futures::future::BoxFuture<'_, Result<(), tus_core::server::body::StopReason>> {
+        match self.inner.as_mut() {
+            Some(inner) => inner.report_end(received),
+            None => Box::pin(async { Ok(()) }),
+        }
+    }
+}
+
 /// A store error met while writing at the client's `offset`.
 fn mismatch(error: StoreError, offset: u64) -> TusError {
     match error {
@@ -292,7 +347,7 @@ fn mismatch(error: StoreError, offset: u64) -> TusError {
 /// the request failed after its last byte was stored, so `post_finish` is
 /// never missed). The upload's state is built from what the write changed,
 /// not read again.
-async fn finish_if(
+pub(crate) async fn finish_if(
     shared: &Shared,
     call: &Call<'_>,
     finished: bool,

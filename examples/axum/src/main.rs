@@ -1,4 +1,6 @@
-//! `tus-axum`: a tus 1.0.0 upload server on the filesystem store.
+//! `tus-axum`: a tus 1.0.0 upload server on the filesystem store, which also
+//! speaks the IETF draft "Resumable Uploads for HTTP" (interop 9, 8 and 6)
+//! on the same endpoint, with its `104 Upload Resumption Supported`.
 //!
 //! ```text
 //! tus-axum [--listen 127.0.0.1:1080] [--base-path /files/] [--dir ./uploads] [--max-size BYTES]
@@ -49,6 +51,7 @@ use tracing::Instrument as _;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, Tokens, User, demo};
 use tus_server::TusHandler;
 
+mod interim;
 mod serve;
 
 #[tokio::main]

@@ -8,6 +8,10 @@
 //! | connections served at once | this accept loop: more wait in the kernel's backlog | 1024 (`--max-connections`) |
 //! | shutdown | stop accepting, let each connection finish its request, then exit | 10 s (`--shutdown-timeout`) |
 //!
+//! Each connection's socket and service are wrapped so the handler can send
+//! interim responses (the IETF draft's `104 Upload Resumption Supported`),
+//! which hyper has no API for: see [`interim`].
+//!
 //! Body limits are tus's own: `Tus-Max-Size` (`--max-size`) and each
 //! upload's `Upload-Length` cap every body, and the body idle timeout lives
 //! in the handler (`--body-idle-timeout`).
@@ -23,6 +27,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+
+use super::interim;
 
 /// The smallest header buffer hyper accepts.
 const MIN_HEADER_BYTES: usize = 8192;
@@ -79,7 +85,9 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
-                let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+                // The wrappers let the handler send a 104 before the final response (see `interim`).
+                let (io, service) = interim::wrap(stream, TowerToHyperService::new(app.clone()));
+                let connection = builder.serve_connection(TokioIo::new(io), service);
                 let closing = closing.clone();
                 connections.spawn(async move {
                     let mut connection = pin!(connection);

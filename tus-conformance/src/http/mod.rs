@@ -8,6 +8,7 @@
 //! `--base-path`, `--dir`, `--max-size`, `--expire-after`,
 //! `--shutdown-timeout`, `--auth-token`, `--trust-forwarded`.
 
+pub mod ietf;
 mod server;
 pub mod suite;
 

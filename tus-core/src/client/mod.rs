@@ -9,9 +9,9 @@
 //!         └──────── on_answer(Answer, now) / on_failure(..) ◀─────────┘
 //! ```
 //!
-//! Requests are rendered by a [`Dialect`] ([`Tus1`] today; the IETF
-//! draft's will sit beside it) with the same typed headers the server
-//! parses, so both sides agree byte for byte.
+//! Requests are rendered by a [`Dialect`] ([`Tus1`]) with the same typed
+//! headers the server parses, so both sides agree byte for byte. The IETF
+//! draft's requests and answers, per interop version, are in [`ietf`].
 //!
 //! ```
 //! use std::time::{Instant, SystemTime};
@@ -30,6 +30,7 @@ mod checksum;
 mod chunk;
 mod config;
 mod dialect;
+pub mod ietf;
 mod location;
 mod machine;
 mod outcome;

@@ -33,11 +33,18 @@ pub enum HeaderKind {
     TusChecksumAlgorithm,
     /// `X-HTTP-Method-Override` (core protocol).
     XHttpMethodOverride,
+    /// `Upload-Complete` (IETF draft).
+    UploadComplete,
+    /// `Upload-Limit` (IETF draft).
+    UploadLimit,
+    /// `Upload-Draft-Interop-Version` (IETF draft).
+    UploadDraftInteropVersion,
 }
 
 impl HeaderKind {
-    /// Every tus header, in the order the specification introduces them.
-    pub const ALL: [Self; 13] = [
+    /// Every header, in the order the specifications introduce them (tus
+    /// 1.0.0, then the IETF draft's own).
+    pub const ALL: [Self; 16] = [
         Self::TusResumable,
         Self::TusVersion,
         Self::TusExtension,
@@ -51,6 +58,9 @@ impl HeaderKind {
         Self::UploadExpires,
         Self::TusChecksumAlgorithm,
         Self::XHttpMethodOverride,
+        Self::UploadComplete,
+        Self::UploadLimit,
+        Self::UploadDraftInteropVersion,
     ];
 
     /// The header's name.
@@ -74,6 +84,9 @@ impl HeaderKind {
             Self::UploadExpires => "upload-expires",
             Self::TusChecksumAlgorithm => "tus-checksum-algorithm",
             Self::XHttpMethodOverride => "x-http-method-override",
+            Self::UploadComplete => "upload-complete",
+            Self::UploadLimit => "upload-limit",
+            Self::UploadDraftInteropVersion => "upload-draft-interop-version",
         }
     }
 
@@ -93,6 +106,9 @@ impl HeaderKind {
             Self::UploadExpires => "Upload-Expires",
             Self::TusChecksumAlgorithm => "Tus-Checksum-Algorithm",
             Self::XHttpMethodOverride => "X-HTTP-Method-Override",
+            Self::UploadComplete => "Upload-Complete",
+            Self::UploadLimit => "Upload-Limit",
+            Self::UploadDraftInteropVersion => "Upload-Draft-Interop-Version",
         }
     }
 
@@ -112,6 +128,9 @@ impl HeaderKind {
             Self::UploadExpires => "ERR_INVALID_UPLOAD_EXPIRES",
             Self::TusChecksumAlgorithm => "ERR_INVALID_CHECKSUM_ALGORITHM_LIST",
             Self::XHttpMethodOverride => "ERR_INVALID_METHOD_OVERRIDE",
+            Self::UploadComplete => "ERR_INVALID_UPLOAD_COMPLETE",
+            Self::UploadLimit => "ERR_INVALID_UPLOAD_LIMIT",
+            Self::UploadDraftInteropVersion => "ERR_UNSUPPORTED_INTEROP_VERSION",
         }
     }
 
@@ -120,6 +139,7 @@ impl HeaderKind {
         match self {
             Self::UploadOffset => "ERR_MISSING_OFFSET",
             Self::UploadLength => "ERR_MISSING_UPLOAD_LENGTH",
+            Self::UploadComplete => "ERR_MISSING_UPLOAD_COMPLETE",
             _ => "ERR_MISSING_HEADER",
         }
     }

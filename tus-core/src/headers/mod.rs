@@ -1,4 +1,5 @@
 //! Typed tus headers: one type per header, each parsed once at the edge.
+//! The IETF draft's structured fields are in [`ietf`].
 //!
 //! Every header implements [`TusHeader`], which pairs a [`HeaderKind`] (the
 //! header's identity, used for error codes) with strict decoding and
@@ -9,10 +10,12 @@ mod checksum;
 mod concat;
 mod expires;
 mod extension;
+pub mod ietf;
 mod kind;
 mod length;
 mod metadata;
 mod method_override;
+pub mod sf;
 mod version;
 
 pub use checksum::{ChecksumAlgorithm, TusChecksumAlgorithm, UploadChecksum};

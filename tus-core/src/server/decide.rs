@@ -216,7 +216,7 @@ pub fn plan_append(
 }
 
 /// Bytes that may still arrive after `offset`.
-fn remaining(size: UploadSize, offset: u64, policy: &Policy) -> u64 {
+pub(crate) fn remaining(size: UploadSize, offset: u64, policy: &Policy) -> u64 {
     match (size, policy.max_size) {
         (UploadSize::Known(length), _) | (UploadSize::Deferred, Some(length)) => length.saturating_sub(offset),
         (UploadSize::Deferred, None) => u64::MAX,

@@ -8,6 +8,9 @@
 //!         ──decide::after_write──▶ finished? expires? ──response::*──▶ Reply (status, headers, body kind)
 //! ```
 //!
+//! Draft requests (`Upload-Draft-Interop-Version`) are parsed, decided and
+//! answered by [`ietf`], over the same upload model and policy.
+//!
 //! Nothing here performs I/O, reads a clock or draws randomness.
 
 pub mod body;
@@ -16,6 +19,7 @@ pub mod decide;
 pub mod download;
 pub mod error;
 pub mod event;
+pub mod ietf;
 pub mod policy;
 pub mod request;
 pub mod response;

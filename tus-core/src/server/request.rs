@@ -236,7 +236,8 @@ pub fn is_offset_octet_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case(OFFSET_OCTET_STREAM))
 }
 
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, TusError> {
+/// `Content-Length`, when present; `Err` when it is not a non-negative integer.
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, TusError> {
     let Some(value) = headers.get(CONTENT_LENGTH) else {
         return Ok(None);
     };
@@ -252,16 +253,7 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, TusError> {
 mod tests {
     use super::*;
 
-    fn headers(list: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in list {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("value"),
-            );
-        }
-        map
-    }
+    use crate::test_support::headers;
 
     const T: (&str, &str) = ("tus-resumable", "1.0.0");
     const OOS: (&str, &str) = ("content-type", "application/offset+octet-stream");

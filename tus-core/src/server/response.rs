@@ -86,8 +86,15 @@ pub fn add_tus_resumable(headers: &mut http::HeaderMap) {
 /// headers for the request's role, and, for a HEAD, no body (and no
 /// `Content-Type` for one).
 pub fn finish(reply: &mut Reply, cors: Option<(&Cors, &CorsRequest)>, is_head: bool) {
+    add_tus_resumable(reply.headers_mut());
+    finish_headers(reply, cors, is_head);
+}
+
+/// What every answer gets last, tus 1.0.0 or IETF draft: `nosniff`, the
+/// CORS headers for the request's role and, for a HEAD, no body (and no
+/// `Content-Type` for one).
+pub fn finish_headers(reply: &mut Reply, cors: Option<(&Cors, &CorsRequest)>, is_head: bool) {
     let headers = reply.headers_mut();
-    add_tus_resumable(headers);
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Some((cors, request)) = cors {
         cors.apply(request, headers);

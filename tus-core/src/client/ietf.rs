@@ -1,0 +1,366 @@
+//! The client's side of the IETF draft "Resumable Uploads for HTTP"
+//! (interop 9, 8 and 6): request heads to send and the reading of every
+//! answer, per version. No I/O: a client driver sends [`Request<()>`] heads
+//! with its body and hands back what it received.
+//!
+//! ```text
+//!   creation(?1 or ?0, length) ──▶ 104? read_interim ─▶ Location (resumable from here)
+//!        final ─▶ read_answer ─▶ Complete | Incomplete{offset} | Conflict{offset} | Retry | Failed
+//!   after an interruption: offset_retrieval ─▶ read_offset ─▶ append(offset, ?1 for the last part)
+//! ```
+//!
+//! What differs per version, as a client sees it: interop 6 answers an
+//! incomplete part with `201` and always sends `Upload-Offset`; from 8 on
+//! an `Upload-Complete: ?1` answer (whatever its status) is the target
+//! resource's response and ends the upload, and `Upload-Offset` is only
+//! guaranteed on offset retrieval and `409`.
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+
+use crate::headers::ietf::{InteropVersion, UploadComplete, UploadLength, UploadLimit, UploadOffset};
+use crate::headers::{self, TusHeader};
+use crate::server::ietf::request::PARTIAL_UPLOAD;
+
+/// A creation request head: `Upload-Complete: ?1` when `content` is the
+/// whole representation, `Upload-Length` when the length is known.
+/// `content_length` is the length of this request's content (`None`: the
+/// body is sent chunked).
+pub fn creation(
+    version: InteropVersion,
+    endpoint: &Uri,
+    complete: bool,
+    length: Option<u64>,
+    content_length: Option<u64>,
+) -> Request<()> {
+    let mut request = head(version, Method::POST, endpoint);
+    let headers = request.headers_mut();
+    headers::encode(headers, &UploadComplete(complete));
+    if let Some(length) = length {
+        headers::encode(headers, &UploadLength(length));
+    }
+    if let Some(content_length) = content_length {
+        headers.insert(CONTENT_LENGTH, content_length.into());
+    }
+    request
+}
+
+/// An append request head: content from `offset`, `Upload-Complete: ?1`
+/// when it ends the representation.
+pub fn append(
+    version: InteropVersion,
+    upload: &Uri,
+    offset: u64,
+    complete: bool,
+    content_length: Option<u64>,
+) -> Request<()> {
+    let mut request = head(version, Method::PATCH, upload);
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, http::HeaderValue::from_static(PARTIAL_UPLOAD));
+    headers::encode(headers, &UploadOffset(offset));
+    headers::encode(headers, &UploadComplete(complete));
+    if let Some(content_length) = content_length {
+        headers.insert(CONTENT_LENGTH, content_length.into());
+    }
+    request
+}
+
+/// An offset retrieval request head (`HEAD`).
+pub fn offset_retrieval(version: InteropVersion, upload: &Uri) -> Request<()> {
+    head(version, Method::HEAD, upload)
+}
+
+/// A cancellation request head (`DELETE`).
+pub fn cancellation(version: InteropVersion, upload: &Uri) -> Request<()> {
+    head(version, Method::DELETE, upload)
+}
+
+/// A limits discovery request head (`OPTIONS`).
+pub fn limits_discovery(version: InteropVersion, endpoint: &Uri) -> Request<()> {
+    head(version, Method::OPTIONS, endpoint)
+}
+
+fn head(version: InteropVersion, method: Method, uri: &Uri) -> Request<()> {
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri.clone();
+    headers::encode(request.headers_mut(), &version);
+    request
+}
+
+/// What a `104 (Upload Resumption Supported)` told.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Interim {
+    /// The upload resource (only in the first 104 of a creation), resolved
+    /// against the request's URI.
+    pub location: Option<Uri>,
+    /// The offset the server processed so far (progress 104s).
+    pub offset: Option<u64>,
+    /// The upload's limits.
+    pub limit: Option<UploadLimit>,
+}
+
+/// Reads an interim response to a request of `version` sent to `request`:
+/// `None` for anything but a 104 echoing the same interop version (the
+/// draft tells clients to ignore those).
+pub fn read_interim(
+    version: InteropVersion,
+    request: &Uri,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Option<Interim> {
+    if status.as_u16() != 104 || field::<InteropVersion>(headers) != Some(version) {
+        return None;
+    }
+    Some(Interim {
+        location: location(request, headers),
+        offset: field::<UploadOffset>(headers).map(|offset| offset.0),
+        limit: field::<UploadLimit>(headers),
+    })
+}
+
+/// How a creation or append ended, as the client must act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The upload is complete: this is the target resource's response (an
+    /// error status means processing failed; resuming will not help).
+    Complete {
+        /// The offset, when the server sent it.
+        offset: Option<u64>,
+    },
+    /// The content was received; more is expected.
+    Incomplete {
+        /// Where the next append starts, when the server sent it (interop
+        /// 6 always does); else the request's start plus what it sent.
+        offset: Option<u64>,
+    },
+    /// `409`: the offset was wrong; resume from this one (or retrieve it).
+    Conflict {
+        /// The server's offset, when sent.
+        offset: Option<u64>,
+    },
+    /// A failure worth retrying or resuming (`5xx`, `429`, `413` after
+    /// applying the limits, or no answer): retrieve the offset, then append.
+    Retry,
+    /// A failure the client cannot recover from by resuming.
+    Failed,
+}
+
+/// Reads the final answer to a creation or append of `version` that sent
+/// `Upload-Complete: ?{complete}`.
+pub fn read_answer(version: InteropVersion, complete: bool, status: StatusCode, headers: &HeaderMap) -> Answer {
+    let offset = field::<UploadOffset>(headers).map(|offset| offset.0);
+    let said_complete = field::<UploadComplete>(headers).map(|complete| complete.0);
+    if version != InteropVersion::V6 && said_complete == Some(true) {
+        return Answer::Complete { offset };
+    }
+    if status.is_success() {
+        // Interop 6 marks an incomplete part with `?0`; a complete request
+        // answered with success is complete. From 8 on, `?1` (above) is the
+        // only sign of completion.
+        return match (version, complete, said_complete) {
+            (InteropVersion::V6, true, _) if said_complete != Some(false) => Answer::Complete { offset },
+            _ => Answer::Incomplete { offset },
+        };
+    }
+    match status.as_u16() {
+        409 => Answer::Conflict { offset },
+        413 | 429 | 500..=599 => Answer::Retry,
+        _ => Answer::Failed,
+    }
+}
+
+/// The state an offset retrieval reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadState {
+    /// Bytes the server processed: the next append starts here.
+    pub offset: u64,
+    /// Whether the upload is complete.
+    pub complete: bool,
+    /// The representation's length, if recorded.
+    pub length: Option<u64>,
+    /// The limits, if sent.
+    pub limit: Option<UploadLimit>,
+}
+
+/// Reads an offset retrieval answer: `None` unless it is a success with a
+/// valid `Upload-Offset` (then the client may retry the retrieval).
+pub fn read_offset(status: StatusCode, headers: &HeaderMap) -> Option<UploadState> {
+    if !status.is_success() {
+        return None;
+    }
+    Some(UploadState {
+        offset: field::<UploadOffset>(headers)?.0,
+        complete: field::<UploadComplete>(headers).is_some_and(|complete| complete.0),
+        length: field::<UploadLength>(headers).map(|length| length.0),
+        limit: field::<UploadLimit>(headers),
+    })
+}
+
+/// The `Location` of an answer to a request sent to `request`, resolved
+/// against it when relative.
+pub fn location(request: &Uri, headers: &HeaderMap) -> Option<Uri> {
+    let value = headers.get(LOCATION)?.to_str().ok()?;
+    let uri: Uri = value.parse().ok()?;
+    if uri.scheme().is_some() {
+        return Some(uri);
+    }
+    let path = uri.path_and_query()?.as_str();
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut parts = request.clone().into_parts();
+    parts.path_and_query = Some(path.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
+/// Whether `limit` forbids uploading `size` bytes (the draft then asks the
+/// client to stop and cancel the upload).
+pub fn exceeds_limits(limit: &UploadLimit, size: u64) -> bool {
+    limit.max_size.is_some_and(|max| size > max)
+}
+
+/// The largest part a request may carry, given the limits and what is left.
+pub fn part_size(limit: Option<&UploadLimit>, preferred: u64, remaining: u64) -> u64 {
+    let max = limit.and_then(|limit| limit.max_append_size).unwrap_or(u64::MAX);
+    preferred.min(max).min(remaining)
+}
+
+/// Reads a field; absent or invalid values are ignored, as the draft says.
+fn field<H: TusHeader>(headers: &HeaderMap) -> Option<H> {
+    headers::decode::<H>(headers).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::test_support::headers;
+
+    fn uri(text: &str) -> Uri {
+        text.parse().expect("uri")
+    }
+
+    #[test]
+    fn request_heads() {
+        let create = creation(InteropVersion::V9, &uri("http://h/files/"), true, Some(10), Some(10));
+        assert_eq!(create.method(), Method::POST);
+        assert_eq!(create.headers()["upload-draft-interop-version"], "9");
+        assert_eq!(create.headers()["upload-complete"], "?1");
+        assert_eq!(create.headers()["upload-length"], "10");
+        let patch = append(InteropVersion::V6, &uri("http://h/files/a"), 5, false, None);
+        assert_eq!(patch.headers()["content-type"], PARTIAL_UPLOAD);
+        assert_eq!(patch.headers()["upload-offset"], "5");
+        assert!(patch.headers().get("content-length").is_none());
+        assert_eq!(
+            offset_retrieval(InteropVersion::V8, &uri("http://h/files/a")).method(),
+            Method::HEAD
+        );
+        assert_eq!(
+            cancellation(InteropVersion::V8, &uri("http://h/files/a")).method(),
+            Method::DELETE
+        );
+        assert_eq!(
+            limits_discovery(InteropVersion::V8, &uri("http://h/files/")).method(),
+            Method::OPTIONS
+        );
+    }
+
+    #[test]
+    fn interim_answers_need_the_same_version() {
+        let request = uri("http://h:1/files/");
+        let status = StatusCode::from_u16(104).expect("status");
+        let fields = headers(&[
+            ("upload-draft-interop-version", "8"),
+            ("location", "/files/abc"),
+            ("upload-limit", "max-size=100"),
+        ]);
+        let interim = read_interim(InteropVersion::V8, &request, status, &fields).expect("a 104 of version 8");
+        assert_eq!(interim.location, Some(uri("http://h:1/files/abc")));
+        assert_eq!(interim.limit.and_then(|l| l.max_size), Some(100));
+        assert!(read_interim(InteropVersion::V9, &request, status, &fields).is_none());
+        assert!(read_interim(InteropVersion::V8, &request, StatusCode::CONTINUE, &fields).is_none());
+    }
+
+    #[test]
+    fn answers_per_version() {
+        use Answer::*;
+        let cases: &[(u64, bool, u16, &[(&str, &str)], Answer)] = &[
+            (
+                6,
+                false,
+                201,
+                &[("upload-complete", "?0"), ("upload-offset", "5")],
+                Incomplete { offset: Some(5) },
+            ),
+            (6, true, 201, &[("upload-offset", "9")], Complete { offset: Some(9) }),
+            (
+                6,
+                true,
+                201,
+                &[("upload-complete", "?0"), ("upload-offset", "9")],
+                Incomplete { offset: Some(9) },
+            ),
+            (9, false, 204, &[("upload-complete", "?0")], Incomplete { offset: None }),
+            (9, true, 200, &[("upload-complete", "?1")], Complete { offset: None }),
+            (9, true, 400, &[("upload-complete", "?1")], Complete { offset: None }),
+            (
+                8,
+                true,
+                201,
+                &[("upload-complete", "?0"), ("upload-offset", "3")],
+                Incomplete { offset: Some(3) },
+            ),
+            (
+                9,
+                false,
+                409,
+                &[("upload-complete", "?0"), ("upload-offset", "7")],
+                Conflict { offset: Some(7) },
+            ),
+            (6, false, 409, &[], Conflict { offset: None }),
+            (9, false, 503, &[], Retry),
+            (9, false, 413, &[], Retry),
+            (9, false, 400, &[("upload-complete", "?0")], Failed),
+            (9, false, 404, &[], Failed),
+        ];
+        for (version, complete, status, list, expected) in cases {
+            let status = StatusCode::from_u16(*status).expect("status");
+            assert_eq!(
+                &read_answer(InteropVersion(*version), *complete, status, &headers(list)),
+                expected,
+                "v{version} ?{complete} {status} {list:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn offset_retrieval_answers() {
+        let state = read_offset(
+            StatusCode::NO_CONTENT,
+            &headers(&[
+                ("upload-offset", "5"),
+                ("upload-complete", "?0"),
+                ("upload-length", "9"),
+            ]),
+        )
+        .expect("state");
+        assert_eq!((state.offset, state.complete, state.length), (5, false, Some(9)));
+        assert!(read_offset(StatusCode::NO_CONTENT, &headers(&[("upload-offset", "x")])).is_none());
+        assert!(read_offset(StatusCode::NOT_FOUND, &headers(&[("upload-offset", "5")])).is_none());
+    }
+
+    #[test]
+    fn limits_bound_parts() {
+        let limit = UploadLimit {
+            max_size: Some(100),
+            max_append_size: Some(10),
+            ..UploadLimit::default()
+        };
+        assert!(exceeds_limits(&limit, 101));
+        assert!(!exceeds_limits(&limit, 100));
+        assert_eq!(part_size(Some(&limit), 50, 30), 10);
+        assert_eq!(part_size(None, 50, 30), 30);
+        assert_eq!(location(&uri("http://h/x"), &headers(&[("location", "rel")])), None);
+    }
+}
