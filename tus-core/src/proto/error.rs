@@ -118,16 +118,36 @@ pub enum TusError {
     BodyInterrupted,
     /// Another request for this upload arrived while this one was streaming
     /// its body: the bytes received so far were kept, the lock handed over.
+    ///
+    /// Answered `409 Conflict` (tusd answers `400`): the request lost the
+    /// upload to a newer one, so its offset may be stale, and a client must
+    /// ask HEAD before it goes on, which is what tus clients do on a 409
+    /// (tus-js-client, Uppy and tuspy retry a 409; tus-js-client gives up
+    /// on a 400, failing an upload that a late duplicate of its own request
+    /// interrupted).
     #[error("upload has been interrupted by another request for this upload resource")]
     InterruptedByRequest,
+    /// The upload's lock could not be taken because the locker's backend
+    /// (a lock server such as Redis) is unreachable: the request is refused
+    /// rather than risking two writers.
+    ///
+    /// Answered `423 Locked`, which every tus client retries without
+    /// dropping the upload (tus-js-client starts a new upload after a HEAD
+    /// answered 5xx, but retries a 423).
+    #[error("the upload's lock cannot be taken now (lock service unavailable); retry later")]
+    LockUnavailable(#[source] BoxError),
     /// The server is shutting down: the bytes received so far were kept.
     #[error("server is shutting down; resume the upload later")]
     ShuttingDown,
     /// No body bytes arrived within the idle timeout: those received were kept.
     #[error("timeout while reading request body")]
     BodyIdleTimeout,
-    /// The store failed.
-    #[error("internal storage error")]
+    /// The store failed. When the cause is a full disk or quota (an
+    /// [`std::io::ErrorKind::StorageFull`] or `QuotaExceeded` I/O error
+    /// anywhere in the source chain) it is answered `507` with
+    /// `ERR_STORAGE_FULL`, which clients retry; the bytes written before were
+    /// kept.
+    #[error("{}", if storage_full(.0) { "storage is full; received bytes were kept, retry later" } else { "internal storage error" })]
     Storage(#[source] StoreError),
     /// The server could not make an upload id.
     #[error("could not generate an upload id")]
@@ -160,20 +180,22 @@ impl TusError {
             | Self::ConcatPartialNotFound(_)
             | Self::ConcatNotPartial(_)
             | Self::ConcatPartialUnfinished(_)
-            | Self::BodyInterrupted
-            | Self::InterruptedByRequest => StatusCode::BAD_REQUEST,
+            | Self::BodyInterrupted => StatusCode::BAD_REQUEST,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Gone => StatusCode::GONE,
             Self::InvalidContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MaxSizeExceeded { .. } | Self::UploadSizeExceeded => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MismatchedOffset { .. } | Self::UploadNotComplete => StatusCode::CONFLICT,
+            Self::MismatchedOffset { .. } | Self::UploadNotComplete | Self::InterruptedByRequest => {
+                StatusCode::CONFLICT
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ExtensionNotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::ModifyFinal | Self::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Self::Locked => StatusCode::LOCKED,
+            Self::Locked | Self::LockUnavailable(_) => StatusCode::LOCKED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Storage(error) if storage_full(error) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Storage(_) | Self::IdGeneration(_) | Self::BodyIdleTimeout => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Rejected { status, .. } => *status,
         }
@@ -205,6 +227,7 @@ impl TusError {
             Self::ExtensionNotSupported(_) => "ERR_EXTENSION_NOT_SUPPORTED",
             Self::ModifyFinal => "ERR_MODIFY_FINAL",
             Self::Locked => "ERR_UPLOAD_LOCKED",
+            Self::LockUnavailable(_) => "ERR_LOCK_UNAVAILABLE",
             Self::UploadNotComplete => "ERR_UPLOAD_NOT_COMPLETE",
             Self::RangeNotSatisfiable { .. } => "ERR_RANGE_NOT_SATISFIABLE",
             Self::MethodNotAllowed => "ERR_METHOD_NOT_ALLOWED",
@@ -213,6 +236,7 @@ impl TusError {
             Self::BodyInterrupted | Self::InterruptedByRequest => "ERR_UPLOAD_INTERRUPTED",
             Self::ShuttingDown => "ERR_SERVER_SHUTTING_DOWN",
             Self::BodyIdleTimeout => "ERR_READ_TIMEOUT",
+            Self::Storage(error) if storage_full(error) => "ERR_STORAGE_FULL",
             Self::Storage(_) => "ERR_INTERNAL_SERVER_ERROR",
             Self::IdGeneration(_) => "ERR_INTERNAL_SERVER_ERROR",
             Self::Rejected { .. } => "ERR_REJECTED",
@@ -229,6 +253,25 @@ impl TusError {
         }
         Self::InvalidHeader(kind, error)
     }
+}
+
+/// Whether a store error was caused by a full disk or an exhausted quota.
+fn storage_full(error: &StoreError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    // Bounded: error chains are short; a cycle cannot be built from owned sources.
+    for _ in 0..16 {
+        let Some(current) = cause else { return false };
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 impl From<StoreError> for TusError {
@@ -282,5 +325,39 @@ mod tests {
             TusError::MaxSizeExceeded { max: 1 }.status(),
             StatusCode::PAYLOAD_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn interruptions_by_other_requests_and_lock_outages_are_statuses_clients_retry() {
+        // tus-js-client retries 409, 423 and 5xx, and gives up on any other 4xx.
+        let stolen = TusError::InterruptedByRequest;
+        assert_eq!(stolen.status(), StatusCode::CONFLICT);
+        assert_eq!(stolen.code(), "ERR_UPLOAD_INTERRUPTED", "tusd's code is kept");
+        let unavailable = TusError::LockUnavailable("connection refused".into());
+        assert_eq!(unavailable.status(), StatusCode::LOCKED);
+        assert_eq!(unavailable.code(), "ERR_LOCK_UNAVAILABLE");
+        // A client that went away mid-body never reads its answer: tusd's 400 stays.
+        assert_eq!(TusError::BodyInterrupted.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_other_storage_errors_are_500() {
+        let full = |kind: std::io::ErrorKind| TusError::Storage(StoreError::backend(std::io::Error::from(kind)));
+        for kind in [std::io::ErrorKind::StorageFull, std::io::ErrorKind::QuotaExceeded] {
+            let error = full(kind);
+            assert_eq!(error.status(), StatusCode::INSUFFICIENT_STORAGE, "{kind:?}");
+            assert_eq!(error.code(), "ERR_STORAGE_FULL");
+            assert!(error.to_string().contains("storage is full"), "{error}");
+        }
+        // Wrapped one level deeper, as a store's own error type would.
+        #[derive(Debug, thiserror::Error)]
+        #[error("writing the data file")]
+        struct Wrapped(#[source] std::io::Error);
+        let wrapped = TusError::Storage(StoreError::backend(Wrapped(std::io::ErrorKind::StorageFull.into())));
+        assert_eq!(wrapped.status(), StatusCode::INSUFFICIENT_STORAGE);
+        let other = full(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(other.code(), "ERR_INTERNAL_SERVER_ERROR");
+        assert_eq!(other.to_string(), "internal storage error");
     }
 }

@@ -213,7 +213,10 @@ impl TusHandler {
         };
         locked.map_err(|error| match error {
             LockError::Busy => TusError::Locked,
-            error => TusError::Storage(StoreError::backend(error)),
+            LockError::Backend(error) => {
+                tracing::error!(%id, %error, "the locker failed; refusing the request (fail closed)");
+                TusError::LockUnavailable(error)
+            }
         })
     }
 
