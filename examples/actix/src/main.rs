@@ -7,7 +7,7 @@
 //!           [--trust-forwarded | --public-url URL | --relative-location]
 //!           [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!           [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-connections N]
-//!           [--shutdown-timeout SECS]
+//!           [--shutdown-timeout SECS] [--log-rate-limit N]
 //!           [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //! ```
 //!
@@ -23,6 +23,15 @@
 //! Limits of actix-web 4 (not of tus-core): it sends `100 Continue` before
 //! the handler runs, and it drops HTTP/1.1 trailers, so `checksum-trailer`
 //! requests get `ERR_MISSING_CHECKSUM_TRAILER` (nothing is stored).
+//!
+//! Connection limits: actix-web's `max_connections` is per worker, so each
+//! of the W workers gets `--max-connections / W` and all of them together
+//! hold at most `--max-connections`. Unlike tus-axum, it cannot close an
+//! idle connection to make room: at the limit new connections wait in the
+//! kernel's backlog until one closes (idle ones after
+//! `--header-read-timeout`). `--max-header-bytes` is counted the same way as
+//! in tus-axum, up to actix-web's own 128 KiB, past which it closes the
+//! connection.
 
 mod adapter;
 
@@ -30,17 +39,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Service as _;
+use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{App, HttpMessage as _, HttpResponse, HttpServer, web};
 use adapter::TusActix;
 use futures::FutureExt as _;
 use tus_core::proto::headers::Extension;
 use tus_core::server::TusHandler;
+use tus_example_common::limits::{header_too_large_body, per_worker_connections, request_head_bytes};
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, User};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tus_example_common::init_tracing();
     let args = Args::parse_as("tus-actix");
+    tus_example_common::init_tracing_limited(args.limits.log_rate_limit);
     actix_web::rt::System::new().block_on(run(args))
 }
 
@@ -53,6 +64,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let tus = web::Data::new(TusActix::new(handler.clone()).forward_extension::<User>());
     let metrics = web::Data::new(handler);
     let mount = base_path.trim_end_matches('/').to_owned();
+    let max_header_bytes = args.max_header_bytes;
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let (workers, per_worker) = per_worker_connections(args.max_connections, cores);
     let server = HttpServer::new(move || {
         let tokens = Arc::clone(&tokens);
         let app = App::new()
@@ -82,6 +96,22 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     }
                     result
                 })
+            })
+            .wrap_fn(move |request, service| {
+                // The request head as sent, against --max-header-bytes (as tus-axum counts it).
+                let target = request.uri().path_and_query().map_or("/", |target| target.as_str());
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
+                let size = request_head_bytes(request.method().as_str(), target, headers);
+                if size > max_header_bytes {
+                    let response = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                        .content_type("text/plain; charset=utf-8")
+                        .body(header_too_large_body(size, max_header_bytes));
+                    return futures::future::Either::Left(futures::future::ready(Ok(request.into_response(response))));
+                }
+                futures::future::Either::Right(service.call(request))
             });
         if mount.is_empty() {
             app.default_service(web::to(TusActix::serve))
@@ -91,7 +121,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     })
     .shutdown_timeout(args.shutdown_timeout)
     .client_request_timeout(Duration::from_secs(args.header_read_timeout))
-    .max_connections(args.max_connections)
+    // actix-web's limit is per worker: share the total between them.
+    .workers(workers)
+    .max_connections(per_worker)
     // Signals are handled below, so bodies in flight are stopped first.
     .disable_signals()
     .bind(args.listen)?;

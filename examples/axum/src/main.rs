@@ -6,7 +6,7 @@
 //!          [--trust-forwarded | --public-url URL | --relative-location]
 //!          [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
-//!          [--max-connections N] [--shutdown-timeout SECS]
+//!          [--max-connections N] [--shutdown-timeout SECS] [--log-rate-limit N]
 //!          [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //! ```
 //!
@@ -37,16 +37,19 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http::StatusCode;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use tus_core::server::TusHandler;
+use tus_example_common::limits::{header_too_large_body, request_head_bytes};
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, Tokens, User};
 
 mod serve;
+mod slots;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tus_example_common::init_tracing();
     let args = Args::parse_as("tus-axum");
+    tus_example_common::init_tracing_limited(args.limits.log_rate_limit);
     let tokens = Arc::new(args.tokens()?);
     let handler = tus_example_common::build_handler(&args, &[]).await?;
     let stop_handler = handler.clone();
@@ -54,7 +57,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = router(handler.clone(), &base_path)
         .route(METRICS_PATH, get(metrics).with_state(handler))
         .layer(middleware::from_fn_with_state(tokens, authenticate))
-        .layer(middleware::from_fn(log_request));
+        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(args.max_header_bytes, limit_head));
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");
@@ -85,6 +89,29 @@ async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, n
         .and_then(|value| tokens.user(value.as_bytes()));
     if let Some(user) = user {
         request.extensions_mut().insert::<User>(user);
+    }
+    next.run(request).await
+}
+
+/// Answers `431` to a request whose head (request line and header lines,
+/// counted as sent) is larger than `--max-header-bytes`. hyper's own limit
+/// is on its read buffer, which one large write can pass.
+async fn limit_head(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let target = request.uri().path_and_query().map_or("/", |target| target.as_str());
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
+    let size = request_head_bytes(request.method().as_str(), target, headers);
+    if size > limit {
+        tracing::debug!(size, limit, "request head too large");
+        let body = header_too_large_body(size, limit);
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response();
     }
     next.run(request).await
 }

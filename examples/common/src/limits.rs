@@ -1,0 +1,77 @@
+//! Connection-level limits both examples enforce the same way, so that
+//! `--max-header-bytes` and `--max-connections` mean what they say whatever
+//! the framework: the size of a request head counted the same for both, the
+//! per-worker connection share for actix-web, and the log rate limit flag.
+
+use clap::Args as ClapArgs;
+
+use crate::log_limit::DEFAULT_LOG_LINES_PER_SECOND;
+
+/// Flags for the limits added by the hardening work (flattened into
+/// [`Args`](crate::Args)).
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LimitArgs {
+    /// Most log lines a second from each place in the code that logs (a
+    /// client sending malformed requests cannot flood the log); the rest
+    /// are counted in one line a second. 0: no limit.
+    #[arg(long, default_value_t = DEFAULT_LOG_LINES_PER_SECOND)]
+    pub log_rate_limit: u32,
+}
+
+/// The code of the answer to a request head over `--max-header-bytes`.
+pub const HEADER_TOO_LARGE_CODE: &str = "ERR_REQUEST_HEADER_TOO_LARGE";
+
+/// The size of a request head as it was sent over HTTP/1.1: the request
+/// line (`METHOD TARGET HTTP/1.1\r\n`), each header line (`name: value\r\n`)
+/// and the blank line that ends them.
+pub fn request_head_bytes<'a>(
+    method: &str,
+    target: &str,
+    headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> usize {
+    const VERSION_AND_CRLF: usize = " HTTP/1.1\r\n".len();
+    let request_line = method.len() + 1 + target.len() + VERSION_AND_CRLF;
+    let header_lines: usize = headers
+        .into_iter()
+        .map(|(name, value)| name.len() + 2 + value.len() + 2)
+        .sum();
+    request_line + header_lines + 2
+}
+
+/// The plain-text body refusing a head of `size` bytes over `limit`.
+pub fn header_too_large_body(size: usize, limit: usize) -> String {
+    format!("{HEADER_TOO_LARGE_CODE}: the request header is {size} bytes, more than the {limit} allowed")
+}
+
+/// How many connections each of `workers` workers may hold so that all of
+/// them together hold at most `total` (actix-web's limit is per worker);
+/// at least one each. Returns `(workers, per_worker)`: with fewer
+/// connections than workers, fewer workers.
+pub fn per_worker_connections(total: usize, workers: usize) -> (usize, usize) {
+    let workers = workers.clamp(1, total.max(1));
+    (workers, (total / workers).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_is_counted_as_sent() {
+        let raw = "GET /files/abc?x=1 HTTP/1.1\r\nHost: 127.0.0.1:1080\r\nTus-Resumable: 1.0.0\r\n\r\n";
+        let headers: [(&[u8], &[u8]); 2] = [(b"host", b"127.0.0.1:1080"), (b"tus-resumable", b"1.0.0")];
+        assert_eq!(request_head_bytes("GET", "/files/abc?x=1", headers), raw.len());
+    }
+
+    #[test]
+    fn connections_are_shared_between_workers_without_exceeding_the_total() {
+        assert_eq!(per_worker_connections(1024, 2), (2, 512));
+        assert_eq!(per_worker_connections(1025, 2), (2, 512));
+        assert_eq!(per_worker_connections(1, 4), (1, 1));
+        assert_eq!(per_worker_connections(0, 4), (1, 1));
+        for (total, workers) in [(7, 3), (100, 8), (3, 16)] {
+            let (workers, each) = per_worker_connections(total, workers);
+            assert!(workers * each <= total.max(1), "{total} over {workers}");
+        }
+    }
+}
