@@ -23,27 +23,13 @@ import socket
 import subprocess
 import time
 
+from testlib import free_port, wait_for_port as _wait_for_port
+
 BASE = "/files/"
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for_port(port, process, timeout, what):
-    """Waits until `port` accepts connections; fails if `process` exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ClusterError(f"{what} exited with {process.returncode} while starting")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise ClusterError(f"{what} did not accept connections on port {port} within {timeout}s")
+    _wait_for_port(port, process, timeout, what, ClusterError)
 
 
 class ClusterError(Exception):

@@ -67,6 +67,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster  # noqa: E402  (scripts/cluster.py, next to this file)
+from testlib import free_port, wait_for_port  # noqa: E402
 
 BASE = "/files/"
 OOS = "application/offset+octet-stream"
@@ -107,16 +108,7 @@ class Server:
             self.command, stdout=self.log_file, stderr=self.log_file, env=env
         )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise Failure(f"server exited with {self.process.returncode} at start {self.starts}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise Failure(f"server did not accept connections within {timeout}s")
+        wait_for_port(self.port, self.process, timeout, f"server (start {self.starts})", Failure)
 
     def kill(self):
         if self.process and self.process.poll() is None:
@@ -181,12 +173,6 @@ class Balanced:
         served = self.cluster.served()
         return (f"{len(self.cluster.instances)} instances behind haproxy, {self.cluster.kills} kills; "
                 f"requests per instance {served}")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Upload:

@@ -50,6 +50,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import diag, free_port, request, wait_for_port  # noqa: E402
+
 BASE = "/files/"
 OOS = "application/offset+octet-stream"
 
@@ -65,17 +68,6 @@ class CaseFailure(Exception):
     pass
 
 
-def diag(message):
-    for line in str(message).splitlines() or [""]:
-        print(f"# {line}", flush=True)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Server:
     def __init__(self, binary, args=(), env=None):
         self.port = free_port()
@@ -86,16 +78,10 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         env={**os.environ, "RUST_LOG": "info", **(env or {})})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise CaseFailure(f"server exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise CaseFailure("server did not start")
+        try:
+            wait_for_port(self.port, self.process, 30, "server", CaseFailure)
+        except CaseFailure as error:
+            raise CaseFailure(f"{error}: {self.log_tail()}") from error
 
     def log_lines(self):
         with open(self.log_path, "rb") as file:
@@ -129,18 +115,6 @@ class Server:
                 self.process.wait(timeout=15)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def request(port, method, path, headers=None, body=b"", timeout=10.0):
-    headers = {"Tus-Resumable": "1.0.0", "Content-Length": str(len(body)), **(headers or {})}
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        payload = response.read() if method != "HEAD" else b""
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
-    finally:
-        connection.close()
 
 
 def raw_exchange(port, data, timeout=5.0):

@@ -46,7 +46,7 @@ use adapter::TusActix;
 use futures::FutureExt as _;
 use tus_core::proto::headers::Extension;
 use tus_core::server::TusHandler;
-use tus_example_common::limits::{header_too_large_body, per_worker_connections, request_head_bytes};
+use tus_example_common::limits::{check_head_size, per_worker_connections};
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, User};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -99,16 +99,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             })
             .wrap_fn(move |request, service| {
                 // The request head as sent, against --max-header-bytes (as tus-axum counts it).
-                let target = request.uri().path_and_query().map_or("/", |target| target.as_str());
                 let headers = request
                     .headers()
                     .iter()
-                    .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
-                let size = request_head_bytes(request.method().as_str(), target, headers);
-                if size > max_header_bytes {
+                    .map(|(name, value)| (name.as_str(), value.as_bytes()));
+                let target = request.uri().path_and_query().map(|target| target.as_str());
+                if let Some(refusal) = check_head_size(max_header_bytes, request.method().as_str(), target, headers) {
                     let response = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
                         .content_type("text/plain; charset=utf-8")
-                        .body(header_too_large_body(size, max_header_bytes));
+                        .body(refusal);
                     return futures::future::Either::Left(futures::future::ready(Ok(request.into_response(response))));
                 }
                 futures::future::Either::Right(service.call(request))

@@ -40,7 +40,7 @@ use axum::routing::get;
 use http::StatusCode;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use tus_core::server::TusHandler;
-use tus_example_common::limits::{header_too_large_body, request_head_bytes};
+use tus_example_common::limits::check_head_size;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, Tokens, User};
 
 mod serve;
@@ -97,21 +97,14 @@ async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, n
 /// counted as sent) is larger than `--max-header-bytes`. hyper's own limit
 /// is on its read buffer, which one large write can pass.
 async fn limit_head(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let target = request.uri().path_and_query().map_or("/", |target| target.as_str());
     let headers = request
         .headers()
         .iter()
-        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
-    let size = request_head_bytes(request.method().as_str(), target, headers);
-    if size > limit {
-        tracing::debug!(size, limit, "request head too large");
-        let body = header_too_large_body(size, limit);
-        return (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-            body,
-        )
-            .into_response();
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let target = request.uri().path_and_query().map(|target| target.as_str());
+    if let Some(refusal) = check_head_size(limit, request.method().as_str(), target, headers) {
+        let content_type = [(CONTENT_TYPE, "text/plain; charset=utf-8")];
+        return (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, content_type, refusal).into_response();
     }
     next.run(request).await
 }

@@ -43,6 +43,22 @@ pub fn header_too_large_body(size: usize, limit: usize) -> String {
     format!("{HEADER_TOO_LARGE_CODE}: the request header is {size} bytes, more than the {limit} allowed")
 }
 
+/// The body of a `431` answer if the head of a request with this method,
+/// request target (`path?query`) and headers is larger than `limit`.
+pub fn check_head_size<'a>(
+    limit: usize,
+    method: &str,
+    target: Option<&str>,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Option<String> {
+    let headers = headers.into_iter().map(|(name, value)| (name.as_bytes(), value));
+    let size = request_head_bytes(method, target.unwrap_or("/"), headers);
+    (size > limit).then(|| {
+        tracing::debug!(size, limit, "request head too large");
+        header_too_large_body(size, limit)
+    })
+}
+
 /// How many connections each of `workers` workers may hold so that all of
 /// them together hold at most `total` (actix-web's limit is per worker);
 /// at least one each. Returns `(workers, per_worker)`: with fewer
