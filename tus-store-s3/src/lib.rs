@@ -76,6 +76,7 @@ mod read;
 mod record;
 mod state;
 mod store;
+mod timeouts;
 
 pub use budget::BufferStats;
 pub use options::S3Options;
@@ -84,3 +85,4 @@ pub use plan::{
     part_count, part_size,
 };
 pub use store::{S3Store, S3StoreBuilder};
+pub use timeouts::S3Timeouts;

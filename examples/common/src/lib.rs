@@ -206,6 +206,7 @@ pub async fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::err
     options.path_style = args.s3_endpoint.is_some();
     let store = S3Store::builder(options.client().await, bucket)
         .prefix(&args.s3_prefix)
+        .timeouts(options.timeouts)
         .build();
     Ok(Arc::new(store))
 }
