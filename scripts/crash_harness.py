@@ -36,7 +36,7 @@ Usage (from the repository root, after `cargo build -p tus-axum-example`):
 
     python3 scripts/crash_harness.py [--bin target/debug/tus-axum] [--seed N]
         [--cycles 40] [--uploads 6] [--max-size-mib 3] [--timeout 150]
-        [--instances 1] [--allow-5xx CODE,...]
+        [--instances 1] [--allow-5xx CODE,...] [--max-request-seconds S]
 
 Environment:
     TUS_SERVER_BIN     the server binary (default target/debug/tus-axum)
@@ -220,6 +220,9 @@ class Upload:
         return self.rng.choice((4096, 65536, 300_007, 1 << 20))
 
 
+# The status of each 5xx code `--allow-5xx` may name (to recognise a bodiless HEAD answer).
+CODE_STATUS = {"ERR_INTERNAL_SERVER_ERROR": 500, "ERR_SERVER_SHUTTING_DOWN": 503, "ERR_STORAGE_FULL": 507}
+
 PACE_BYTES = 32 * 1024
 PACE_SECONDS = 0.01
 
@@ -235,14 +238,16 @@ def paced(body):
 class Client:
     """One HTTP/1.1 connection per request, so a kill never poisons a pool."""
 
-    def __init__(self, port, stop):
+    def __init__(self, port, stop, observe=None):
         self.port = port
         self.stop = stop
+        self.observe = observe  # called with (method, seconds) after every request
 
     def request(self, method, path, headers=None, body=b""):
         """Sends one request; returns (status, headers) or None if the server is down."""
         headers = {"Tus-Resumable": "1.0.0", "Content-Length": str(len(body)), **(headers or {})}
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        started = time.monotonic()
         try:
             connection.request(method, path, body=paced(body), headers=headers)
             response = connection.getresponse()
@@ -252,6 +257,8 @@ class Client:
             return None
         finally:
             connection.close()
+            if self.observe is not None:
+                self.observe(method, time.monotonic() - started)
 
     def interrupted_patch(self, path, offset, declared, sent):
         """Announces `declared` bytes, sends only `sent`, and hangs up its
@@ -283,6 +290,16 @@ class Harness:
         self.deadline = time.monotonic() + args.timeout
         self.behind_balancer = False
         self.allowed_5xx = {}  # "status CODE" -> how often an allowed 5xx was answered
+        self.slowest = (0.0, None)  # the longest request (seconds, method)
+
+    def observe(self, method, seconds):
+        """Records a request's duration; with --max-request-seconds, a longer one is a failure (a hang)."""
+        with self.lock:
+            if seconds > self.slowest[0]:
+                self.slowest = (seconds, method)
+        limit = self.args.max_request_seconds
+        if limit and seconds > limit:
+            self.fail(f"a {method} took {seconds:.1f}s, over --max-request-seconds {limit}")
 
     def fail(self, message, upload=None):
         """Records a broken guarantee; the upload it concerns is given up."""
@@ -316,6 +333,9 @@ class Harness:
             return "retry"
         if status >= 500:
             code = body.split(b":", 1)[0].decode(errors="replace")
+            if not body and what.startswith("HEAD"):
+                # A HEAD answer has no body: go by the status of the allowed codes.
+                code = next((c for c in self.args.allow_5xx if CODE_STATUS.get(c) == status), code)
             if self.behind_balancer and status in (502, 503, 504) and not code.startswith("ERR_"):
                 upload.lost += 1
                 return "lost"
@@ -453,7 +473,7 @@ class Harness:
     def work(self, worker, uploads):
         """Drives uploads one after another until the kills are over, then
         finishes the current one; every upload it started goes into `uploads`."""
-        client = Client(self.args.port, self.stop)
+        client = Client(self.args.port, self.stop, self.observe)
         upload_round = 0
         while not self.stop.is_set() and time.monotonic() < self.deadline:
             upload = Upload.plan(worker, upload_round, self.args.seed, self.args.max_size_mib << 20)
@@ -573,6 +593,7 @@ class Harness:
                 f"{sum(1 for u in uploads if u.done)} done")
             if self.allowed_5xx:
                 log(f"allowed 5xx answers: {self.allowed_5xx}")
+            log(f"slowest request: {self.slowest[1]} in {self.slowest[0]:.2f}s")
             log(f"{description} in {elapsed:.1f}s")
             leftovers = sorted(n for n in os.listdir(directory) if not n.endswith((".bin", ".info", ".lock")))
             if leftovers:
@@ -601,6 +622,8 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=150.0, help="overall time limit, seconds")
     parser.add_argument("--instances", type=int, default=1, help="server instances (more than 1: behind haproxy)")
     parser.add_argument("--allow-5xx", default="", help="comma-separated ERR_ codes whose 5xx is retried, not a failure")
+    parser.add_argument("--max-request-seconds", type=float, default=0.0,
+                        help="a request taking longer is a failure (a hang); 0: no limit")
     args = parser.parse_args(argv)
     args.server_args = shlex.split(os.environ.get("TUS_SERVER_ARGS", ""))
     args.disk_check = os.environ.get("TUS_CRASH_DISK_CHECK", "1") != "0"
