@@ -155,7 +155,10 @@ class Balancer:
         """Waits until HAProxy's health check reports instance `name` as `wanted` (UP or DOWN)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = self.server_stats().get(name, ("?", 0))[0]
+            try:
+                status = self.server_stats().get(name, ("?", 0))[0]
+            except OSError:
+                status = "?"  # the stats socket may appear a little after the port
             if status.startswith(wanted):
                 return
             time.sleep(0.05)

@@ -146,7 +146,7 @@ class Balanced:
     def start(self):
         try:
             self.cluster.start()
-        except cluster.ClusterError as error:
+        except (cluster.ClusterError, OSError) as error:
             raise Failure(str(error)) from error
 
     def disrupt(self, plan):

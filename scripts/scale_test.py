@@ -288,8 +288,8 @@ class Runner:
                 self.report(f"{self.args.topology}: {name} through the balancer while instances die", None)
             except (CaseFailure, IndexError, OSError, http.client.HTTPException) as error:
                 self.report(f"{self.args.topology}: {name} through the balancer while instances die", error)
-        if len(kills) < 2:
-            raise CaseFailure(f"only {len(kills)} kills happened during the uploads: use a larger --size-mib")
+        if not kills:
+            raise CaseFailure("no instance was killed during the uploads: use a larger --size-mib")
         idle = [name for name, count in served.items() if count == 0]
         if idle:
             raise CaseFailure(f"instances {idle} served no request: the balancer is not spreading requests")
@@ -349,14 +349,14 @@ def main():
     parser.add_argument("--topology", choices=["s3-redis", "fs-file"], required=True)
     parser.add_argument("--cases", default="takeover,clients,harness")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("TUS_SCALE_SEED", random.randrange(1 << 31))))
-    parser.add_argument("--size-mib", type=int, default=0, help="size of each client upload (default: 96 fs, 24 s3)")
+    parser.add_argument("--size-mib", type=int, default=0, help="size of each client upload (default: 128 fs, 24 s3)")
     parser.add_argument("--takeovers", type=int, default=3)
     parser.add_argument("--harness-cycles", type=int, default=15)
     parser.add_argument("--client-timeout", type=int, default=180)
     parser.add_argument("--long", action="store_true", default=os.environ.get("TUS_SCALE_LONG") == "1")
     args = parser.parse_args()
     if not args.size_mib:
-        args.size_mib = 96 if args.topology == "fs-file" else 24
+        args.size_mib = 128 if args.topology == "fs-file" else 24
     if args.long:
         args.size_mib = max(args.size_mib, 96)
         args.takeovers = max(args.takeovers, 9)

@@ -94,6 +94,9 @@ class FaultProxy:
         self.handlers.add(task)
         try:
             await self.forward(client_reader, client_writer)
+        except asyncio.CancelledError:
+            # Closed by `close`: end quietly (asyncio logs a handler that ends cancelled).
+            client_writer.transport.abort()
         finally:
             self.handlers.discard(task)
 
