@@ -87,7 +87,16 @@ export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
 // Start a tus upload of `file` and resolve when it finishes or `abortAt` bytes
 // have been reported by onProgress (then the upload is aborted).
 // Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}]}.
-export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null, parallel = 1}) {
+export function runUpload({
+  file,
+  size,
+  chunkSize,
+  endpoint = null,
+  uploadUrl = null,
+  abortAt = null,
+  parallel = 1,
+  retryDelays = RETRY_DELAYS,
+}) {
   return new Promise((resolve, reject) => {
     const chunks = []
     const requests = []
@@ -102,7 +111,7 @@ export function runUpload({file, size, chunkSize, endpoint = null, uploadUrl = n
       // tus-js-client refuses uploadSize with parallelUploads (it takes the Buffer's length).
       uploadSize: parallel > 1 ? null : size,
       chunkSize,
-      retryDelays: RETRY_DELAYS,
+      retryDelays,
       metadata: metadataFor(file),
       onBeforeRequest(req) {
         const off = req.getHeader('Upload-Offset')
