@@ -53,7 +53,18 @@ class Instance:
             self.command, stdout=self.log_file, stderr=self.log_file, stdin=subprocess.DEVNULL, env=env
         )
         self.starts += 1
-        wait_for_port(self.port, self.process, timeout, f"instance {self.name} (start {self.starts})")
+        what = f"instance {self.name} (start {self.starts})"
+        wait_for_port(self.port, self.process, timeout, what)
+        # Another process may have taken the port between free_port() and
+        # the bind: then ours exits (address in use) while the port answers.
+        time.sleep(0.05)
+        if self.process.poll() is not None:
+            raise ClusterError(f"{what} exited with {self.process.returncode} (port {self.port} taken?)")
+
+    def move_to(self, port):
+        """Listens on `port` from the next start (before the balancer is configured)."""
+        self.command[self.command.index(f"127.0.0.1:{self.port}")] = f"127.0.0.1:{port}"
+        self.port = port
 
     def alive(self):
         return self.process is not None and self.process.poll() is None
@@ -182,13 +193,24 @@ class Cluster:
         self.instances = [
             Instance(f"s{i}", binary, free_port(), directory, extra_args, log_file) for i in range(instances)
         ]
-        self.balancer = Balancer(free_port(), self.instances, workdir, log_file)
-        self.port = self.balancer.port
+        self.workdir = workdir
+        self.log_file = log_file
+        self.port = free_port()
+        self.balancer = None
         self.kills = 0
 
     def start(self):
         for instance in self.instances:
-            instance.start()
+            for attempt in range(3):
+                try:
+                    instance.start()
+                    break
+                except ClusterError:
+                    if attempt == 2:
+                        raise
+                    instance.move_to(free_port())
+        # Configured once every instance listens, so the ports are theirs.
+        self.balancer = Balancer(self.port, self.instances, self.workdir, self.log_file)
         self.balancer.start()
         for instance in self.instances:
             self.balancer.wait_status(instance.name, "UP")
@@ -205,10 +227,13 @@ class Cluster:
 
     def served(self):
         """{instance name: requests HAProxy sent it}."""
+        if self.balancer is None:
+            return {}
         return {name: count for name, (_, count) in self.balancer.server_stats().items()}
 
     def stop(self):
-        self.balancer.stop()
+        if self.balancer is not None:
+            self.balancer.stop()
         for instance in self.instances:
             instance.stop()
 

@@ -162,7 +162,7 @@ class Balanced:
     def stop(self):
         self.cluster.stop()
         try:
-            os.unlink(self.cluster.balancer.socket)
+            os.unlink(os.path.join(self.workdir, "haproxy.sock"))
         except OSError:
             pass
         for name in os.listdir(self.workdir):

@@ -322,7 +322,12 @@ class Runner:
             raise SystemExit(f"scale_test: unknown cases {unknown}")
         try:
             if any(c != "harness" for c in selected):
-                self.start_cluster()
+                try:
+                    self.start_cluster()
+                except cluster.ClusterError as error:
+                    self.report(f"{self.args.topology}: the cluster starts", error)
+                    diag("\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:]))
+                    selected = [c for c in selected if c == "harness"]
             for name in selected:
                 started = time.monotonic()
                 try:
