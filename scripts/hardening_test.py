@@ -83,7 +83,9 @@ class Server:
         try:
             wait_for_port(self.port, self.process, 30, "server", CaseFailure)
         except CaseFailure as error:
-            raise CaseFailure(f"{error}: {self.log_tail()}") from error
+            tail = self.log_tail()
+            self.stop()
+            raise CaseFailure(f"{error}: {tail}") from error
 
     def log_lines(self):
         with open(self.log_path, "rb") as file:
