@@ -15,10 +15,28 @@ sizes, interruptions and the kill moments come from one seed, printed at
 the start (`TUS_CRASH_SEED` or `--seed` replays the same plan; thread
 scheduling still varies).
 
+The harness answers statuses as real tus clients do (tus-js-client, tuspy):
+a 409 (a stale offset, or a PATCH interrupted by a newer request for the
+upload) or a 423 (locked, or the lock service unavailable) makes it ask HEAD
+and go on from there; any other 4xx is a failure (tus-js-client would give
+up). A 5xx from the server is a failure too, except the codes listed with
+`--allow-5xx` (fault tests, where the store is down on purpose). A client
+cut-off PATCH waits until the server answered or closed it, so it cannot
+reach the server after the next request and interrupt it; behind a balancer
+that can still happen (the balancer hangs up on the server later), and the
+409 the live PATCH then gets is retried like any other.
+
+With `--instances N` (N > 1) the server runs as N instances behind HAProxy
+(round-robin, no stickiness; scripts/cluster.py) sharing `--dir` and
+whatever store and locker TUS_SERVER_ARGS name; each kill cycle kills one
+instance and starts it again, and a 502/503/504 answered by HAProxy itself
+(not by an instance: no `ERR_` code) counts as a request lost to a kill.
+
 Usage (from the repository root, after `cargo build -p tus-axum-example`):
 
     python3 scripts/crash_harness.py [--bin target/debug/tus-axum] [--seed N]
         [--cycles 40] [--uploads 6] [--max-size-mib 3] [--timeout 150]
+        [--instances 1] [--allow-5xx CODE,...] [--max-request-seconds S]
 
 Environment:
     TUS_SERVER_BIN     the server binary (default target/debug/tus-axum)
@@ -47,6 +65,10 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster  # noqa: E402  (scripts/cluster.py, next to this file)
+from testlib import free_port, wait_for_port  # noqa: E402
+
 BASE = "/files/"
 OOS = "application/offset+octet-stream"
 
@@ -61,6 +83,8 @@ class Failure(Exception):
 
 class Server:
     """The server process; restarted over the same directory after each kill."""
+
+    behind_balancer = False
 
     def __init__(self, binary, port, directory, extra_args, log_file):
         self.command = [
@@ -84,16 +108,7 @@ class Server:
             self.command, stdout=self.log_file, stderr=self.log_file, env=env
         )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise Failure(f"server exited with {self.process.returncode} at start {self.starts}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise Failure(f"server did not accept connections within {timeout}s")
+        wait_for_port(self.port, self.process, timeout, f"server (start {self.starts})", Failure)
 
     def kill(self):
         if self.process and self.process.poll() is None:
@@ -108,11 +123,56 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def disrupt(self, plan):
+        """One kill cycle: SIGKILL, a short pause, start again."""
+        self.kill()
+        time.sleep(plan.uniform(0.0, 0.2))
+        self.start()
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    def describe(self):
+        return f"{self.starts} server starts ({self.starts - 1} kills)"
+
+
+class Balanced:
+    """N instances behind HAProxy; a kill cycle kills one of them."""
+
+    behind_balancer = True
+
+    def __init__(self, binary, instances, directory, extra_args, log_file):
+        self.workdir = tempfile.mkdtemp(prefix="tus-cluster-")
+        self.cluster = cluster.Cluster(binary, instances, directory, extra_args, self.workdir, log_file)
+        self.port = self.cluster.port
+
+    def start(self):
+        try:
+            self.cluster.start()
+        except (cluster.ClusterError, OSError) as error:
+            raise Failure(str(error)) from error
+
+    def disrupt(self, plan):
+        """Kills one instance, pauses, starts it again (one at a time)."""
+        index = plan.randrange(len(self.cluster.instances))
+        self.cluster.kill(index)
+        time.sleep(plan.uniform(0.0, 0.5))
+        try:
+            self.cluster.restart(index, wait_up=False)
+        except cluster.ClusterError as error:
+            raise Failure(str(error)) from error
+
+    def stop(self):
+        self.cluster.stop()
+        try:
+            os.unlink(os.path.join(self.workdir, "haproxy.sock"))
+        except OSError:
+            pass
+        for name in os.listdir(self.workdir):
+            os.unlink(os.path.join(self.workdir, name))
+        os.rmdir(self.workdir)
+
+    def describe(self):
+        served = self.cluster.served()
+        return (f"{len(self.cluster.instances)} instances behind haproxy, {self.cluster.kills} kills; "
+                f"requests per instance {served}")
 
 
 class Upload:
@@ -160,6 +220,9 @@ class Upload:
         return self.rng.choice((4096, 65536, 300_007, 1 << 20))
 
 
+# The status of each 5xx code `--allow-5xx` may name (to recognise a bodiless HEAD answer).
+CODE_STATUS = {"ERR_INTERNAL_SERVER_ERROR": 500, "ERR_SERVER_SHUTTING_DOWN": 503, "ERR_STORAGE_FULL": 507}
+
 PACE_BYTES = 32 * 1024
 PACE_SECONDS = 0.01
 
@@ -175,14 +238,16 @@ def paced(body):
 class Client:
     """One HTTP/1.1 connection per request, so a kill never poisons a pool."""
 
-    def __init__(self, port, stop):
+    def __init__(self, port, stop, observe=None):
         self.port = port
         self.stop = stop
+        self.observe = observe  # called with (method, seconds) after every request
 
     def request(self, method, path, headers=None, body=b""):
         """Sends one request; returns (status, headers) or None if the server is down."""
         headers = {"Tus-Resumable": "1.0.0", "Content-Length": str(len(body)), **(headers or {})}
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        started = time.monotonic()
         try:
             connection.request(method, path, body=paced(body), headers=headers)
             response = connection.getresponse()
@@ -192,9 +257,14 @@ class Client:
             return None
         finally:
             connection.close()
+            if self.observe is not None:
+                self.observe(method, time.monotonic() - started)
 
     def interrupted_patch(self, path, offset, declared, sent):
-        """Announces `declared` bytes, sends only `sent`, and hangs up."""
+        """Announces `declared` bytes, sends only `sent`, and hangs up its
+        sending side; then waits (at most 5 s) until the server answered or
+        closed the connection, so this request cannot reach the server after
+        the next one (where it would interrupt it)."""
         head = (
             f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nTus-Resumable: 1.0.0\r\n"
             f"Upload-Offset: {offset}\r\nContent-Type: {OOS}\r\nContent-Length: {declared}\r\n\r\n"
@@ -202,6 +272,10 @@ class Client:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
                 sock.sendall(head + sent)
+                sock.shutdown(socket.SHUT_WR)
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and sock.recv(4096):
+                    pass
         except OSError:
             pass
 
@@ -214,6 +288,18 @@ class Harness:
         self.stop = threading.Event()
         self.kills_over = threading.Event()
         self.deadline = time.monotonic() + args.timeout
+        self.behind_balancer = False
+        self.allowed_5xx = {}  # "status CODE" -> how often an allowed 5xx was answered
+        self.slowest = (0.0, None)  # the longest request (seconds, method)
+
+    def observe(self, method, seconds):
+        """Records a request's duration; with --max-request-seconds, a longer one is a failure (a hang)."""
+        with self.lock:
+            if seconds > self.slowest[0]:
+                self.slowest = (seconds, method)
+        limit = self.args.max_request_seconds
+        if limit and seconds > limit:
+            self.fail(f"a {method} took {seconds:.1f}s, over --max-request-seconds {limit}")
 
     def fail(self, message, upload=None):
         """Records a broken guarantee; the upload it concerns is given up."""
@@ -236,9 +322,30 @@ class Harness:
         if self.check_offset(upload, offset, "a 2xx"):
             upload.acknowledged = max(upload.acknowledged, offset)
 
-    def check_status(self, upload, status, body, what):
+    def classify(self, upload, status, body, what):
+        """What a client does with an answer: "ok" (2xx), "retry" (ask HEAD
+        again: 409, 423, an allowed 5xx), "lost" (the balancer's own 5xx: the
+        instance died under the request) or "failed" (recorded)."""
+        if 200 <= status < 300:
+            return "ok"
+        if status in (409, 423):
+            upload.retries += 1
+            return "retry"
         if status >= 500:
-            self.fail(f"{upload.name()}: {what} answered {status}: {body[:200]!r}", upload)
+            code = body.split(b":", 1)[0].decode(errors="replace")
+            if not body and what.startswith("HEAD"):
+                # A HEAD answer has no body: go by the status of the allowed codes.
+                code = next((c for c in self.args.allow_5xx if CODE_STATUS.get(c) == status), code)
+            if self.behind_balancer and status in (502, 503, 504) and not code.startswith("ERR_"):
+                upload.lost += 1
+                return "lost"
+            if code in self.args.allow_5xx:
+                upload.retries += 1
+                with self.lock:
+                    self.allowed_5xx[f"{status} {code}"] = self.allowed_5xx.get(f"{status} {code}", 0) + 1
+                return "retry"
+        self.fail(f"{upload.name()}: {what} answered {status}: {body[:200]!r}", upload)
+        return "failed"
 
     def pause(self):
         time.sleep(0.02)
@@ -260,8 +367,10 @@ class Harness:
         if answer is None:
             return
         status, response_headers, payload = answer
-        self.check_status(upload, status, payload, "POST")
+        if self.classify(upload, status, payload, "POST") != "ok":
+            return
         if status != 201:
+            self.fail(f"{upload.name()}: POST answered {status}", upload)
             return
         location = response_headers.get("location", "")
         upload.path = urllib.parse.urlsplit(location).path
@@ -274,11 +383,10 @@ class Harness:
         if answer is None:
             return
         status, headers, payload = answer
-        self.check_status(upload, status, payload, "HEAD")
-        if upload.failed:
+        if self.classify(upload, status, payload, "HEAD") != "ok":
             return
-        if status != 200:
-            self.fail(f"{upload.name()}: HEAD answered {status}", upload)
+        if status != 200 or "upload-offset" not in headers:
+            self.fail(f"{upload.name()}: HEAD answered {status} without Upload-Offset", upload)
             return
         offset = int(headers["upload-offset"])
         if not self.check_offset(upload, offset, "HEAD"):
@@ -307,14 +415,13 @@ class Harness:
             upload.lost += 1
             return
         status, response_headers, payload = answer
-        self.check_status(upload, status, payload, "PATCH")
-        if status == 204:
+        verdict = self.classify(upload, status, payload, f"PATCH at {offset}")
+        if verdict == "ok" and status == 204:
             self.acknowledge(upload, int(response_headers["upload-offset"]))
-        elif status in (409, 423):
-            upload.retries += 1  # a stale offset or a lock still held: ask HEAD again
-            self.pause()
-        else:
+        elif verdict == "ok":
             self.fail(f"{upload.name()}: PATCH at {offset} answered {status}: {payload[:200]!r}", upload)
+        elif verdict == "retry":
+            self.pause()  # ask HEAD again, as clients do
 
     def concat_step(self, client, upload):
         """Partials first, then the final upload (while they are unfinished),
@@ -330,7 +437,8 @@ class Harness:
                 return
             upload.requests += 1
             status, headers, payload = answer
-            self.check_status(upload, status, payload, "POST final")
+            if self.classify(upload, status, payload, "POST final") != "ok":
+                return
             if status == 201:
                 upload.path = urllib.parse.urlsplit(headers.get("location", "")).path
             else:
@@ -349,7 +457,8 @@ class Harness:
         if answer is None:
             return
         status, headers, payload = answer
-        self.check_status(upload, status, payload, "HEAD final")
+        if self.classify(upload, status, payload, "HEAD final") != "ok":
+            return
         offset = headers.get("upload-offset")
         if status == 200 and offset == str(len(upload.data)):
             upload.done = True
@@ -365,7 +474,7 @@ class Harness:
     def work(self, worker, uploads):
         """Drives uploads one after another until the kills are over, then
         finishes the current one; every upload it started goes into `uploads`."""
-        client = Client(self.args.port, self.stop)
+        client = Client(self.args.port, self.stop, self.observe)
         upload_round = 0
         while not self.stop.is_set() and time.monotonic() < self.deadline:
             upload = Upload.plan(worker, upload_round, self.args.seed, self.args.max_size_mib << 20)
@@ -410,32 +519,51 @@ class Harness:
                 if on_disk != upload.sha256:
                     self.fail(f"{upload.name()}: the data file's sha256 differs")
 
-    def run(self):
+    def topology(self, directory, log_file):
+        """The server(s) the harness talks to: one process, or instances behind HAProxy."""
         args = self.args
-        log(f"seed {args.seed} (replay with TUS_CRASH_SEED={args.seed}); {args.cycles} kill cycles, "
-            f"{args.uploads} uploads of up to {args.max_size_mib} MiB")
+        if args.instances > 1:
+            if not cluster.have_haproxy():
+                raise Failure("--instances needs haproxy (apt-get install -y haproxy)")
+            self.behind_balancer = True
+            return Balanced(args.binary, args.instances, directory, args.server_args, log_file)
+        server = Server(args.binary, free_port(), directory, args.server_args, log_file)
+        return server
+
+    def run(self, disruptor=None, directory=None):
+        """Runs the workers while `disruptor.disrupt(plan)` is called
+        `--cycles` times (default: kill cycles of the topology), then checks
+        every upload. `directory` is the servers' `--dir` (default: a fresh
+        temporary one). Returns the exit code."""
+        args = self.args
+        log(f"seed {args.seed} (replay with TUS_CRASH_SEED={args.seed}); {args.cycles} disruption cycles, "
+            f"{args.uploads} uploads of up to {args.max_size_mib} MiB"
+            + (f", {args.instances} instances behind haproxy" if args.instances > 1 else ""))
         plan = random.Random(args.seed)
         per_worker = [[] for _ in range(args.uploads)]
         server_log = tempfile.NamedTemporaryFile(prefix=f"tus-crash-{args.seed}-", suffix=".log", delete=False)
-        with tempfile.TemporaryDirectory(prefix="tus-crash-") as directory, server_log:
-            args.port = free_port()
-            server = Server(args.binary, args.port, directory, args.server_args, server_log)
-            workers = [
-                threading.Thread(target=self.work, args=(i, per_worker[i]), daemon=True) for i in range(args.uploads)
-            ]
-            started = time.monotonic()
+        scratch = None if directory else tempfile.TemporaryDirectory(prefix="tus-crash-")
+        directory = directory or scratch.name
+        topology = None
+        started = time.monotonic()
+        with server_log:
             try:
-                server.start()
+                topology = self.topology(directory, server_log)
+                args.port = topology.port
+                disruptor = disruptor or topology
+                workers = [
+                    threading.Thread(target=self.work, args=(i, per_worker[i]), daemon=True)
+                    for i in range(args.uploads)
+                ]
+                topology.start()
                 for worker in workers:
                     worker.start()
                 for cycle in range(args.cycles):
                     if time.monotonic() > self.deadline:
-                        log(f"time is up after {cycle} kill cycles")
+                        log(f"time is up after {cycle} disruption cycles")
                         break
                     time.sleep(plan.uniform(0.05, args.max_kill_delay))
-                    server.kill()
-                    time.sleep(plan.uniform(0.0, 0.2))
-                    server.start()
+                    disruptor.disrupt(plan)
                 # The last start keeps running: every upload in flight must now finish.
                 self.kills_over.set()
                 for worker in workers:
@@ -447,7 +575,13 @@ class Harness:
                 self.fail(str(error))
             finally:
                 self.stop.set()
-                server.stop()
+                description = ""
+                if topology is not None:
+                    try:
+                        description = (disruptor or topology).describe()
+                    except (OSError, ValueError):
+                        description = "(no statistics)"
+                    topology.stop()
             elapsed = time.monotonic() - started
             uploads = [upload for uploads in per_worker for upload in uploads]
             total = len(uploads)
@@ -456,24 +590,29 @@ class Harness:
                 f"{sum(u.requests for u in uploads)} PATCH/POST requests, "
                 f"{sum(u.interrupted for u in requests)} cut off by the client, "
                 f"{sum(u.lost for u in requests)} cut off by a kill, "
-                f"{sum(u.retries for u in requests)} retried after 409/423, "
+                f"{sum(u.retries for u in requests)} retried after 409/423/allowed 5xx, "
                 f"{sum(1 for u in uploads if u.done)} done")
-            log(f"{server.starts} server starts ({server.starts - 1} kills) in {elapsed:.1f}s")
-            leftovers = sorted(n for n in os.listdir(directory) if not n.endswith((".bin", ".info")))
+            if self.allowed_5xx:
+                log(f"allowed 5xx answers: {self.allowed_5xx}")
+            log(f"slowest request: {self.slowest[1]} in {self.slowest[0]:.2f}s")
+            log(f"{description} in {elapsed:.1f}s")
+            leftovers = sorted(n for n in os.listdir(directory) if not n.endswith((".bin", ".info", ".lock")))
             if leftovers:
                 # Harmless: a stage file is reused or removed by the upload's next
                 # checksummed append or its termination; a sidecar temp file belongs
                 # to a creation that never completed.
                 log(f"{len(leftovers)} temporary file(s) left by kills: {', '.join(leftovers[:3])}...")
+        if scratch is not None:
+            scratch.cleanup()
         if self.failures:
             log(f"{len(self.failures)} failure(s) with seed {args.seed}; server log kept at {server_log.name}")
             return 1
         os.unlink(server_log.name)
-        log(f"all {total} uploads complete with the right sha256 after {server.starts - 1} kills")
+        log(f"all {total} uploads complete with the right sha256")
         return 0
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", dest="binary", default=os.environ.get("TUS_SERVER_BIN", "target/debug/tus-axum"))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("TUS_CRASH_SEED", random.randrange(1 << 32))))
@@ -482,9 +621,19 @@ def main():
     parser.add_argument("--max-size-mib", type=int, default=2, help="largest upload, in MiB")
     parser.add_argument("--max-kill-delay", type=float, default=1.0, help="longest run between kills, seconds")
     parser.add_argument("--timeout", type=float, default=150.0, help="overall time limit, seconds")
-    args = parser.parse_args()
+    parser.add_argument("--instances", type=int, default=1, help="server instances (more than 1: behind haproxy)")
+    parser.add_argument("--allow-5xx", default="", help="comma-separated ERR_ codes whose 5xx is retried, not a failure")
+    parser.add_argument("--max-request-seconds", type=float, default=0.0,
+                        help="a request taking longer is a failure (a hang); 0: no limit")
+    args = parser.parse_args(argv)
     args.server_args = shlex.split(os.environ.get("TUS_SERVER_ARGS", ""))
     args.disk_check = os.environ.get("TUS_CRASH_DISK_CHECK", "1") != "0"
+    args.allow_5xx = {code for code in args.allow_5xx.split(",") if code}
+    return args
+
+
+def main():
+    args = parse_args()
     # Turn SIGTERM (a CI timeout) into an exception, so the server is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not os.access(args.binary, os.X_OK):

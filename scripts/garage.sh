@@ -4,6 +4,8 @@
 #   scripts/garage.sh start DIR   writes DIR/garage.toml, starts the server, creates the test key
 #                                 and bucket, and prints `export NAME=VALUE` lines for the tests
 #   scripts/garage.sh stop DIR    stops the server started in DIR (by its pid file)
+#   scripts/garage.sh resume DIR  starts the server of DIR again, over its data (after `stop`:
+#                                 the same addresses, key and bucket; an outage in fault tests)
 #
 # Environment (defaults in brackets):
 #   GARAGE_BIN          the garage binary [garage on PATH, else ~/.cargo/bin/garage]
@@ -13,7 +15,7 @@
 #   TUS_S3_BUCKET       bucket to create [tus-test]
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|resume DIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 cmd=$1 dir=$2
 
@@ -26,6 +28,32 @@ stop() {
         kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"
+}
+
+# Starts the server of $dir/garage.toml and waits until it answers.
+serve() {
+    local g=("$1" -c "$dir/garage.toml")
+    nohup "${g[@]}" server >> "$dir/server.log" 2>&1 &
+    echo $! > "$dir/garage.pid"
+    local i up=
+    for i in $(seq 1 150); do
+        if "${g[@]}" status >/dev/null 2>&1; then up=1; break; fi
+        kill -0 "$(cat "$dir/garage.pid")" 2>/dev/null || break
+        sleep 0.2
+    done
+    if [[ -z $up ]]; then
+        echo "garage.sh: server did not come up; log:" >&2
+        tail -20 "$dir/server.log" >&2
+        stop
+        exit 1
+    fi
+}
+
+resume() {
+    local bin=${GARAGE_BIN:-$(command -v garage || echo "$HOME/.cargo/bin/garage")}
+    [[ -f $dir/garage.toml ]] || { echo "garage.sh: nothing to resume in $dir" >&2; exit 1; }
+    stop
+    serve "$bin"
 }
 
 start() {
@@ -61,20 +89,7 @@ api_bind_addr = "$admin"
 admin_token = "test-admin-token"
 TOML
     local g=("$bin" -c "$dir/garage.toml")
-    nohup "${g[@]}" server > "$dir/server.log" 2>&1 &
-    echo $! > "$dir/garage.pid"
-    local i up=
-    for i in $(seq 1 150); do
-        if "${g[@]}" status >/dev/null 2>&1; then up=1; break; fi
-        kill -0 "$(cat "$dir/garage.pid")" 2>/dev/null || break
-        sleep 0.2
-    done
-    if [[ -z $up ]]; then
-        echo "garage.sh: server did not come up; log:" >&2
-        tail -20 "$dir/server.log" >&2
-        stop
-        exit 1
-    fi
+    serve "$bin"
     local node
     node=$("${g[@]}" node id -q 2>/dev/null | cut -d@ -f1)
     "${g[@]}" layout assign -z dc1 -c 1G "$node" >/dev/null
@@ -102,5 +117,6 @@ TOML
 case $cmd in
     start) start ;;
     stop) stop ;;
+    resume) resume ;;
     *) usage ;;
 esac

@@ -27,7 +27,9 @@ for part in scripts/test.d/*.sh; do
         continue
     fi
     echo "== $(basename "$part")"
+    _part_started=$SECONDS
     # shellcheck source=/dev/null
     source "$part"
+    echo "== $(basename "$part") took $((SECONDS - _part_started)) s"
 done
 echo "== all test parts passed"

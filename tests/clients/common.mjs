@@ -89,8 +89,16 @@ export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
 // Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}]}.
 // `protocol` is tus-js-client's: 'tus-v1' (default) or 'ietf-draft-05'.
 export function runUpload({
-  file, size, chunkSize, endpoint = null, uploadUrl = null, abortAt = null, parallel = 1, protocol = 'tus-v1',
+  file,
+  size,
+  chunkSize,
+  endpoint = null,
+  uploadUrl = null,
+  abortAt = null,
+  parallel = 1,
+  protocol = 'tus-v1',
   dataDuringCreation = false,
+  retryDelays = RETRY_DELAYS,
 }) {
   return new Promise((resolve, reject) => {
     const chunks = []
@@ -109,7 +117,7 @@ export function runUpload({
       // tus-js-client refuses uploadSize with parallelUploads (it takes the Buffer's length).
       uploadSize: parallel > 1 ? null : size,
       chunkSize,
-      retryDelays: RETRY_DELAYS,
+      retryDelays,
       metadata: metadataFor(file),
       onBeforeRequest(req) {
         const off = req.getHeader('Upload-Offset')

@@ -1,6 +1,7 @@
 """Upload FILE to a tus server with tuspy (TusClient + Uploader), CHUNK_SIZE bytes per PATCH.
 
     python tuspy_upload.py ENDPOINT FILE CHUNK_SIZE [--upload-url URL] [--timeout SECONDS]
+                           [--retries N] [--retry-delay SECONDS]
 
 --upload-url URL  resume that existing upload (tuspy HEADs it for the offset) instead of
                   creating one; the first PATCH must then start at the server's offset.
@@ -26,6 +27,8 @@ def main() -> int:
     ap.add_argument("chunk_size", type=int)
     ap.add_argument("--upload-url", default=None)
     ap.add_argument("--timeout", type=int, default=120)
+    ap.add_argument("--retries", type=int, default=2, help="tuspy's retries per chunk")
+    ap.add_argument("--retry-delay", type=int, default=1, help="tuspy's retry_delay, seconds")
     args = ap.parse_args()
     if args.chunk_size <= 0:
         ap.error("CHUNK_SIZE must be positive")
@@ -42,9 +45,25 @@ def main() -> int:
         url=args.upload_url,  # None: create a new upload
         chunk_size=args.chunk_size,
         metadata={"filename": os.path.basename(args.file), "filetype": "application/octet-stream"},
-        retries=2,
-        retry_delay=1,
+        retries=args.retries,
+        retry_delay=args.retry_delay,
     )
+    if args.upload_url is None:
+        # tuspy does not retry the creation POST; an app would (a balancer may
+        # answer 502 when an instance dies under it).
+        from tusclient.exceptions import TusCommunicationError
+        import time
+
+        for attempt in range(args.retries + 1):
+            try:
+                uploader.set_url(uploader.create_url())
+                uploader.offset = 0
+                break
+            except TusCommunicationError as error:
+                if attempt == args.retries:
+                    raise
+                print(f"creation failed ({error}); retrying", file=sys.stderr)
+                time.sleep(args.retry_delay)
     start = uploader.offset
     if args.upload_url is not None:
         print(f"resuming {args.upload_url} at offset {start}", file=sys.stderr)

@@ -31,11 +31,24 @@
 //! ```
 //!
 //! Pub/sub delivers at most once, so a waiter publishes again on every poll
-//! until it gets the lock. If a holder cannot renew (Redis unreachable, or it
-//! stalled past the ttl), it is asked to release, since another instance may
-//! lock the upload after the ttl; the store's atomic append at an offset stays
-//! the fence against a late writer (it gets a mismatched-offset error instead
-//! of corrupting the upload).
+//! until it gets the lock.
+//!
+//! **Leases are short** ([`DEFAULT_TTL`], 3 s, renewed every second), so the
+//! lock of an instance that died mid-PATCH is free again within the ttl and
+//! the client's retry goes on through another instance within a few seconds.
+//!
+//! **It fails closed.** Every Redis command has a response timeout
+//! ([`DEFAULT_RESPONSE_TIMEOUT`]); a lock that cannot be taken because Redis
+//! is unreachable is an error (the handler answers `423` with
+//! `ERR_LOCK_UNAVAILABLE`, which tus clients retry). A holder is asked to
+//! release at once when a renewal fails or finds the lock gone, and every
+//! local holder is asked when the pub/sub connection drops (a restarted,
+//! empty Redis would otherwise let another instance lock an upload being
+//! written here). The store's atomic append at an offset stays the last
+//! fence against a late writer (it gets a mismatched-offset error instead
+//! of corrupting the upload). The connection is re-established in the
+//! background (redis' `ConnectionManager`), so the locker works again as soon
+//! as Redis is back.
 //!
 //! Uses Tokio (the Redis client, the renewal task, the poll timer): use it
 //! inside a Tokio runtime.
@@ -46,14 +59,18 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt as _, StreamExt as _};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 use tus_core::lock::{LockError, LockGuard, Locker};
 use tus_core::upload::UploadId;
 
-/// Default [`RedisLocker::ttl`].
-pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+/// Default [`RedisLocker::ttl`]: how long the lock of a dead holder blocks
+/// its upload.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3);
+/// How long a Redis command may take before it counts as failed (default of
+/// [`RedisLocker::connect`]).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default [`RedisLocker::poll_interval`].
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -82,9 +99,9 @@ fn locked(holders: &Holders) -> MutexGuard<'_, HashMap<String, (String, oneshot:
 }
 
 /// A [`Locker`] shared by every server using the same Redis (see the crate docs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisLocker {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     holders: Holders,
     prefix: String,
     ttl: Duration,
@@ -102,12 +119,29 @@ impl Drop for Listener {
     }
 }
 
+impl std::fmt::Debug for RedisLocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLocker")
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .field("poll", &self.poll)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RedisLocker {
     /// Connects to Redis at `url` (`redis://host:port/db`) and subscribes to
-    /// release requests. Keys and channels start with `tus:`.
+    /// release requests. Keys and channels start with `tus:`. Commands time
+    /// out after [`DEFAULT_RESPONSE_TIMEOUT`]; a lost connection is
+    /// re-established in the background.
     pub async fn connect(url: &str) -> Result<Self, RedisLockError> {
         let client = redis::Client::open(url)?;
-        let conn = client.get_multiplexed_async_connection().await?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(DEFAULT_RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(DEFAULT_RESPONSE_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = client.get_connection_manager_with_config(config).await?;
         let prefix = "tus:".to_owned();
         let holders = Holders::default();
         let mut pubsub = client.get_async_pubsub().await?;
@@ -125,6 +159,7 @@ impl RedisLocker {
 
     /// How long a lock outlives a holder that stopped renewing it, e.g.
     /// because its process died (default [`DEFAULT_TTL`]; at least 300 ms).
+    /// Holders renew every ttl/3.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl.max(Duration::from_millis(300));
         self
@@ -137,9 +172,25 @@ impl RedisLocker {
     }
 }
 
+/// Asks every local holder to release (the locker can no longer tell them
+/// when another instance wants their lock).
+fn release_all(holders: &Holders, why: &str) {
+    let released: Vec<_> = locked(holders).drain().collect();
+    if !released.is_empty() {
+        tracing::warn!(
+            count = released.len(),
+            why,
+            "asking every upload lock holder to release"
+        );
+    }
+    for (_, (_, trigger)) in released {
+        let _ = trigger.send(());
+    }
+}
+
 /// Completes local holders' release requests for every message on
-/// `{prefix}release:{id}`, resubscribing after a lost connection. Runs until
-/// aborted.
+/// `{prefix}release:{id}`, resubscribing after a lost connection (and asking
+/// every local holder to release then: fail closed). Runs until aborted.
 async fn listen(client: redis::Client, pubsub: redis::aio::PubSub, prefix: String, holders: Holders) {
     let channel_prefix = format!("{prefix}release:");
     let mut pubsub = Some(pubsub);
@@ -160,8 +211,9 @@ async fn listen(client: redis::Client, pubsub: redis::aio::PubSub, prefix: Strin
                 }
             }
             tracing::warn!("redis pub/sub connection lost; release requests are not received until it is back");
+            release_all(&holders, "redis pub/sub connection lost");
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         match client.get_async_pubsub().await {
             Ok(mut fresh) => match fresh.psubscribe(format!("{channel_prefix}*")).await {
                 Ok(()) => pubsub = Some(fresh),
@@ -237,11 +289,12 @@ impl Locker for RedisLocker {
 }
 
 /// Extends the lock every ttl/3 while it is ours; if it is not (expired and
-/// taken, or Redis unreachable past the ttl), asks the local holder to stop.
-/// Stops without a word once the locker itself is gone (`alive`), as a
-/// crashed process would.
+/// taken), or a renewal fails (Redis unreachable or too slow), asks the local
+/// holder to stop at once: fail closed, well before the ttl lets another
+/// instance in. Stops without a word once the locker itself is gone
+/// (`alive`), as a crashed process would.
 async fn renew(
-    mut conn: MultiplexedConnection,
+    mut conn: ConnectionManager,
     key: String,
     token: String,
     ttl: Duration,
@@ -250,7 +303,6 @@ async fn renew(
     alive: Weak<Listener>,
 ) {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-    let mut last_renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(ttl / 3).await;
         if alive.strong_count() == 0 {
@@ -265,18 +317,17 @@ async fn renew(
             .query_async(&mut conn)
             .await;
         match renewed {
-            Ok(1) => last_renewed = tokio::time::Instant::now(),
-            Ok(_) => break,
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(%key, "upload lock lost (expired and taken); asking its holder to stop");
+                break;
+            }
             Err(error) => {
-                tracing::warn!(%error, %key, "could not renew an upload lock");
-                if last_renewed.elapsed() < ttl {
-                    continue;
-                }
+                tracing::warn!(%error, %key, "could not renew an upload lock; asking its holder to stop");
                 break;
             }
         }
     }
-    tracing::warn!(%key, "upload lock lost; asking its holder to stop");
     let mut local = locked(&holders);
     if local.get(&id).is_some_and(|(held, _)| *held == token)
         && let Some((_, trigger)) = local.remove(&id)
@@ -287,7 +338,7 @@ async fn renew(
 
 /// A held lock: on drop, stops renewing and deletes the key if still ours.
 struct Held {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     holders: Holders,
     id: String,
     key: String,

@@ -12,11 +12,12 @@ use super::location::LocationStyle;
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default [`Config::body_idle_timeout`].
 pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default [`Config::min_body_rate`]: 1 KiB per 20 s, far below any real
-/// client, far above a body trickled to hold a connection.
+/// Default [`Config::min_body_rate`]: 1 KiB a second averaged over 30 s,
+/// below any real client (a weak mobile link does tens of KiB a second),
+/// far above a body trickled to hold a connection.
 pub const DEFAULT_MIN_BODY_RATE: MinBodyRate = MinBodyRate {
-    bytes: 1024,
-    per: Duration::from_secs(20),
+    bytes: 30 * 1024,
+    per: Duration::from_secs(30),
 };
 
 /// The slowest a request body may arrive: at least `bytes` in every

@@ -31,7 +31,6 @@ use futures::future::BoxFuture;
 use futures::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 pub use tus_core::lock::{LockError, LockGuard, Locker, ReleaseRequested};
 use tus_core::server::TusError;
-use tus_core::store::StoreError;
 use tus_core::upload::UploadId;
 
 use super::timer::Timer;
@@ -217,8 +216,11 @@ impl std::fmt::Debug for Locks {
 fn lock_error(error: LockError) -> TusError {
     match error {
         LockError::Busy => TusError::Locked,
-        LockError::Backend(source) => TusError::from(StoreError::Unavailable(source)),
-        other => TusError::from(StoreError::Unavailable(Box::new(other))),
+        LockError::Backend(source) => {
+            tracing::error!(error = %source, "the locker failed; refusing the request (fail closed)");
+            TusError::LockUnavailable(source)
+        }
+        other => TusError::LockUnavailable(Box::new(other)),
     }
 }
 

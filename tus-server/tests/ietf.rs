@@ -204,7 +204,7 @@ async fn a_draft_request_steals_a_tus_patch_in_flight() {
         .await
         .expect("the tus PATCH ends")
         .expect("join");
-    assert_eq!(stolen.status(), StatusCode::BAD_REQUEST, "ERR_UPLOAD_INTERRUPTED");
+    assert_eq!(stolen.status(), StatusCode::CONFLICT, "ERR_UPLOAD_INTERRUPTED");
     drop(feed);
 }
 

@@ -123,7 +123,7 @@ fn a_head_stops_a_streaming_patch_and_reports_the_true_offset() {
         let head = head.now_or_never().expect("HEAD proceeds once the lock is released");
         assert_eq!(head.status(), StatusCode::OK);
         assert_eq!(offset(&head), "10", "HEAD sees every byte the PATCH received");
-        assert_eq!(patch.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(patch.status(), StatusCode::CONFLICT);
         assert!(body_text(patch).await.starts_with("ERR_UPLOAD_INTERRUPTED"));
         // The interrupted PATCH's client never sees its body read again.
         assert!(chunks.unbounded_send(Ok(Bytes::from_static(b"x"))).is_err());
@@ -148,7 +148,7 @@ fn a_new_patch_takes_over_from_the_streaming_one() {
         );
         let first = first.now_or_never().expect("the first PATCH stops once asked");
         let second = second.now_or_never().expect("the second PATCH proceeds");
-        assert_eq!(first.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(first.status(), StatusCode::CONFLICT);
         assert_eq!(second.status(), StatusCode::NO_CONTENT);
         assert_eq!(offset(&second), "20");
         assert_eq!(offset(&head(&handler, &path).await), "20");

@@ -12,6 +12,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 use bytes::Bytes;
 use tus_core::store::{BoxError, StoreError};
 
+use crate::S3Timeouts;
 use crate::state::Keys;
 
 /// The tag on the info object and incomplete part of an unfinished upload,
@@ -112,6 +113,8 @@ pub(crate) struct Bucket {
     pub(crate) name: String,
     /// Whether objects are tagged for lifecycle rules ([`UNFINISHED_TAG`], [`COMPLETE_TAG`]).
     pub(crate) lifecycle_tags: bool,
+    /// Per-call timeouts of the transfers (the client's own cover the rest).
+    pub(crate) timeouts: S3Timeouts,
 }
 
 fn time(value: Option<&DateTime>) -> Option<SystemTime> {
@@ -124,6 +127,7 @@ fn len(value: Option<i64>) -> u64 {
 
 impl Bucket {
     pub(crate) async fn put(&self, key: &str, body: Bytes, metadata: &[(&str, String)]) -> Result<(), S3Error> {
+        let size = body.len() as u64;
         let mut request = self
             .client
             .put_object()
@@ -136,7 +140,12 @@ impl Bucket {
         if self.lifecycle_tags {
             request = request.tagging(UNFINISHED_TAG);
         }
-        request.send().await.map_err(|e| classify("PutObject", e))?;
+        request
+            .customize()
+            .config_override(self.timeouts.transfer_override(size))
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", e))?;
         Ok(())
     }
 
@@ -248,6 +257,8 @@ impl Bucket {
             .upload_id(upload)
             .part_number(number)
             .body(ByteStream::from(body))
+            .customize()
+            .config_override(self.timeouts.transfer_override(size))
             .send()
             .await
             .map_err(|e| classify("UploadPart", e))?;
@@ -278,6 +289,8 @@ impl Bucket {
             .part_number(number)
             .copy_source(format!("{}/{}", self.name, source))
             .copy_source_range(format!("bytes={start}-{}", end - 1))
+            .customize()
+            .config_override(self.timeouts.transfer_override(end - start))
             .send()
             .await
             .map_err(|e| classify("UploadPartCopy", e))?;
@@ -339,6 +352,11 @@ impl Bucket {
             .key(key)
             .upload_id(upload)
             .multipart_upload(completed)
+            .customize()
+            .config_override(
+                self.timeouts
+                    .transfer_override(parts.iter().map(|part| part.size).sum()),
+            )
             .send()
             .await
             .map_err(|e| classify("CompleteMultipartUpload", e))?;

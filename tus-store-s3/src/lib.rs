@@ -88,6 +88,7 @@ mod read;
 mod record;
 mod state;
 mod store;
+mod timeouts;
 mod writer;
 
 pub use budget::BufferStats;
@@ -97,6 +98,7 @@ pub use plan::{
     part_count, part_size,
 };
 pub use store::{S3Store, S3StoreBuilder};
+pub use timeouts::S3Timeouts;
 
 /// The examples in README.md, compiled as doctests.
 #[cfg(doctest)]

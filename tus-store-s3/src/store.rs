@@ -23,7 +23,7 @@ use crate::plan::{self, DEFAULT_PART_SIZE, PartSizeError};
 use crate::record::Record;
 use crate::state::{self, Keys, PARTS_KEY, Progress, State, UPDATED_KEY};
 use crate::writer::S3Writer;
-use crate::{concat, read};
+use crate::{S3Timeouts, concat, read};
 
 /// Part uploads in flight per append, by default.
 const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
@@ -60,6 +60,7 @@ pub struct S3StoreBuilder {
     parts_in_flight: usize,
     max_buffered_parts: usize,
     lifecycle_tags: bool,
+    timeouts: S3Timeouts,
 }
 
 impl S3StoreBuilder {
@@ -104,6 +105,15 @@ impl S3StoreBuilder {
         self
     }
 
+    /// How long the transfers (part uploads, copies, completion) may take
+    /// (default [`S3Timeouts::default`]); the client's own timeouts cover
+    /// the other calls ([`S3Options::client`](crate::S3Options::client) sets both).
+    #[must_use]
+    pub fn timeouts(mut self, timeouts: S3Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// The store.
     pub fn build(self) -> S3Store {
         S3Store {
@@ -112,6 +122,7 @@ impl S3StoreBuilder {
                     client: self.client,
                     name: self.bucket,
                     lifecycle_tags: self.lifecycle_tags,
+                    timeouts: self.timeouts,
                 },
                 prefix: self.prefix,
                 part_size: self.part_size,
@@ -134,6 +145,7 @@ impl S3Store {
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
             max_buffered_parts: DEFAULT_MAX_BUFFERED_PARTS,
             lifecycle_tags: false,
+            timeouts: S3Timeouts::default(),
         }
     }
 

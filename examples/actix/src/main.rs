@@ -36,6 +36,15 @@
 //!
 //! actix-web 4 drops HTTP/1.1 trailers, so `checksum-trailer` is not
 //! offered (such requests would get `ERR_MISSING_CHECKSUM_TRAILER`).
+//!
+//! Connection limits: actix-server's connection limit is per worker, so each
+//! of the W workers gets `--max-connections / W` and all of them together
+//! hold at most `--max-connections`. Unlike tus-axum, it cannot close an
+//! idle connection to make room: at the limit new connections wait in the
+//! kernel's backlog until one closes (idle ones after
+//! `--header-read-timeout`). `--max-header-bytes` is counted the same way as
+//! in tus-axum, up to actix-web's own 128 KiB, past which it closes the
+//! connection.
 
 mod adapter;
 
@@ -45,18 +54,20 @@ use std::time::{Duration, Instant};
 use actix_http::HttpService;
 use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::{AppConfig, Service as _};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, web};
 use adapter::TusActix;
 use futures::FutureExt as _;
 use tracing::Instrument as _;
 use tus_core::headers::Extension;
+use tus_example_common::limits::{check_head_size, per_worker_connections};
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, User, demo};
 use tus_server::TusHandler;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tus_example_common::init_tracing();
     let args = Args::parse_as("tus-actix");
+    tus_example_common::init_tracing_limited(args.limits.log_rate_limit);
     actix_web::rt::System::new().block_on(run(args))
 }
 
@@ -78,8 +89,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = std::net::TcpListener::bind(args.listen)?;
     let addr = listener.local_addr()?;
     let request_timeout = Duration::from_secs(args.header_read_timeout);
+    let max_header_bytes = args.max_header_bytes;
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let (workers, per_worker) = per_worker_connections(args.max_connections, cores);
     let server = actix_server::Server::build()
-        .max_concurrent_connections(args.max_connections)
+        // The connection limit is per worker: share the total between them.
+        .workers(workers)
+        .max_concurrent_connections(per_worker)
         .shutdown_timeout(args.shutdown_timeout)
         // Signals are handled below, so bodies in flight are stopped first.
         .disable_signals()
@@ -124,6 +140,24 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         }
                         result
                     })
+                })
+                .wrap_fn(move |request, service| {
+                    // The request head as sent, against --max-header-bytes (as tus-axum counts it).
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+                    let target = request.uri().path_and_query().map(|target| target.as_str());
+                    if let Some(refusal) = check_head_size(max_header_bytes, request.method().as_str(), target, headers)
+                    {
+                        let response = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                            .content_type("text/plain; charset=utf-8")
+                            .body(refusal);
+                        return futures::future::Either::Left(futures::future::ready(Ok(
+                            request.into_response(response)
+                        )));
+                    }
+                    futures::future::Either::Right(service.call(request))
                 })
                 .wrap_fn(|mut request, service| {
                     // The request id: the client's (if plain and short) or a

@@ -8,7 +8,7 @@
 //!          [--trust-forwarded | --public-url URL | --relative-location]
 //!          [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
-//!          [--max-connections N] [--shutdown-timeout SECS]
+//!          [--max-connections N] [--shutdown-timeout SECS] [--log-rate-limit N]
 //!          [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //!          [--demo] [--cors-origin ORIGIN]... [--cors-allow-header NAME]...
 //!          [--cors-expose-header NAME]... [--cors-credentials]
@@ -48,16 +48,18 @@ use axum::routing::get;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{StatusCode, Uri};
 use tracing::Instrument as _;
+use tus_example_common::limits::check_head_size;
 use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, Tokens, User, demo};
 use tus_server::TusHandler;
 
 mod interim;
 mod serve;
+mod slots;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tus_example_common::init_tracing();
     let args = Args::parse_as("tus-axum");
+    tus_example_common::init_tracing_limited(args.limits.log_rate_limit);
     let tokens = Arc::new(args.tokens()?);
     let handler = tus_example_common::build_handler(&args, &[]).await?;
     let stop_handler = handler.clone();
@@ -75,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = app
         .layer(middleware::from_fn_with_state(tokens, authenticate))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(args.max_header_bytes, limit_head))
         .layer(middleware::from_fn(with_request_id));
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -106,6 +109,22 @@ async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, n
         .and_then(|value| tokens.user(value.as_bytes()));
     if let Some(user) = user {
         request.extensions_mut().insert::<User>(user);
+    }
+    next.run(request).await
+}
+
+/// Answers `431` to a request whose head (request line and header lines,
+/// counted as sent) is larger than `--max-header-bytes`. hyper's own limit
+/// is on its read buffer, which one large write can pass.
+async fn limit_head(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let target = request.uri().path_and_query().map(|target| target.as_str());
+    if let Some(refusal) = check_head_size(limit, request.method().as_str(), target, headers) {
+        let content_type = [(CONTENT_TYPE, "text/plain; charset=utf-8")];
+        return (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, content_type, refusal).into_response();
     }
     next.run(request).await
 }

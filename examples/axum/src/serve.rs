@@ -4,8 +4,8 @@
 //! | limit | where | default (flag) |
 //! |---|---|---|
 //! | time to send a request header | hyper `header_read_timeout`: the connection is closed | 10 s (`--header-read-timeout`) |
-//! | size of a request header | hyper `max_buf_size`: `431` | 64 KiB (`--max-header-bytes`, at least 8 KiB) |
-//! | connections served at once | this accept loop: more wait in the kernel's backlog | 1024 (`--max-connections`) |
+//! | size of a request head | counted exactly by [`limit_head`](crate::limit_head) (`431`); hyper's `max_buf_size` (the same, at least 8 KiB) bounds its buffer | 64 KiB (`--max-header-bytes`) |
+//! | connections open at once | this accept loop: at the limit the least recently active idle connection (no request in flight) is closed to make room ([`slots`](crate::slots)); if none is idle, new ones wait in the kernel's backlog | 1024 (`--max-connections`) |
 //! | shutdown | stop accepting, let each connection finish its request, then exit | 10 s (`--shutdown-timeout`) |
 //!
 //! Each connection's socket and service are wrapped so the handler can send
@@ -21,12 +21,16 @@ use std::pin::pin;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use futures::FutureExt as _;
+use http_body_util::BodyExt as _;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tower_service::Service as _;
+
+use crate::slots::{Slot, Slots};
 
 use super::interim;
 
@@ -64,9 +68,15 @@ pub(crate) async fn serve(
     let (close, closing) = futures::channel::oneshot::channel::<()>();
     let closing = closing.map(|_| ()).shared();
     let mut connections = JoinSet::new();
+    let slots = Slots::new();
     let mut stop = pin!(stop);
     loop {
         if connections.len() >= limits.max_connections.max(1) {
+            // Full: make room by closing the least recently active idle
+            // connection (it ends at once), else wait for one to end.
+            if slots.close_least_recently_active_idle() {
+                tracing::debug!("at the connection limit: closing the least recently active idle connection");
+            }
             tokio::select! {
                 () = &mut stop => break,
                 _ = connections.join_next() => continue,
@@ -85,8 +95,10 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                let open = slots.open();
+                let service = tracked(app.clone(), open.slot.clone());
                 // The wrappers let the handler send a 104 before the final response (see `interim`).
-                let (io, service) = interim::wrap(stream, TowerToHyperService::new(app.clone()));
+                let (io, service) = interim::wrap(stream, service);
                 let connection = builder.serve_connection(TokioIo::new(io), service);
                 let closing = closing.clone();
                 connections.spawn(async move {
@@ -101,7 +113,16 @@ pub(crate) async fn serve(
                             connection.as_mut().graceful_shutdown();
                             let _ = connection.await;
                         }
+                        () = open.slot.close_requested() => {
+                            // Checked in this task, which also runs the
+                            // connection: no request can start in between.
+                            if !open.slot.is_idle() {
+                                connection.as_mut().graceful_shutdown();
+                                let _ = connection.await;
+                            }
+                        }
                     }
+                    drop(open);
                 });
             }
         }
@@ -120,4 +141,31 @@ pub(crate) async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// `app` as a hyper service that marks a request in flight on `slot` from
+/// the moment it arrives until its response body is dropped.
+fn tracked(
+    app: Router,
+    slot: std::sync::Arc<Slot>,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<Body>,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<http::Response<Body>, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let in_flight = slot.begin();
+        let mut app = app.clone();
+        async move {
+            let response = app.call(request.map(Body::new)).await?;
+            Ok(response.map(|body| {
+                Body::new(body.map_frame(move |frame| {
+                    // Held by the body, so released when the response is done.
+                    let _ = &in_flight;
+                    frame
+                }))
+            }))
+        }
+    })
 }

@@ -73,7 +73,7 @@ async fn a_head_interrupts_a_stalled_patch_and_reports_the_true_offset() {
     assert!(waited < Duration::from_secs(1), "the HEAD proceeded after {waited:?}");
 
     let response = read_response(&mut stalled, "ERR_UPLOAD_INTERRUPTED", Duration::from_secs(5)).await;
-    assert!(response.starts_with("HTTP/1.1 400"), "{response:?}");
+    assert!(response.starts_with("HTTP/1.1 409"), "{response:?}");
     assert!(response.contains("ERR_UPLOAD_INTERRUPTED"), "{response:?}");
 
     // The client resumes where the HEAD said.
@@ -133,7 +133,7 @@ async fn takeover_between_two_processes(flags: &[&str]) {
     assert!(waited < Duration::from_secs(2), "the takeover took {waited:?}");
 
     let response = read_response(&mut stalled, "ERR_UPLOAD_INTERRUPTED", Duration::from_secs(5)).await;
-    assert!(response.starts_with("HTTP/1.1 400"), "{response:?}");
+    assert!(response.starts_with("HTTP/1.1 409"), "{response:?}");
     assert_eq!(offset_of(&to_first, &path).await, "1000");
     assert_eq!(offset_of(&to_second, &path).await, "1000");
 }

@@ -13,6 +13,8 @@
 //! handler, `/metrics` and the demo page are mounted.
 
 mod auth;
+pub mod limits;
+pub mod log_limit;
 mod request_id;
 
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
 use clap::Parser;
+pub use limits::LimitArgs;
 pub use request_id::{REQUEST_ID, RequestId};
 use tus_core::headers::Extension;
 use tus_core::server::cors::{AllowedOrigins, Cors};
@@ -98,13 +101,19 @@ pub struct Args {
     /// connection is closed.
     #[arg(long, default_value_t = 10)]
     pub header_read_timeout: u64,
-    /// Largest request header, in bytes (at least 8192); larger ones get 431.
-    /// (tus-axum only: actix-web has its own fixed limit.)
+    /// Largest request head (request line and header lines), in bytes;
+    /// larger ones get 431. (tus-actix: at most 128 KiB, actix-web's own
+    /// limit, above which it closes the connection.)
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_header_bytes: usize,
-    /// Most connections served at once; more wait to be accepted.
+    /// Most connections open at once, in all. tus-axum: at the limit, the
+    /// least recently active idle connection is closed to make room for a
+    /// new one; tus-actix: more wait to be accepted.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Limits added against hostile clients.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Require `Authorization: Bearer TOKEN` to create uploads; the upload's
     /// metadata gets `user_id` = USER. Repeatable. Without it, anyone may upload.
     #[arg(long = "auth-token", value_name = "TOKEN=USER")]
@@ -238,13 +247,23 @@ fn parse_origin(origin: &str) -> Result<String, String> {
     }
 }
 
-/// Logs to stdout, filtered by `RUST_LOG` (default `info`).
+/// Logs to stdout, filtered by `RUST_LOG` (default `info`), at most
+/// [`log_limit::DEFAULT_LOG_LINES_PER_SECOND`] lines a second per call site.
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tus_core=info".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+    init_tracing_limited(log_limit::DEFAULT_LOG_LINES_PER_SECOND);
+}
+
+/// [`init_tracing`] with at most `lines_per_second` lines a second from
+/// each call site (`--log-rate-limit`; 0: no limit), see [`log_limit`].
+pub fn init_tracing_limited(lines_per_second: u32) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tus_core=info".into());
+    let output = tracing_subscriber::fmt::layer().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(output.with_filter(log_limit::LogRateLimit::new(lines_per_second)))
         .init();
 }
 
@@ -259,6 +278,7 @@ pub async fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::err
     options.path_style = args.s3_endpoint.is_some();
     let store = S3Store::builder(options.client().await, bucket)
         .prefix(&args.s3_prefix)
+        .timeouts(options.timeouts)
         .build();
     Ok(Arc::new(store))
 }
@@ -280,7 +300,8 @@ pub async fn build_handler(args: &Args, without: &[Extension]) -> Result<TusHand
         .cors(cors)
         .hooks(Arc::new(AppHooks::new(!tokens.is_empty())))
         .lock_timeout(Duration::from_secs(args.lock_timeout))
-        .body_idle_timeout(idle);
+        .body_idle_timeout(idle)
+        .min_body_rate(args.limits.min_body_rate());
     match args.locker {
         LockerKind::Memory => {}
         LockerKind::File => builder = builder.locker(Arc::new(FileLocker::new(&args.dir)?)),

@@ -118,8 +118,21 @@ pub enum TusError {
     BodyInterrupted,
     /// Another request for this upload arrived while this one was streaming
     /// its body: the bytes received so far were kept, the lock handed over.
+    ///
+    /// Answered `409 Conflict` (tusd answers 400): the offset moved on, and
+    /// every tus client answers a 409 with a HEAD and resumes, while
+    /// tus-js-client gives an upload up after a 400. The code stays tusd's.
     #[error("upload has been interrupted by another request for this upload resource")]
     InterruptedByRequest,
+    /// The upload's lock could not be taken because the locker's backend
+    /// (a lock server such as Redis) is unreachable: the request is refused
+    /// rather than risking two writers.
+    ///
+    /// Answered `423 Locked`, which every tus client retries without
+    /// dropping the upload (tus-js-client starts a new upload after a HEAD
+    /// answered 5xx, but retries a 423).
+    #[error("the upload's lock cannot be taken now (lock service unavailable); retry later")]
+    LockUnavailable(#[source] BoxError),
     /// The server is shutting down: the bytes received so far were kept.
     #[error("server is shutting down; resume the upload later")]
     ShuttingDown,
@@ -188,7 +201,6 @@ impl TusError {
             | Self::ConcatNotPartial(_)
             | Self::ConcatPartialUnfinished(_)
             | Self::BodyInterrupted
-            | Self::InterruptedByRequest
             | Self::TooManyPartials { .. }
             | Self::PartialRepeated { .. } => StatusCode::BAD_REQUEST,
             Self::ShuttingDown | Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -198,11 +210,13 @@ impl TusError {
             Self::Gone => StatusCode::GONE,
             Self::InvalidContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MaxSizeExceeded { .. } | Self::UploadSizeExceeded => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MismatchedOffset { .. } | Self::UploadNotComplete => StatusCode::CONFLICT,
+            Self::MismatchedOffset { .. } | Self::UploadNotComplete | Self::InterruptedByRequest => {
+                StatusCode::CONFLICT
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ExtensionNotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::ModifyFinal | Self::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Self::Locked => StatusCode::LOCKED,
+            Self::Locked | Self::LockUnavailable(_) => StatusCode::LOCKED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Storage(_) | Self::IdGeneration(_) | Self::BodyIdleTimeout | Self::BodyTooSlow => {
@@ -238,6 +252,7 @@ impl TusError {
             Self::ExtensionNotSupported(_) => "ERR_EXTENSION_NOT_SUPPORTED",
             Self::ModifyFinal => "ERR_MODIFY_FINAL",
             Self::Locked => "ERR_UPLOAD_LOCKED",
+            Self::LockUnavailable(_) => "ERR_LOCK_UNAVAILABLE",
             Self::UploadNotComplete => "ERR_UPLOAD_NOT_COMPLETE",
             Self::RangeNotSatisfiable { .. } => "ERR_RANGE_NOT_SATISFIABLE",
             Self::MethodNotAllowed => "ERR_METHOD_NOT_ALLOWED",
@@ -276,7 +291,11 @@ impl TusError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Locked | Self::ShuttingDown | Self::StorageFull(_) | Self::StorageUnavailable(_)
+            Self::Locked
+                | Self::LockUnavailable(_)
+                | Self::ShuttingDown
+                | Self::StorageFull(_)
+                | Self::StorageUnavailable(_)
         )
     }
 }
@@ -293,9 +312,32 @@ impl From<StoreError> for TusError {
             StoreError::AlreadyExists => Self::UploadExists,
             error @ StoreError::Full(_) => Self::StorageFull(error),
             error @ StoreError::Unavailable(_) => Self::StorageUnavailable(error),
+            // A backend that did not classify its error: a full disk or quota
+            // anywhere in the cause chain is still a full store.
+            other if storage_full(&other) => Self::StorageFull(other),
             other => Self::Storage(other),
         }
     }
+}
+
+/// Whether a full disk or quota (`StorageFull` or `QuotaExceeded`) is
+/// anywhere in `error`'s cause chain.
+fn storage_full(error: &StoreError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    // Bounded: error chains are short; a cycle cannot be built from owned sources.
+    for _ in 0..16 {
+        let Some(current) = cause else { return false };
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -334,5 +376,32 @@ mod tests {
             TusError::MaxSizeExceeded { max: 1 }.status(),
             StatusCode::PAYLOAD_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn a_stolen_request_is_409_and_a_lost_locker_423() {
+        let stolen = TusError::InterruptedByRequest;
+        assert_eq!(stolen.status(), StatusCode::CONFLICT);
+        assert_eq!(stolen.code(), "ERR_UPLOAD_INTERRUPTED", "tusd's code is kept");
+        let unavailable = TusError::LockUnavailable("connection refused".into());
+        assert_eq!(unavailable.status(), StatusCode::LOCKED);
+        assert_eq!(unavailable.code(), "ERR_LOCK_UNAVAILABLE");
+        assert!(unavailable.is_transient());
+        // A client that went away mid-body never reads its answer: tusd's 400 stays.
+        assert_eq!(TusError::BodyInterrupted.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_full_disk_is_507_wherever_the_backend_put_it() {
+        for kind in [std::io::ErrorKind::StorageFull, std::io::ErrorKind::QuotaExceeded] {
+            let classified = TusError::from(StoreError::io(std::io::Error::from(kind)));
+            let wrapped = TusError::from(StoreError::backend(std::io::Error::from(kind)));
+            for error in [classified, wrapped] {
+                assert_eq!(error.status(), StatusCode::INSUFFICIENT_STORAGE, "{kind:?}");
+                assert_eq!(error.code(), "ERR_STORAGE_FULL");
+            }
+        }
+        let other = TusError::from(StoreError::backend(std::io::Error::other("disk on fire")));
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -22,7 +22,7 @@ pub struct ConcatLimits {
 impl Default for ConcatLimits {
     fn default() -> Self {
         Self {
-            max_parts: 1000,
+            max_parts: 256,
             max_repeats: 4,
         }
     }
