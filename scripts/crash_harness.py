@@ -71,6 +71,10 @@ from testlib import free_port, wait_for_port  # noqa: E402
 
 BASE = "/files/"
 OOS = "application/offset+octet-stream"
+# How long a final whose partials are all complete may go unassembled: a kill
+# between a partial's last byte and the assembly is repaired by the next
+# server that reads the final (in the background) or by a restarted one.
+ASSEMBLY_REPAIR_SECONDS = 10
 
 
 def log(message):
@@ -187,6 +191,7 @@ class Upload:
         self.data = data
         self.sha256 = hashlib.sha256(data).hexdigest()
         self.parts = []  # the partial uploads of a "concat" upload
+        self.assembly_deadline = None  # see ASSEMBLY_REPAIR_SECONDS
         self.path = None
         self.acknowledged = 0  # highest offset the server confirmed in a 2xx
         self.done = False
@@ -423,6 +428,14 @@ class Harness:
         elif verdict == "retry":
             self.pause()  # ask HEAD again, as clients do
 
+    def assembly_pending(self, upload):
+        """Whether the final may still be assembled by a repair: allowed for
+        a bounded time after its partials were all seen complete."""
+        now = time.monotonic()
+        if upload.assembly_deadline is None:
+            upload.assembly_deadline = now + ASSEMBLY_REPAIR_SECONDS
+        return now < upload.assembly_deadline
+
     def concat_step(self, client, upload):
         """Partials first, then the final upload (while they are unfinished),
         then the partials' bytes; done when HEAD of the final shows it whole."""
@@ -462,6 +475,11 @@ class Harness:
         offset = headers.get("upload-offset")
         if status == 200 and offset == str(len(upload.data)):
             upload.done = True
+        elif status == 200 and offset is None and self.assembly_pending(upload):
+            # A kill between a partial's last byte and the assembly: the
+            # server that reads the final next assembles it in the background
+            # (or at its start after a kill). Ask again shortly.
+            self.pause()
         else:
             # Every partial is complete: the final must be assembled by now
             # (by the PATCH that completed the last one, or by the server's

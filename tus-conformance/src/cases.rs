@@ -689,6 +689,16 @@ where
     found.sort();
     found.dedup();
     assert_eq!(found, finals, "both finals are found after a restart");
+    concat.unwatch(&partial).await.expect("unwatch");
+    assert!(
+        concat.waiting_finals(&partial).await.expect("lookup").is_empty(),
+        "unwatch forgets every final"
+    );
+    concat.watch(&partial, &finals[0]).await.expect("watch again");
+    assert_eq!(
+        concat.waiting_finals(&partial).await.expect("lookup"),
+        [finals[0].clone()]
+    );
     if store.termination().is_some() {
         terminate(store, &partial).await.expect("terminate");
         let found = concat.waiting_finals(&partial).await.unwrap_or_default();

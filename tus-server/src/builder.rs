@@ -18,6 +18,7 @@ use super::interrupt::Shutdown;
 use super::lifecycle::Lifecycle;
 use super::location::LocationStyle;
 use super::lock::{Locker, Locks, MemoryLocker};
+use super::repair::Repairer;
 use super::shared::Shared;
 use super::timer::Timer;
 
@@ -200,6 +201,7 @@ impl TusHandlerBuilder {
             timer: self.timer,
             lifecycle,
             shutdown: Shutdown::default(),
+            repairer: Repairer::default(),
         })
     }
 }

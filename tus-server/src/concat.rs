@@ -93,11 +93,24 @@ pub(crate) async fn assemble_waiting(shared: &Shared, call: &Call<'_>, partial: 
             return;
         }
     };
+    let mut all_done = true;
     for final_id in finals {
         match assemble(shared, call, &final_id).await {
-            Ok(_) | Err(TusError::NotFound) => {}
-            Err(error) => tracing::warn!(%final_id, code = error.code(), %error, "could not assemble final upload"),
+            Ok(Some(_)) | Err(TusError::NotFound) => {}
+            Ok(None) => all_done = false,
+            Err(error) => {
+                all_done = false;
+                tracing::warn!(%final_id, code = error.code(), %error, "could not assemble final upload");
+            }
         }
+    }
+    // Every final that waited for this partial is assembled or gone: the
+    // record has served (a final created from now on re-checks itself).
+    if all_done
+        && let Ok(concat) = concatenation(shared)
+        && let Err(error) = concat.unwatch(partial).await
+    {
+        tracing::debug!(%partial, %error, "could not forget the finals of a partial upload");
     }
 }
 

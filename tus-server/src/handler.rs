@@ -43,9 +43,9 @@ impl std::fmt::Debug for TusHandler {
 
 impl TusHandler {
     pub(crate) fn new(shared: Shared) -> Self {
-        Self {
-            shared: Arc::new(shared),
-        }
+        let shared = Arc::new(shared);
+        shared.repairer.bind(Arc::downgrade(&shared));
+        Self { shared }
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -246,6 +246,7 @@ async fn head(shared: &Shared, call: &Call<'_>, id: &UploadId) -> Result<Reply, 
     let lock = shared.locks.acquire(id).await?;
     let info = shared.store.info(id).await?;
     drop(lock);
+    shared.repairer.request(&info);
     decide::head(&info, &shared.policy, call.now)
 }
 
@@ -277,6 +278,7 @@ async fn download(shared: &Shared, call: &Call<'_>, request: DownloadRequest) ->
         Some(info) => info,
         None => shared.store.info(&request.id).await?,
     };
+    shared.repairer.request(&info);
     decide::download(&info, request.range.as_ref())
 }
 

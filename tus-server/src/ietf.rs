@@ -319,6 +319,7 @@ async fn offset(shared: &Shared, call: &Call<'_>, version: InteropVersion, id: &
 async fn locked_info(shared: &Shared, id: &UploadId) -> Result<UploadInfo, TusError> {
     let lock = shared.locks.acquire(id).await?;
     let info = shared.store.info(id).await?;
+    shared.repairer.request(&info);
     drop(lock);
     Ok(info)
 }

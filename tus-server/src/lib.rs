@@ -57,6 +57,7 @@ mod lock;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod reaper;
+mod repair;
 mod service;
 mod shared;
 mod timer;

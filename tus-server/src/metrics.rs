@@ -314,6 +314,13 @@ impl Concatenate for MeteredStore {
             concat.waiting_finals(partial).await
         })
     }
+
+    fn unwatch<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let concat = self.store.concatenation().ok_or_else(missing)?;
+            concat.unwatch(partial).await
+        })
+    }
 }
 
 /// A writer whose commit is timed.

@@ -20,6 +20,7 @@ use super::ids::IdGenerator;
 use super::interrupt::Shutdown;
 use super::lifecycle::Lifecycle;
 use super::lock::Locks;
+use super::repair::Repairer;
 use super::timer::Timer;
 
 /// What every request reads: the store, the decisions' policy, and the
@@ -34,6 +35,7 @@ pub(crate) struct Shared {
     pub(crate) locks: Locks,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) shutdown: Shutdown,
+    pub(crate) repairer: Repairer,
 }
 
 /// One request being served: its head, its hook context and the time it

@@ -1,7 +1,8 @@
 //! Final uploads across server instances: the finals waiting for a partial
 //! are found in the store, so whichever instance completes the partial
-//! assembles them; HEAD and GET never assemble (no side effects, no finish
-//! hooks); the sweep assembles what a crash left behind.
+//! assembles them; HEAD and GET answer without assembling (no finish hook in
+//! the read), and a final a crash left unassembled is repaired in the
+//! background when read, or by the sweep.
 
 #![allow(missing_docs)]
 
@@ -140,34 +141,86 @@ fn the_instance_that_completes_the_last_partial_assembles_the_final() {
     });
 }
 
+/// Creates, behind the handler's back, a final of one complete partial that
+/// a crash left unassembled; returns its path.
+async fn crashed_final(store: &MemoryStore, handler: &TusHandler) -> String {
+    let part = create(handler, &[("upload-length", "2"), ("upload-concat", "partial")]).await;
+    assert_eq!(patch(handler, &part, "0", b"hi").await.status(), StatusCode::NO_CONTENT);
+    let part_id = UploadId::parse(part.trim_start_matches("/files/")).expect("id");
+    let final_id = UploadId::parse("crashed-final").expect("id");
+    store
+        .create(NewUpload {
+            id: final_id.clone(),
+            size: UploadSize::Known(2),
+            metadata: Default::default(),
+            kind: UploadKind::Final(vec![ConcatPart {
+                id: part_id,
+                reference: part.clone(),
+            }]),
+            created_at: SystemTime::now(),
+        })
+        .await
+        .expect("create");
+    format!("/files/{final_id}")
+}
+
+async fn finished_ids(events: tus_server::Events) -> Vec<String> {
+    events
+        .filter_map(|event| async move {
+            match event {
+                Event::Finished(info) => Some(info.id.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
+        .await
+}
+
 #[test]
-fn head_and_get_never_assemble_and_the_sweep_does() {
+fn a_read_answers_the_truth_and_repairs_the_final_in_the_background() {
     block_on(async {
         let store = MemoryStore::new();
         let handler = instance(&store);
         let events = handler.subscribe(64);
-        let part = create(&handler, &[("upload-length", "2"), ("upload-concat", "partial")]).await;
+        let path = crashed_final(&store, &handler).await;
+        let head = send(&handler, "HEAD", &path, &[], b"").await;
+        assert_eq!(header(&head, "upload-offset"), None, "the read itself changes nothing");
+        let mut offset = None;
+        for _ in 0..200 {
+            offset = header(&send(&handler, "HEAD", &path, &[], b"").await, "upload-offset");
+            if offset.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(offset.as_deref(), Some("2"), "repaired in the background");
+        assert_eq!(handler.assemble_ready_finals().await.expect("sweep"), 0, "nothing left");
+        drop(handler);
+        let finished = finished_ids(events).await;
         assert_eq!(
-            patch(&handler, &part, "0", b"hi").await.status(),
-            StatusCode::NO_CONTENT
+            finished.iter().filter(|id| **id == "crashed-final").count(),
+            1,
+            "finished once"
         );
-        let part_id = UploadId::parse(part.trim_start_matches("/files/")).expect("id");
-        // A final whose assembly a crash prevented: created, never assembled.
-        let final_id = UploadId::parse("crashed-final").expect("id");
-        store
-            .create(NewUpload {
-                id: final_id.clone(),
-                size: UploadSize::Known(2),
-                metadata: Default::default(),
-                kind: UploadKind::Final(vec![ConcatPart {
-                    id: part_id,
-                    reference: part.clone(),
-                }]),
-                created_at: SystemTime::now(),
-            })
-            .await
-            .expect("create");
-        let path = format!("/files/{final_id}");
+    });
+}
+
+#[test]
+fn without_a_runtime_to_spawn_on_the_sweep_repairs() {
+    // No Tokio runtime: a read cannot spawn a repair; the sweep does it.
+    struct Frozen;
+    impl tus_server::Timer for Frozen {
+        fn sleep(&self, _: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+    futures::executor::block_on(async {
+        let store = MemoryStore::new();
+        let handler = TusHandler::builder_with_timer(Arc::new(store.clone()), Arc::new(Frozen))
+            .base_path("/files/")
+            .build();
+        let events = handler.subscribe(64);
+        let path = crashed_final(&store, &handler).await;
         assert_eq!(
             header(&send(&handler, "HEAD", &path, &[], b"").await, "upload-offset"),
             None
@@ -176,7 +229,6 @@ fn head_and_get_never_assemble_and_the_sweep_does() {
             send(&handler, "GET", &path, &[], b"").await.status(),
             StatusCode::CONFLICT
         );
-
         assert_eq!(handler.assemble_ready_finals().await.expect("sweep"), 1);
         assert_eq!(handler.assemble_ready_finals().await.expect("sweep"), 0, "once");
         assert_eq!(
@@ -184,15 +236,7 @@ fn head_and_get_never_assemble_and_the_sweep_does() {
             Some("2")
         );
         drop(handler);
-        let finished: Vec<String> = events
-            .filter_map(|event| async move {
-                match event {
-                    Event::Finished(info) => Some(info.id.to_string()),
-                    _ => None,
-                }
-            })
-            .collect()
-            .await;
+        let finished = finished_ids(events).await;
         assert_eq!(finished.iter().filter(|id| **id == "crashed-final").count(), 1);
     });
 }

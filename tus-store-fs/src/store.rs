@@ -328,6 +328,16 @@ impl Concatenate for FileStore {
         let path = self.finals_path(partial);
         Box::pin(blocking::run(move || finals::read(&path)))
     }
+
+    /// Removes `{partial}.finals`.
+    fn unwatch<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        let path = self.finals_path(partial);
+        Box::pin(blocking::run(move || match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StoreError::io(error)),
+        }))
+    }
 }
 
 impl Listing for FileStore {

@@ -506,6 +506,16 @@ impl Concatenate for S3Store {
                 .collect())
         })
     }
+
+    /// Deletes the markers under `{partial}.finals/`.
+    fn unwatch<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            for marker in self.keys_under(&self.finals_prefix(partial)).await? {
+                self.inner.bucket.delete(&marker).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 impl Listing for S3Store {

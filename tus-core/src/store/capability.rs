@@ -52,6 +52,11 @@ pub trait Concatenate: Send + Sync {
     /// The finals recorded as waiting for `partial`, in no particular order.
     /// May name finals that were assembled or removed since.
     fn waiting_finals<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<Vec<UploadId>, StoreError>>;
+
+    /// Forgets every final recorded as waiting for `partial` (all of them
+    /// were assembled or removed). A final watching it from now on is
+    /// recorded anew.
+    fn unwatch<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// Enumerating uploads.

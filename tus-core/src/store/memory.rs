@@ -224,6 +224,13 @@ impl Concatenate for MemoryStore {
                 .unwrap_or_default())
         })
     }
+
+    fn unwatch<'a>(&'a self, partial: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.state().watchers.remove(partial);
+            Ok(())
+        })
+    }
 }
 
 impl Listing for MemoryStore {
