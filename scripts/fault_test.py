@@ -161,7 +161,9 @@ def harness_args(args, cycles, extra):
 
 def case_garage(args, garage):
     cycles = 12 if args.long else 4
-    harness = harness_args(args, cycles, ["--allow-5xx", "ERR_INTERNAL_SERVER_ERROR", "--max-request-seconds", "25"])
+    harness = harness_args(
+        args, cycles, ["--allow-5xx", "ERR_INTERNAL_SERVER_ERROR,ERR_STORAGE_UNAVAILABLE", "--max-request-seconds", "25"]
+    )
     harness.server_args = garage.server_args(f"fault-garage-{time.time_ns()}/")
     if crash_harness.Harness(harness).run(disruptor=garage) != 0:
         raise CaseFailure("the crash harness failed during Garage outages (see above)")

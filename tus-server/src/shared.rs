@@ -51,7 +51,7 @@ impl Shared {
     pub(crate) fn error_reply(&self, parts: &Parts, error: &TusError) -> Reply {
         log_error(parts, error);
         self.lifecycle.error(error);
-        response::error(error)
+        response::error(error, &parts.method)
     }
 
     /// Turns a reply into a response, opening the store's stream for stored bytes.

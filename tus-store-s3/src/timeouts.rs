@@ -4,7 +4,7 @@
 //!
 //! | calls | each attempt | all attempts (3) |
 //! |---|---|---|
-//! | small ones: HEAD, GET of the info object or the incomplete part, List, Create, Delete, Abort | [`attempt`](S3Timeouts::attempt) (3 s) | [`operation`](S3Timeouts::operation) (6 s) |
+//! | small ones: HEAD, GET of the info object or the incomplete part, List, Create, Delete, Abort | [`attempt`](S3Timeouts::attempt) (5 s) | [`operation`](S3Timeouts::operation) (12 s) |
 //! | transfers: UploadPart, PutObject, UploadPartCopy, CompleteMultipartUpload of `n` bytes | `attempt + n / min_transfer_rate` | three times that |
 //!
 //! Connecting has its own [`connect`](S3Timeouts::connect) limit (2 s). A
@@ -37,8 +37,8 @@ impl Default for S3Timeouts {
     fn default() -> Self {
         Self {
             connect: Duration::from_secs(2),
-            attempt: Duration::from_secs(3),
-            operation: Duration::from_secs(6),
+            attempt: Duration::from_secs(5),
+            operation: Duration::from_secs(12),
             min_transfer_rate: MIB,
         }
     }
@@ -89,8 +89,8 @@ mod tests {
     #[test]
     fn a_transfer_may_take_longer_the_more_bytes_it_carries() {
         let timeouts = S3Timeouts::default();
-        assert_eq!(timeouts.transfer_attempt(0), Duration::from_secs(3));
-        assert_eq!(timeouts.transfer_attempt(8 * MIB), Duration::from_secs(11));
+        assert_eq!(timeouts.transfer_attempt(0), Duration::from_secs(5));
+        assert_eq!(timeouts.transfer_attempt(8 * MIB), Duration::from_secs(13));
         assert_eq!(
             S3Timeouts {
                 min_transfer_rate: 0,

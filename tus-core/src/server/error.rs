@@ -226,6 +226,19 @@ impl TusError {
         }
     }
 
+    /// The status answered to a request of `method`: [`TusError::status`],
+    /// except that a HEAD meeting a temporary server-side failure (storage
+    /// unavailable) answers `423 Locked`. Clients keep an upload whose HEAD
+    /// answered 423 and retry, while tus-js-client starts the upload anew
+    /// from zero after any other failed HEAD; the code still names the cause.
+    pub fn status_for(&self, method: &http::Method) -> StatusCode {
+        let status = self.status();
+        if *method == http::Method::HEAD && self.is_transient() && status.is_server_error() {
+            return StatusCode::LOCKED;
+        }
+        status
+    }
+
     /// A stable machine-readable code, compatible with tusd's where tusd has one.
     pub fn code(&self) -> &'static str {
         match self {
@@ -403,5 +416,16 @@ mod tests {
         }
         let other = TusError::from(StoreError::backend(std::io::Error::other("disk on fire")));
         assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_head_meeting_a_storage_outage_is_423_so_clients_keep_the_upload() {
+        let outage = TusError::from(StoreError::Unavailable("connection refused".into()));
+        assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(outage.status_for(&http::Method::PATCH), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(outage.status_for(&http::Method::HEAD), StatusCode::LOCKED);
+        assert_eq!(outage.code(), "ERR_STORAGE_UNAVAILABLE");
+        let broken = TusError::from(StoreError::backend("corrupt"));
+        assert_eq!(broken.status_for(&http::Method::HEAD), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

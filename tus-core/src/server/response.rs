@@ -49,10 +49,11 @@ fn with_status(status: StatusCode) -> Reply {
     response
 }
 
-/// The plain-text answer to an error: `CODE: message`.
-pub fn error(error: &TusError) -> Reply {
+/// The plain-text answer to an error: `CODE: message`, for a request of
+/// `method` (see [`TusError::status_for`]).
+pub fn error(error: &TusError, method: &http::Method) -> Reply {
     let mut response = Response::new(ReplyBody::Text(format!("{}: {error}\n", error.code())));
-    *response.status_mut() = error.status();
+    *response.status_mut() = error.status_for(method);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     if error.is_transient() {
