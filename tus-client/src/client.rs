@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use tus_core::client::{ChecksumPreference, ChunkPolicy, Dialect, RequestKind, RetryPolicy, TrailerPreference, Tus1};
+use tus_core::client::{
+    Auto, ChecksumPreference, ChunkPolicy, Dialect, Ietf, RequestKind, RetryPolicy, TrailerPreference, Tus1,
+};
+use tus_core::headers::ietf::InteropVersion;
 
 use crate::body::RateLimiter;
 use crate::error::{BoxError, Error};
@@ -21,22 +24,36 @@ use crate::upload::UploadBuilder;
 /// Which protocol to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
-    /// tus 1.0.0 (the IETF draft will be probed first once supported).
+    /// tus 1.0.0 where the server advertises it (`Tus-Version`: every tus
+    /// server), the IETF draft where it advertises only that, tus when it
+    /// advertises nothing; decided by discovery (see [`Auto`]).
     #[default]
     Auto,
     /// tus 1.0.0.
     Tus,
-    /// The IETF draft "Resumable Uploads for HTTP" (not yet supported).
+    /// The IETF draft "Resumable Uploads for HTTP" at the client's interop
+    /// version ([`ClientBuilder::ietf_version`]; 6 when the server does not
+    /// speak it).
     Ietf,
 }
 
+/// The interop version spoken by default: the newest.
+pub const DEFAULT_IETF_VERSION: u64 = 9;
+
 impl Protocol {
-    /// The dialect implementing this protocol.
-    pub fn dialect(self) -> Result<Box<dyn Dialect>, Error> {
-        match self {
-            Self::Auto | Self::Tus => Ok(Box::new(Tus1)),
-            Self::Ietf => Err(Error::Config("ietf: not yet supported".into())),
-        }
+    /// The dialect implementing this protocol, speaking the draft at
+    /// interop `ietf_version` (9, 8 or 6) where it speaks the draft.
+    pub fn dialect(self, ietf_version: u64) -> Result<Box<dyn Dialect>, Error> {
+        let draft = Ietf::new(InteropVersion(ietf_version)).ok_or_else(|| {
+            Error::Config(format!(
+                "IETF draft interop version {ietf_version}: this client speaks 9, 8 and 6"
+            ))
+        })?;
+        Ok(match self {
+            Self::Auto => Box::new(Auto::new(draft)),
+            Self::Tus => Box::new(Tus1),
+            Self::Ietf => Box::new(draft),
+        })
     }
 }
 
@@ -78,9 +95,17 @@ pub(crate) struct Settings {
     pub(crate) checksum: ChecksumPreference,
     pub(crate) checksum_placement: TrailerPreference,
     pub(crate) protocol: Protocol,
+    pub(crate) ietf_version: u64,
     pub(crate) stall_timeout: Duration,
     pub(crate) creation_with_upload: bool,
     pub(crate) limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Settings {
+    /// The dialect new uploads speak.
+    pub(crate) fn dialect(&self) -> Result<Box<dyn Dialect>, Error> {
+        self.protocol.dialect(self.ietf_version)
+    }
 }
 
 pub(crate) struct ClientInner {
@@ -157,6 +182,7 @@ pub struct ClientBuilder {
     checksum: ChecksumPreference,
     checksum_placement: TrailerPreference,
     protocol: Protocol,
+    ietf_version: u64,
     stall_timeout: Duration,
     creation_with_upload: bool,
     limit_rate: Option<u64>,
@@ -184,6 +210,7 @@ impl Default for ClientBuilder {
             checksum: ChecksumPreference::Auto,
             checksum_placement: TrailerPreference::Header,
             protocol: Protocol::Auto,
+            ietf_version: DEFAULT_IETF_VERSION,
             stall_timeout: Duration::from_secs(60),
             creation_with_upload: true,
             limit_rate: None,
@@ -241,9 +268,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Which protocol to speak.
+    /// Which protocol to speak (default [`Protocol::Auto`]).
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
+        self
+    }
+
+    /// The IETF draft's interop version to speak: 9 (the default), 8 or 6.
+    /// A server that answers that it does not speak 9 or 8 gets 6.
+    pub fn ietf_version(mut self, version: u64) -> Self {
+        self.ietf_version = version;
         self
     }
 
@@ -312,7 +346,7 @@ impl ClientBuilder {
 
     /// The client.
     pub fn build(self) -> Result<Client, Error> {
-        self.protocol.dialect()?;
+        self.protocol.dialect(self.ietf_version)?;
         let transport: Arc<dyn Transport> = match self.transport {
             Some(transport) => transport,
             None => Arc::new(ReqwestTransport::new(&self.network)?),
@@ -328,6 +362,7 @@ impl ClientBuilder {
                     checksum: self.checksum,
                     checksum_placement: self.checksum_placement,
                     protocol: self.protocol,
+                    ietf_version: self.ietf_version,
                     stall_timeout: self.stall_timeout,
                     creation_with_upload: self.creation_with_upload,
                     limiter: self.limit_rate.map(|rate| Arc::new(RateLimiter::new(rate))),

@@ -8,10 +8,12 @@ use std::time::{Instant, SystemTime};
 use futures::future::try_join_all;
 use http::Uri;
 use tokio::sync::{Mutex as AsyncMutex, watch};
-use tus_core::client::{Action, Answer, Capabilities, Now, ResumePoint, Role, UploadConfig, UploadMachine, split};
+use tus_core::client::{
+    Action, Answer, Capabilities, Dialect, Now, ResumePoint, Role, Tus1, UploadConfig, UploadMachine, dialect_named, split,
+};
 
 use crate::body;
-use crate::client::Client;
+use crate::client::{Client, Protocol};
 use crate::cookies::CookieJar;
 use crate::error::Error;
 use crate::exchange::{Sent, build_request, send};
@@ -53,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) capabilities: watch::Sender<Option<Capabilities>>,
     /// Every upload URL of this run (for termination).
     pub(crate) urls: std::sync::Mutex<Vec<Uri>>,
+    /// The dialect of those URLs (for termination).
+    pub(crate) urls_dialect: std::sync::Mutex<Option<&'static str>>,
 }
 
 pub(crate) fn now() -> Now {
@@ -69,7 +73,7 @@ pub(crate) async fn run(
         return Err(Error::Config(format!("metadata: {error}")));
     }
     let settings = upload.client.inner.settings.clone();
-    settings.protocol.dialect()?;
+    settings.dialect()?;
     let endpoint_text = upload.endpoint.to_string();
     let path = upload.source.path().map(ToOwned::to_owned);
     let length = upload.source.len();
@@ -124,6 +128,7 @@ pub(crate) async fn run(
         notices: upload.notices.clone(),
         capabilities,
         urls: std::sync::Mutex::new(Vec::new()),
+        urls_dialect: std::sync::Mutex::new(None),
     });
 
     let stored = match &shared.entry {
@@ -153,6 +158,11 @@ pub(crate) async fn run(
         }
         _ => Vec::new(),
     };
+    if parts.len() > 1 && settings.protocol == Protocol::Ietf {
+        return Err(Error::Config(
+            "the IETF draft has no concatenation: a parallel upload needs tus (--protocol tus or auto)".into(),
+        ));
+    }
     let result = if parts.len() > 1 {
         run_parallel(
             &shared,
@@ -163,13 +173,7 @@ pub(crate) async fn run(
         )
         .await
     } else {
-        run_single(
-            &shared,
-            upload.source,
-            upload.metadata,
-            stored.and_then(|entry| entry.upload_url),
-        )
-        .await
+        run_single(&shared, upload.source, upload.metadata, stored).await
     };
     let control = *shared.control.borrow();
     match (&result, control) {
@@ -206,18 +210,24 @@ async fn run_single(
     shared: &Arc<Shared>,
     source: Source,
     metadata: tus_core::headers::Metadata,
-    stored_url: Option<String>,
+    stored: Option<ResumeEntry>,
 ) -> Result<Uploaded, Error> {
     let length = source.len();
     let expires = match &shared.entry {
         Some(entry) => entry.entry.lock().await.expires_at(),
         None => None,
     };
-    let machine = UploadMachine::new(
-        shared.client.inner.settings.protocol.dialect()?,
-        config(shared, length, metadata, Role::Single),
-        resume_point(stored_url.as_deref(), expires),
-    );
+    let resume = stored
+        .as_ref()
+        .and_then(|entry| resume_point(entry.upload_url.as_deref(), expires));
+    // A stored upload continues in the dialect that created it.
+    let dialect = match (&resume, stored.as_ref().and_then(|entry| entry.protocol.as_deref())) {
+        (Some(_), Some(name)) => dialect_named(name)
+            .ok_or_else(|| Error::Config(format!("the resume store names an unknown protocol {name:?}")))?,
+        (Some(_), None) => Box::new(Tus1),
+        (None, _) => shared.client.inner.settings.dialect()?,
+    };
+    let machine = UploadMachine::new(dialect, config(shared, length, metadata, Role::Single), resume);
     let mut reader = SourceReader::new(source);
     let (url, length) = drive(shared, machine, &mut reader, Slot::Single).await?;
     Ok(Uploaded { url, length })
@@ -245,7 +255,8 @@ async fn run_parallel(
     if let Some(entry) = &shared.entry {
         persist(shared, entry).await?;
     }
-    let dialect = || shared.client.inner.settings.protocol.dialect();
+    // Concatenation is tus's.
+    let dialect = || Ok::<_, Error>(Box::new(Tus1) as Box<dyn Dialect>);
     // A stored final upload: check that it exists (or build it again from
     // the stored parts), and be done.
     let stored_urls: Option<Vec<Uri>> = parts
@@ -324,7 +335,10 @@ async fn terminate(shared: &Shared) -> Result<(), Error> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let dialect = shared.client.inner.settings.protocol.dialect()?;
+    let dialect = match shared.urls_dialect.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_deref() {
+        Some(name) => dialect_named(name).unwrap_or_else(|| Box::new(Tus1)),
+        None => Box::new(Tus1),
+    };
     for url in urls.iter().rev() {
         let request = dialect.terminate(url);
         let http = build_request(shared, &request, body::RequestBody::empty()).await?;
@@ -351,7 +365,7 @@ async fn drive(
         let action = machine.poll(now());
         absorb(shared, &mut machine, slot).await?;
         match action {
-            Action::Send(request) => match send(shared, request.clone(), reader, &mut control).await? {
+            Action::Send(request) => match send(shared, request.clone(), reader, &mut control, &mut machine, slot).await? {
                 Sent::Answer(response) => {
                     let (parts, body) = response.into_parts();
                     notice(shared, || Notice::Answer {

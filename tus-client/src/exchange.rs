@@ -1,21 +1,23 @@
 //! One request on the wire: the body read from the source (hashed for a
 //! checksum header), custom headers, the before-request hook and cookies
 //! added, then sent while a watchdog looks for stalls and the caller's
-//! pause or cancel.
+//! pause or cancel, and interim responses (the draft's 104) reach the
+//! machine, and the resume store, as they arrive.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tus_core::client::{BodyPlan, ChecksumMode, Request};
+use http::{HeaderMap, StatusCode};
+use tokio::sync::{mpsc, watch};
+use tus_core::client::{BodyPlan, ChecksumMode, Request, UploadMachine};
 
 use crate::body::{self, Activity, BodyOptions, LocalError, Meter, spawn_body};
 use crate::client::RequestInfo;
-use crate::driver::Shared;
+use crate::driver::{Shared, Slot, now};
 use crate::error::Error;
-use crate::record::persist;
+use crate::record::{absorb, persist};
 use crate::source::SourceReader;
-use crate::transport::TransportError;
+use crate::transport::{InterimResponses, TransportError};
 use crate::upload::{Control, Notice};
 
 /// How one request ended.
@@ -23,6 +25,14 @@ pub(crate) enum Sent {
     Answer(http::Response<bytes::Bytes>),
     Failure(TransportError),
     Interrupted,
+}
+
+/// The next interim response, if the request reads them (else never).
+async fn next_interim(interims: &mut Option<mpsc::UnboundedReceiver<(StatusCode, HeaderMap)>>) -> Option<(StatusCode, HeaderMap)> {
+    match interims {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Builds the HTTP request: custom headers, protocol headers, hook, cookies.
@@ -71,12 +81,16 @@ pub(crate) async fn build_request(
     Ok(http)
 }
 
-/// Sends one request, watching for stalls and for pause or cancel.
+/// Sends one request of `machine`'s, watching for stalls and for pause or
+/// cancel, and handing interim responses to the machine (when its dialect
+/// reads them).
 pub(crate) async fn send(
     shared: &Shared,
     mut request: Request,
     reader: &mut SourceReader,
     control: &mut watch::Receiver<Control>,
+    machine: &mut UploadMachine,
+    slot: Slot,
 ) -> Result<Sent, Error> {
     let inner = &shared.client.inner;
     let activity = Arc::new(Activity::new());
@@ -108,7 +122,16 @@ pub(crate) async fn send(
             body
         }
     };
-    let http = build_request(shared, &request, body).await?;
+    let mut http = build_request(shared, &request, body).await?;
+    let mut interims = None;
+    if machine.dialect().interim_responses(request.kind) {
+        let (sender, receiver) = mpsc::unbounded_channel::<(StatusCode, HeaderMap)>();
+        http.extensions_mut()
+            .insert(InterimResponses::new(move |status, headers| {
+                let _ = sender.send((status, headers.clone()));
+            }));
+        interims = Some(receiver);
+    }
     crate::record::notice(shared, || Notice::Request {
         kind: request.kind,
         method: request.method.clone(),
@@ -123,6 +146,12 @@ pub(crate) async fn send(
     let outcome = loop {
         tokio::select! {
             result = &mut response => break result,
+            Some((status, headers)) = next_interim(&mut interims) => {
+                crate::record::notice(shared, || Notice::Answer { kind: request.kind, status });
+                machine.on_interim(status, &headers, now());
+                // Saved now: a creation cut from here on is resumed, not repeated.
+                absorb(shared, machine, slot).await?;
+            }
             _ = tick.tick() => {
                 if activity.idle() > stall {
                     break Err(TransportError::new(

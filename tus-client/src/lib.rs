@@ -50,12 +50,14 @@
 mod body;
 mod client;
 mod cookies;
+mod direct;
 mod driver;
 mod error;
 mod exchange;
 mod record;
 mod resume;
 mod source;
+mod tls;
 mod transport;
 mod upload;
 
@@ -65,14 +67,14 @@ mod upload;
 struct ReadmeDoctests;
 
 pub use body::RequestBody;
-pub use client::{BeforeRequest, Client, ClientBuilder, Protocol, RequestInfo};
+pub use client::{BeforeRequest, Client, ClientBuilder, DEFAULT_IETF_VERSION, Protocol, RequestInfo};
 pub use error::{BoxError, Error, ErrorKind, UploadError};
 pub use resume::{
     FileIdentity, Fingerprint, JsonFileStore, MemoryResumeStore, PartEntry, ResumeEntry, ResumeStore, STATE_VERSION,
     StoreError,
 };
 pub use source::Source;
-pub use transport::{MAX_ANSWER_BODY, NetworkOptions, ReqwestTransport, Transport, TransportError};
+pub use transport::{InterimResponses, MAX_ANSWER_BODY, NetworkOptions, ReqwestTransport, Transport, TransportError};
 pub use tus_core::client::{ChecksumMode, ChecksumPlan, ChecksumPreference, RequestKind, RetryPolicy};
 pub use tus_core::headers::ChecksumAlgorithm;
 pub use upload::{Notice, NoticeSink, Progress, UploadBuilder, UploadController, UploadHandle, Uploaded};

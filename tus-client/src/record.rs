@@ -48,18 +48,27 @@ pub(crate) async fn absorb(shared: &Shared, machine: &mut UploadMachine, slot: S
             Event::ChecksumChosen(plan) if slot == Slot::Single || slot == Slot::Part(0) => {
                 notice(shared, || Notice::Checksum(plan));
             }
+            Event::Protocol(name) => {
+                if slot == Slot::Single || slot == Slot::Part(0) {
+                    notice(shared, || Notice::Protocol(name));
+                }
+            }
             Event::Created { url, expires } => {
                 if let Some(entry) = &shared.entry {
                     let mut entry = entry.entry.lock().await;
                     set_url(&mut entry, slot, Some(url.to_string()));
+                    if slot == Slot::Single {
+                        // Continued in the dialect that created it.
+                        entry.protocol = protocol_to_store(machine.dialect().name());
+                    }
                     merge_expiry(&mut entry, expires);
                     dirty = true;
                 }
-                remember(shared, &url);
+                remember(shared, &url, machine.dialect().name());
                 notice(shared, || Notice::Created { url, part: slot.part() });
             }
             Event::Resumed { url, offset } => {
-                remember(shared, &url);
+                remember(shared, &url, machine.dialect().name());
                 notice(shared, || Notice::Resumed {
                     url,
                     offset,
@@ -79,6 +88,7 @@ pub(crate) async fn absorb(shared: &Shared, machine: &mut UploadMachine, slot: S
                     ForgetReason::Gone(status) => format!("the server answered {status}"),
                     ForgetReason::Expired => "it expired".to_owned(),
                     ForgetReason::Mismatch(why) => why,
+                    ForgetReason::Ended(status) => format!("the server ended it with {status}"),
                 };
                 notice(shared, || Notice::Forgotten { url, reason });
             }
@@ -109,11 +119,22 @@ pub(crate) async fn absorb(shared: &Shared, machine: &mut UploadMachine, slot: S
     Ok(())
 }
 
-fn remember(shared: &Shared, url: &Uri) {
+/// The dialect name kept in an entry: none for tus 1.0.0 (what entries
+/// without one were made with).
+fn protocol_to_store(name: &str) -> Option<String> {
+    (name != "tus-1.0.0").then(|| name.to_owned())
+}
+
+/// Keeps a URL of this run, and the dialect speaking to it, for termination.
+fn remember(shared: &Shared, url: &Uri, dialect: &'static str) {
     let mut urls = shared.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !urls.contains(url) {
         urls.push(url.clone());
     }
+    *shared
+        .urls_dialect
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dialect);
 }
 
 fn set_url(entry: &mut ResumeEntry, slot: Slot, url: Option<String>) {

@@ -120,6 +120,10 @@ pub struct ResumeEntry {
     /// The parts of a parallel upload, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartEntry>,
+    /// The dialect that created `upload_url` (`ietf-9`, `ietf-8`,
+    /// `ietf-6`), which continues it; absent for tus 1.0.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// The cookie jar, session cookies included (cookie_store's JSON form
     /// of each cookie).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

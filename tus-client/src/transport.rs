@@ -1,5 +1,7 @@
 //! Moving one request and its answer: the [`Transport`] trait, and the
-//! default implementation over reqwest (rustls, HTTP/1.1 and HTTP/2).
+//! default implementation over reqwest (rustls, HTTP/1.1 and HTTP/2), with
+//! a direct HTTP/1.1 path for requests that want interim responses
+//! ([`InterimResponses`], see [`direct`](crate::direct)).
 //!
 //! reqwest's types stay here: the rest of the crate speaks `http`.
 
@@ -10,10 +12,13 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, StatusCode};
 use tus_core::client::TransportFailure;
 
 use crate::body::RequestBody;
+use crate::direct::Direct;
 use crate::error::Error;
+use crate::tls;
 
 /// The most of an answer's body kept (to explain a refusal).
 pub const MAX_ANSWER_BODY: usize = 4096;
@@ -41,9 +46,37 @@ impl TransportError {
     }
 }
 
+/// Receives the interim (1xx) responses of the request that carries it in
+/// its extensions: the IETF draft's `104 (Upload Resumption Supported)`
+/// names an upload while its creation is still sending. A [`Transport`]
+/// that can see interim responses calls it for each, as it arrives; one
+/// that cannot ignores it (the upload then learns its URL from the final
+/// answer).
+#[derive(Clone)]
+pub struct InterimResponses(Arc<dyn Fn(StatusCode, &HeaderMap) + Send + Sync>);
+
+impl InterimResponses {
+    /// Calls `receive` with each interim response's status and headers.
+    pub fn new(receive: impl Fn(StatusCode, &HeaderMap) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(receive))
+    }
+
+    /// Reports one interim response.
+    pub fn call(&self, status: StatusCode, headers: &HeaderMap) {
+        (self.0)(status, headers);
+    }
+}
+
+impl fmt::Debug for InterimResponses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InterimResponses").finish_non_exhaustive()
+    }
+}
+
 /// Sends requests. Implement it to use another HTTP stack; the answer's
 /// body is read up to [`MAX_ANSWER_BODY`] bytes (tus answers carry at most
-/// a short reason).
+/// a short reason). A request may carry [`InterimResponses`] in its
+/// extensions.
 pub trait Transport: fmt::Debug + Send + Sync + 'static {
     /// Sends `request` and returns the answer.
     fn send(
@@ -82,11 +115,17 @@ pub struct NetworkOptions {
 /// are dropped and new ones made: servers disagree on what such a
 /// connection is worth (rustus reads the rest of a refused body, then
 /// never answers the next request on that connection).
+///
+/// A request carrying [`InterimResponses`] goes over a direct HTTP/1.1
+/// connection instead, which reports interim responses (reqwest drops
+/// them); not behind a proxy, and not with a caller's reqwest client.
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: Arc<Mutex<reqwest::Client>>,
     /// How to build a fresh client; `None` for a caller's client.
     options: Option<NetworkOptions>,
+    /// The path for interim responses, where there is one.
+    direct: Option<Direct>,
 }
 
 impl ReqwestTransport {
@@ -94,35 +133,31 @@ impl ReqwestTransport {
     /// roots plus the extra CA certificates, no redirects (a tus server
     /// does not redirect, and a redirected POST would lose its body).
     pub fn new(options: &NetworkOptions) -> Result<Self, Error> {
+        let direct = if proxied(options) {
+            None
+        } else {
+            let user_agent = HeaderValue::from_str(&user_agent(options))
+                .map_err(|error| Error::Config(format!("User-Agent: {error}")))?;
+            Some(Direct::new(
+                tls::client_config(options, tls::ALPN_HTTP1)?,
+                connect_timeout(options),
+                user_agent,
+            ))
+        };
         Ok(Self {
             client: Arc::new(Mutex::new(Self::build(options)?)),
             options: Some(options.clone()),
+            direct,
         })
     }
 
     fn build(options: &NetworkOptions) -> Result<reqwest::Client, Error> {
-        let user_agent = options
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| concat!("tus-client/", env!("CARGO_PKG_VERSION")).to_owned());
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(options.connect_timeout.unwrap_or(Duration::from_secs(30)))
+            .connect_timeout(connect_timeout(options))
             .tcp_keepalive(Duration::from_secs(30))
-            .user_agent(user_agent);
-        for path in &options.ca_certificates {
-            let pem = std::fs::read(path)
-                .map_err(|error| Error::Config(format!("reading CA certificates {}: {error}", path.display())))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|error| Error::Config(format!("CA certificates {}: {error}", path.display())))?;
-            if certificates.is_empty() {
-                return Err(Error::Config(format!("no certificate in {}", path.display())));
-            }
-            builder = builder.tls_certs_merge(certificates);
-        }
-        if options.insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
+            .user_agent(user_agent(options))
+            .tls_backend_preconfigured(tls::client_config(options, tls::ALPN_ANY)?);
         if options.no_proxy {
             builder = builder.no_proxy();
         } else if let Some(proxy) = &options.proxy {
@@ -141,6 +176,7 @@ impl ReqwestTransport {
         Self {
             client: Arc::new(Mutex::new(client)),
             options: None,
+            direct: None,
         }
     }
 
@@ -161,6 +197,10 @@ impl Transport for ReqwestTransport {
         &self,
         request: http::Request<RequestBody>,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+        if let (Some(direct), Some(interim)) = (&self.direct, request.extensions().get::<InterimResponses>()) {
+            let (direct, interim) = (direct.clone(), interim.clone());
+            return Box::pin(async move { direct.send(request, interim).await });
+        }
         let client = self.client();
         let transport = self.clone();
         let with_body = !http_body::Body::is_end_stream(request.body());
@@ -193,6 +233,32 @@ impl Transport for ReqwestTransport {
     }
 }
 
+fn user_agent(options: &NetworkOptions) -> String {
+    options
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| concat!("tus-client/", env!("CARGO_PKG_VERSION")).to_owned())
+}
+
+fn connect_timeout(options: &NetworkOptions) -> Duration {
+    options.connect_timeout.unwrap_or(Duration::from_secs(30))
+}
+
+/// Whether requests may go through a proxy: an explicit one, or one from
+/// the environment (reqwest reads `HTTP(S)_PROXY`/`ALL_PROXY`; whether
+/// `NO_PROXY` exempts a host is reqwest's business, so any is enough).
+fn proxied(options: &NetworkOptions) -> bool {
+    if options.no_proxy {
+        return false;
+    }
+    options.proxy.is_some()
+        || ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"].iter().any(|name| {
+            [name.to_string(), name.to_ascii_lowercase()]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+        })
+}
+
 /// Sorts a reqwest error into the retry table's kinds, and spots refused
 /// certificates.
 fn classify(error: &reqwest::Error) -> TransportError {
@@ -211,7 +277,7 @@ fn classify(error: &reqwest::Error) -> TransportError {
     }
 }
 
-fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = current {
         if let Some(rustls_error) = error.downcast_ref::<rustls::Error>() {

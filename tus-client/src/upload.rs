@@ -51,6 +51,9 @@ pub enum Notice {
         /// The status.
         status: StatusCode,
     },
+    /// The dialect spoken (`tus-1.0.0`, `ietf-9`, `ietf-8`, `ietf-6`),
+    /// once discovery chose it.
+    Protocol(&'static str),
     /// The checksum every append carries.
     Checksum(Option<ChecksumPlan>),
     /// An upload (or part) was created.

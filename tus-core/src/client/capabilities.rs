@@ -1,4 +1,5 @@
-//! What a server can do, as its answer to OPTIONS tells.
+//! What a server can do, as its answer to OPTIONS tells (tus's `Tus-*`
+//! headers, or the IETF draft's `Upload-Limit`).
 //!
 //! A client reads this leniently: a server listing an extension or an
 //! algorithm this crate does not know (rustus advertises `getting`) still
@@ -6,6 +7,7 @@
 
 use http::{HeaderMap, HeaderValue};
 
+use crate::headers::ietf::UploadLimit;
 use crate::headers::{self, ChecksumAlgorithm, Extension, HeaderKind, TusMaxSize, Version};
 
 /// The capabilities a server advertised.
@@ -24,6 +26,11 @@ pub struct Capabilities {
     pub max_size: Option<u64>,
     /// `Tus-Checksum-Algorithm`, the names this crate knows.
     pub checksum_algorithms: Vec<ChecksumAlgorithm>,
+    /// The most bytes one request may carry (the draft's `max-append-size`).
+    pub max_append_size: Option<u64>,
+    /// The least bytes a request that does not complete the upload may
+    /// carry (the draft's `min-append-size`).
+    pub min_append_size: Option<u64>,
 }
 
 impl Capabilities {
@@ -41,7 +48,38 @@ impl Capabilities {
             extensions: names(headers, HeaderKind::TusExtension, Extension::from_name),
             max_size,
             checksum_algorithms: names(headers, HeaderKind::TusChecksumAlgorithm, ChecksumAlgorithm::from_name),
+            max_append_size: None,
+            min_append_size: None,
         }
+    }
+
+    /// What a server speaking the IETF draft can do: create with or without
+    /// content, leave the length unknown until a request completes the
+    /// upload, cancel; within `limit`. No checksums, no concatenation.
+    pub fn ietf(limit: Option<&UploadLimit>) -> Self {
+        let limit = limit.copied().unwrap_or_default();
+        Self {
+            advertised: true,
+            versions: Vec::new(),
+            extensions: vec![
+                Extension::Creation,
+                Extension::CreationWithUpload,
+                Extension::CreationDeferLength,
+                Extension::Termination,
+            ],
+            max_size: limit.max_size,
+            checksum_algorithms: Vec::new(),
+            max_append_size: limit.max_append_size,
+            min_append_size: limit.min_append_size,
+        }
+    }
+
+    /// Whether the answer's headers show tus 1.0.0 (`Tus-Version`,
+    /// `Tus-Extension` or `Tus-Resumable`).
+    pub fn speaks_tus(headers: &HeaderMap) -> bool {
+        [HeaderKind::TusVersion, HeaderKind::TusExtension, HeaderKind::TusResumable]
+            .iter()
+            .any(|kind| headers.contains_key(kind.name()))
     }
 
     /// Whether `extension` was advertised.

@@ -77,6 +77,22 @@ impl ChunkSizer {
         changed
     }
 
+    /// Bounds a server set (the IETF draft's `min-append-size` and
+    /// `max-append-size`): the size stays at most `max`, for good, and at
+    /// least `min` where `max` allows. Returns whether the size changed.
+    pub fn bound(&mut self, min: Option<u64>, max: Option<u64>) -> bool {
+        let before = self.size;
+        if let Some(max) = max.filter(|&max| max > 0) {
+            self.ceiling = self.ceiling.min(max);
+            self.policy.min = self.policy.min.min(max);
+        }
+        if let Some(min) = min {
+            self.policy.min = self.policy.min.max(min).min(self.ceiling);
+        }
+        self.size = self.size.clamp(self.policy.min, self.ceiling);
+        self.size != before
+    }
+
     /// A request succeeded; after a run of them a shrunk size grows back.
     /// Returns whether the size changed.
     pub fn succeeded(&mut self) -> bool {
@@ -145,6 +161,27 @@ mod tests {
             })
             .collect();
         assert_eq!(grown, [16, 16, 16, 32, 32, 32, 32, 64].map(|k| k * KIB));
+    }
+
+    #[test]
+    fn server_bounds_hold_through_failures_and_successes() {
+        let mut sizer = ChunkSizer::new(ChunkPolicy {
+            initial: 1024 * KIB,
+            min: 16 * KIB,
+        });
+        assert!(sizer.bound(Some(64 * KIB), Some(100 * KIB)));
+        assert_eq!(sizer.size(), 100 * KIB);
+        for _ in 0..5 {
+            sizer.shrink();
+        }
+        assert_eq!(sizer.size(), 64 * KIB, "never below min-append-size");
+        for _ in 0..20 {
+            sizer.succeeded();
+        }
+        assert_eq!(sizer.size(), 100 * KIB, "never above max-append-size");
+        assert!(!sizer.bound(None, Some(0)), "a zero maximum is ignored");
+        assert!(!sizer.bound(Some(1 << 40), None));
+        assert_eq!(sizer.size(), 100 * KIB, "a minimum above the maximum stops at it");
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The protocol seam: what a dialect (tus 1.0.0 today, the IETF draft
-//! later) must say on the wire, as values. The [`UploadMachine`] decides
-//! *what* to do next (discover, create, probe, append); a [`Dialect`] turns
-//! that into a request head and reads the answer back.
+//! The protocol seam: what a dialect (tus 1.0.0, the IETF draft at an
+//! interop version, or `auto` choosing between them) must say on the wire,
+//! as values. The [`UploadMachine`] decides *what* to do next (discover,
+//! create, probe, append); a [`Dialect`] turns that into a request head and
+//! reads the answer back, including what an answer implies in that dialect
+//! (an offset left out, a completion signal, another dialect to speak).
 //!
 //! [`UploadMachine`]: super::UploadMachine
 
@@ -12,6 +14,8 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 
 use super::capabilities::Capabilities;
 use super::checksum::ChecksumPlan;
+use super::ietf::Interim;
+use crate::headers::ietf::UploadLimit;
 use crate::headers::{Metadata, UploadConcat};
 
 /// What a request is for.
@@ -91,15 +95,33 @@ pub struct Answer<'a> {
     pub body: &'a [u8],
 }
 
+/// What the request being answered carried, for dialects whose answers
+/// leave things implicit (the IETF draft answers an incomplete append with
+/// `204` and no offset: the server took everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// The offset the upload reaches if the server kept every byte sent.
+    pub end: u64,
+    /// Whether the request said its content completes the upload.
+    pub complete: bool,
+}
+
 /// A created upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Created {
-    /// The upload URL (resolved to an absolute URL).
-    pub url: Uri,
+    /// The upload URL (resolved to an absolute URL); `None` only when the
+    /// answer is the draft's final answer of a complete upload, which may
+    /// come from the target resource without `Location` (the machine then
+    /// uses the one of the 104).
+    pub url: Option<Uri>,
     /// `Upload-Offset`, when the creation carried bytes.
     pub offset: Option<u64>,
     /// When the upload expires, if the server said.
     pub expires: Option<SystemTime>,
+    /// The server says the upload is complete (IETF draft).
+    pub complete: bool,
+    /// The upload's limits, if sent (IETF draft).
+    pub limit: Option<UploadLimit>,
 }
 
 /// What the server holds of an upload.
@@ -111,6 +133,10 @@ pub struct RemoteState {
     pub length: Option<u64>,
     /// When the upload expires, if the server said.
     pub expires: Option<SystemTime>,
+    /// The server says the upload is complete (IETF draft `Upload-Complete: ?1`).
+    pub complete: bool,
+    /// The upload's limits, if sent (IETF draft).
+    pub limit: Option<UploadLimit>,
 }
 
 /// The answer to an append.
@@ -120,6 +146,8 @@ pub struct Appended {
     pub offset: u64,
     /// When the upload expires, if the server said.
     pub expires: Option<SystemTime>,
+    /// The server says the upload is complete (IETF draft).
+    pub complete: bool,
 }
 
 /// How to create an upload.
@@ -133,6 +161,8 @@ pub struct CreateSpec<'a> {
     pub concat: Option<&'a UploadConcat>,
     /// The first bytes (creation-with-upload), or [`BodyPlan::Empty`].
     pub body: BodyPlan,
+    /// Whether the body is the whole upload (the draft's `Upload-Complete: ?1`).
+    pub complete: bool,
 }
 
 /// How to append.
@@ -146,6 +176,37 @@ pub struct AppendSpec {
     pub declare_length: Option<u64>,
     /// How the body's checksum travels, if one is sent.
     pub checksum: Option<ChecksumPlan>,
+    /// Whether these are the upload's last bytes (the draft's `Upload-Complete: ?1`).
+    pub complete: bool,
+}
+
+/// What an answer to discovery decided.
+#[derive(Debug)]
+pub enum Discovery {
+    /// Speak this dialect, with these capabilities.
+    Capabilities(Capabilities),
+    /// Speak `dialect` from now on: with the capabilities when the answer
+    /// already told them, else discover again in that dialect.
+    Switch(Box<dyn Dialect>, Option<Capabilities>),
+}
+
+/// What a refusal (a status outside 2xx) says beyond its status. Statuses
+/// are classified by [`classify`](super::classify), the same for every
+/// dialect; this is what a dialect adds.
+#[derive(Debug, Default)]
+pub struct Refusal {
+    /// The server's offset, when the answer carries it (the draft's `409`
+    /// with `Upload-Offset`, or its problem details' `expected-offset`):
+    /// continue from there without asking.
+    pub offset: Option<u64>,
+    /// The answer is the upload's final one (the draft's `Upload-Complete:
+    /// ?1` on an error): the upload is over, resuming cannot help.
+    pub final_answer: bool,
+    /// Limits sent with the refusal (the draft's `413` carries them).
+    pub limit: Option<UploadLimit>,
+    /// The server does not speak this dialect (an interop version it does
+    /// not know): the dialect to try instead.
+    pub fallback: Option<Box<dyn Dialect>>,
 }
 
 /// A successful answer that breaks the protocol (no `Location`, no offset).
@@ -155,18 +216,21 @@ pub struct Violation(pub String);
 
 /// A dialect of the resumable-upload protocol: builds requests and reads
 /// successful (2xx) answers. Statuses outside 2xx are classified by
-/// [`classify`](super::classify), the same for every dialect.
+/// [`classify`](super::classify), the same for every dialect; a dialect
+/// only adds what they carry ([`read_refusal`](Self::read_refusal)).
 pub trait Dialect: Debug + Send + Sync {
-    /// A short name for logs (`tus-1.0.0`).
+    /// A short, stable name, for logs and resume stores (`tus-1.0.0`,
+    /// `ietf-9`); [`dialect_named`](super::dialect_named) maps it back.
     fn name(&self) -> &'static str;
     /// The discovery request to `endpoint`.
     fn discover(&self, endpoint: &Uri) -> Request;
-    /// Reads a successful answer to discovery.
-    fn read_discovery(&self, answer: &Answer<'_>) -> Capabilities;
+    /// Reads the answer to discovery: a success, or a refusal that is not
+    /// retried (some routers answer `OPTIONS` with 404 or 405).
+    fn read_discovery(&self, answer: &Answer<'_>) -> Discovery;
     /// The creation request to `endpoint`.
     fn create(&self, endpoint: &Uri, spec: &CreateSpec<'_>) -> Request;
     /// Reads a successful answer to a creation sent to `request_uri`.
-    fn read_created(&self, request_uri: &Uri, answer: &Answer<'_>) -> Result<Created, Violation>;
+    fn read_created(&self, request_uri: &Uri, answer: &Answer<'_>, sent: Sent) -> Result<Created, Violation>;
     /// The request for an upload's offset.
     fn head(&self, url: &Uri) -> Request;
     /// Reads a successful answer to [`head`](Self::head).
@@ -174,7 +238,32 @@ pub trait Dialect: Debug + Send + Sync {
     /// The append request.
     fn append(&self, url: &Uri, spec: &AppendSpec) -> Request;
     /// Reads a successful answer to an append.
-    fn read_appended(&self, answer: &Answer<'_>) -> Result<Appended, Violation>;
+    fn read_appended(&self, answer: &Answer<'_>, sent: Sent) -> Result<Appended, Violation>;
     /// The termination request.
     fn terminate(&self, url: &Uri) -> Request;
+    /// Reads what a refusal carries beyond its status.
+    fn read_refusal(&self, answer: &Answer<'_>) -> Refusal {
+        let _ = answer;
+        Refusal::default()
+    }
+    /// Reads an interim (1xx) response to a request sent to `request_uri`;
+    /// `None` when it means nothing in this dialect.
+    fn read_interim(&self, request_uri: &Uri, status: StatusCode, headers: &HeaderMap) -> Option<Interim> {
+        let _ = (request_uri, status, headers);
+        None
+    }
+    /// Whether requests of `kind` may get interim responses worth reading
+    /// ([`read_interim`](Self::read_interim)): the driver then uses a
+    /// transport that reports them.
+    fn interim_responses(&self, kind: RequestKind) -> bool {
+        let _ = kind;
+        false
+    }
+    /// Whether the server must be told, by a request, that the upload is
+    /// complete (the draft's `Upload-Complete: ?1`) and says so in its
+    /// answers; tus 1.0.0 completes an upload when its offset reaches the
+    /// declared length.
+    fn explicit_completion(&self) -> bool {
+        false
+    }
 }

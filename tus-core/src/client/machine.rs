@@ -16,6 +16,14 @@
 //!   └──────┘          offset           └────────┘
 //! ```
 //!
+//! The same machine drives every [`Dialect`]: tus 1.0.0 ends an upload when
+//! its offset reaches the declared length; the IETF draft when an answer
+//! says `Upload-Complete: ?1` (the last request says `?1` too), learns the
+//! upload's URL from the creation's `104` ([`on_interim`]) so a creation
+//! cut before its answer is resumed rather than repeated, and caps chunks
+//! by its `Upload-Limit`. Discovery may switch the dialect ([`Auto`], the
+//! fall back to interop 6).
+//!
 //! The machine never performs I/O and never reads a clock: [`poll`]
 //! returns an [`Action`] (send this request, tell me how much the source
 //! holds, wait until then, done, failed), and the driver feeds back
@@ -28,21 +36,28 @@
 //! [`on_answer`]: UploadMachine::on_answer
 //! [`on_failure`]: UploadMachine::on_failure
 //! [`on_read`]: UploadMachine::on_read
+//! [`on_interim`]: UploadMachine::on_interim
+//! [`Auto`]: super::Auto
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::Uri;
+use http::{HeaderMap, StatusCode, Uri};
 
 use super::capabilities::Capabilities;
 use super::checksum::{ChecksumError, ChecksumPlan, choose};
 use super::chunk::ChunkSizer;
 use super::config::{Now, ResumePoint, Role, UploadConfig};
-use super::dialect::{Answer, AppendSpec, BodyPlan, CreateSpec, Dialect, Request, RequestKind};
+use super::dialect::{Answer, AppendSpec, BodyPlan, CreateSpec, Dialect, Discovery, Request, RequestKind, Sent};
 use super::outcome::{Action, Event, ForgetReason, UploadError};
 use super::parts::final_concat;
 use super::retry::{CHECKSUM_MISMATCH, RetryBudget, TransportFailure, Verdict, classify, retry_after};
+use crate::headers::ietf::UploadLimit;
 use crate::headers::{Extension, UploadConcat};
+
+/// Dialect switches allowed during one upload's discovery (auto, then the
+/// draft, then interop 6, then tus is the longest chain).
+const MAX_SWITCHES: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -58,6 +73,22 @@ struct InFlight {
     step: Step,
     body: BodyPlan,
     declared: Option<u64>,
+    /// The request said its content completes the upload.
+    complete: bool,
+}
+
+impl InFlight {
+    /// What the request carried, for answers that leave it implicit.
+    fn sent(&self, offset: u64) -> Sent {
+        let end = match self.body {
+            BodyPlan::Range { offset, len, .. } => offset + len,
+            BodyPlan::Empty => offset,
+        };
+        Sent {
+            end,
+            complete: self.complete,
+        }
+    }
 }
 
 /// What the source holds from an offset (answer to [`Action::Read`]).
@@ -90,6 +121,7 @@ pub struct UploadMachine {
     available: Option<Available>,
     events: VecDeque<Event>,
     rng: u64,
+    switches: u8,
     end: Option<Result<Uri, UploadError>>,
 }
 
@@ -118,6 +150,7 @@ impl UploadMachine {
             wait_until: None,
             available: None,
             events: VecDeque::new(),
+            switches: 0,
             end: None,
             config,
         };
@@ -229,6 +262,37 @@ impl UploadMachine {
         }
     }
 
+    /// Reports an interim (1xx) response to the request in flight, as it
+    /// arrives. The draft's `104 (Upload Resumption Supported)` to a
+    /// creation names the upload: it is recorded at once
+    /// ([`Event::Created`]), so a creation cut before its final answer is
+    /// resumed (`HEAD`, then appends) rather than made again.
+    pub fn on_interim(&mut self, status: StatusCode, headers: &HeaderMap, now: Now) {
+        let Some(in_flight) = self.in_flight else {
+            return;
+        };
+        let request_uri = match (&self.url, in_flight.step) {
+            (_, Step::Create) | (None, _) => self.config.endpoint.clone(),
+            (Some(url), _) => url.clone(),
+        };
+        let Some(interim) = self.dialect.read_interim(&request_uri, status, headers) else {
+            return;
+        };
+        if let Some(limit) = interim.limit {
+            self.apply_limit(&limit, now);
+        }
+        if in_flight.step == Step::Create
+            && self.url.is_none()
+            && let Some(url) = interim.location
+        {
+            self.events.push_back(Event::Created {
+                url: url.clone(),
+                expires: None,
+            });
+            self.url = Some(url);
+        }
+    }
+
     /// Reports that the request in flight got no answer.
     pub fn on_failure(&mut self, failure: TransportFailure, message: &str, now: Now) {
         let Some(in_flight) = self.in_flight.take() else {
@@ -239,10 +303,15 @@ impl UploadMachine {
     }
 
     fn send(&mut self, step: Step, request: Request, declared: Option<u64>) -> Action {
+        self.send_part(step, request, declared, false)
+    }
+
+    fn send_part(&mut self, step: Step, request: Request, declared: Option<u64>, complete: bool) -> Action {
         self.in_flight = Some(InFlight {
             step,
             body: request.body,
             declared,
+            complete,
         });
         Action::Send(request)
     }
@@ -292,6 +361,7 @@ impl UploadMachine {
             && self.checksum.is_none()
             && caps.supports(Extension::CreationWithUpload);
         let body_len = if with_body { self.next_len(0) } else { 0 };
+        let complete = final_parts.is_none() && self.length == Some(body_len);
         let body = if body_len == 0 {
             BodyPlan::Empty
         } else {
@@ -311,9 +381,10 @@ impl UploadMachine {
             metadata: &self.config.metadata,
             concat: concat.as_ref(),
             body,
+            complete,
         };
         let request = self.dialect.create(&self.config.endpoint, &spec);
-        self.send(Step::Create, request, self.length)
+        self.send_part(Step::Create, request, self.length, complete)
     }
 
     /// The body length of the next request from `offset`.
@@ -336,15 +407,13 @@ impl UploadMachine {
                 max: self.sizer.size(),
             };
         }
-        if let Some(length) = self.length
-            && self.offset >= length
-            && self.length_declared
-        {
+        if self.finished_by_length() {
             return self.finish(url);
         }
         let len = self.next_len(self.offset);
+        let complete = self.length == Some(self.offset + len);
         let declare_length = match self.length {
-            Some(length) if !self.length_declared && self.offset + len == length => Some(length),
+            Some(length) if !self.length_declared && complete => Some(length),
             _ => None,
         };
         let spec = AppendSpec {
@@ -352,9 +421,19 @@ impl UploadMachine {
             len,
             declare_length,
             checksum: self.checksum.filter(|_| len > 0),
+            complete,
         };
         let request = self.dialect.append(&url, &spec);
-        self.send(Step::Append, request, declare_length)
+        self.send_part(Step::Append, request, declare_length, complete)
+    }
+
+    /// Whether the upload is complete by tus's rule: the offset reached the
+    /// declared length. (The draft's server says so itself, and is told by
+    /// a request with `Upload-Complete: ?1`, even an empty one.)
+    fn finished_by_length(&self) -> bool {
+        !self.dialect.explicit_completion()
+            && self.length_declared
+            && self.length.is_some_and(|length| self.offset >= length)
     }
 
     fn poll_end(&self) -> Action {
@@ -392,6 +471,12 @@ impl UploadMachine {
         {
             self.fail(UploadError::TooLarge { length, max });
         }
+        if self
+            .sizer
+            .bound(capabilities.min_append_size, capabilities.max_append_size)
+        {
+            self.events.push_back(Event::ChunkResized(self.sizer.size()));
+        }
         let needs_concat = !matches!(self.config.role, Role::Single);
         if needs_concat && capabilities.advertised && !capabilities.supports(Extension::Concatenation) {
             self.fail(UploadError::Unsupported("concatenation (parallel uploads)".into()));
@@ -410,8 +495,48 @@ impl UploadMachine {
                 self.fail(UploadError::Unsupported(error.to_string()));
             }
         }
+        self.events.push_back(Event::Protocol(self.dialect.name()));
         self.capabilities = Some(capabilities);
         self.step = if self.url.is_some() { Step::Probe } else { Step::Create };
+    }
+
+    /// Reads discovery's answer (success or a refusal not retried): the
+    /// capabilities, or another dialect to speak.
+    fn on_discovery(&mut self, answer: &Answer<'_>) {
+        match self.dialect.read_discovery(answer) {
+            Discovery::Capabilities(capabilities) => self.discovered(capabilities),
+            Discovery::Switch(dialect, capabilities) => {
+                self.switches += 1;
+                self.dialect = dialect;
+                match capabilities {
+                    Some(capabilities) => self.discovered(capabilities),
+                    None if self.switches > MAX_SWITCHES => self.discovered(Capabilities::unknown()),
+                    // Discover again, in the new dialect.
+                    None => self.step = Step::Discover,
+                }
+            }
+        }
+    }
+
+    /// Applies limits the server sent: the upload's size, chunk bounds, the
+    /// upload's remaining lifetime.
+    fn apply_limit(&mut self, limit: &UploadLimit, now: Now) {
+        if let Some(lifetime) = limit.lifetime {
+            self.events
+                .push_back(Event::Expires(now.wall + Duration::from_secs(lifetime.seconds())));
+        }
+        if let Some(capabilities) = self.capabilities.as_mut() {
+            capabilities.max_size = limit.max_size.or(capabilities.max_size);
+            capabilities.max_append_size = limit.max_append_size.or(capabilities.max_append_size);
+        }
+        if let (Some(length), Some(max)) = (self.length, limit.max_size)
+            && length > max
+        {
+            self.fail(UploadError::TooLarge { length, max });
+        }
+        if self.sizer.bound(limit.min_append_size, limit.max_append_size) {
+            self.events.push_back(Event::ChunkResized(self.sizer.size()));
+        }
     }
 
     fn progressed(&mut self, offset: u64) {
@@ -434,30 +559,66 @@ impl UploadMachine {
 
     fn complete_or_append(&mut self) {
         self.step = Step::Append;
-        if let (Some(length), Some(url)) = (self.length, self.url.clone())
-            && self.offset >= length
-            && self.length_declared
+        if self.finished_by_length()
+            && let Some(url) = self.url.clone()
         {
             self.end = Some(Ok(url));
         }
     }
 
+    /// The server says the upload is complete at `offset` (the draft).
+    fn completed(&mut self, offset: u64) {
+        match self.length {
+            Some(length) if offset < length => {
+                return self.fail(UploadError::Protocol(format!(
+                    "the server says the upload is complete at offset {offset} of {length}"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                self.length = Some(offset);
+                self.events.push_back(Event::LengthKnown(offset));
+            }
+        }
+        self.length_declared = true;
+        self.progressed(offset);
+        match self.url.clone() {
+            Some(url) => self.end = Some(Ok(url)),
+            None => self.fail(UploadError::Protocol("completed without an upload URL".into())),
+        }
+    }
+
     fn on_success(&mut self, in_flight: InFlight, answer: &Answer<'_>, now: Now) {
         match in_flight.step {
-            Step::Discover => self.discovered(self.dialect.read_discovery(answer)),
-            Step::Create => match self.dialect.read_created(&self.config.endpoint, answer) {
+            Step::Discover => self.on_discovery(answer),
+            Step::Create => match self
+                .dialect
+                .read_created(&self.config.endpoint, answer, in_flight.sent(0))
+            {
                 Ok(created) => {
-                    self.events.push_back(Event::Created {
-                        url: created.url.clone(),
-                        expires: created.expires,
-                    });
-                    self.url = Some(created.url.clone());
+                    let Some(url) = created.url.clone().or_else(|| self.url.clone()) else {
+                        return self.fail(UploadError::Protocol("creation answered without a Location header".into()));
+                    };
+                    // Announced by the 104 already: recorded then.
+                    if self.url.as_ref() != Some(&url) || created.expires.is_some() {
+                        self.events.push_back(Event::Created {
+                            url: url.clone(),
+                            expires: created.expires,
+                        });
+                    }
+                    self.url = Some(url.clone());
                     self.budget.reset();
+                    if let Some(limit) = &created.limit {
+                        self.apply_limit(limit, now);
+                    }
                     if let Role::Final(_) = self.config.role {
-                        self.end = Some(Ok(created.url));
+                        self.end = Some(Ok(url));
                         return;
                     }
                     self.length_declared = in_flight.declared.is_some();
+                    if created.complete {
+                        return self.completed(created.offset.unwrap_or(in_flight.body.len()));
+                    }
                     match (created.offset, in_flight.body.len()) {
                         (_, 0) => self.progressed(0),
                         (Some(offset), sent) if offset <= sent => self.progressed(offset),
@@ -478,6 +639,9 @@ impl UploadMachine {
             Step::Probe | Step::Sync => match self.dialect.read_head(answer) {
                 Ok(state) => {
                     self.expires(state.expires);
+                    if let Some(limit) = &state.limit {
+                        self.apply_limit(limit, now);
+                    }
                     if let Some(reason) = self.mismatch(state.offset, state.length) {
                         if in_flight.step == Step::Probe {
                             self.forget(ForgetReason::Mismatch(reason));
@@ -506,12 +670,15 @@ impl UploadMachine {
                         return;
                     }
                     self.length_declared = state.length.is_some();
+                    if state.complete {
+                        return self.completed(state.offset);
+                    }
                     self.progressed(state.offset);
                     self.complete_or_append();
                 }
                 Err(violation) => self.fail(UploadError::Protocol(violation.0)),
             },
-            Step::Append => match self.dialect.read_appended(answer) {
+            Step::Append => match self.dialect.read_appended(answer, in_flight.sent(self.offset)) {
                 Ok(appended) => {
                     self.expires(appended.expires);
                     let (start, sent) = match in_flight.body {
@@ -535,6 +702,9 @@ impl UploadMachine {
                         });
                         let reason = format!("offset went back from {start} to {}", appended.offset);
                         return self.after_failure(in_flight, now, None, reason);
+                    }
+                    if appended.complete {
+                        return self.completed(appended.offset);
                     }
                     self.progressed(appended.offset);
                     self.complete_or_append();
@@ -581,10 +751,33 @@ impl UploadMachine {
             format!("{status_text}: {message}")
         };
         let wait = retry_after(answer.headers, now.wall);
-        match (in_flight.step, classify(status, checksummed)) {
-            // Some routers answer OPTIONS with 404 or 405: carry on without capabilities.
+        let refusal = self.dialect.read_refusal(answer);
+        if let Some(limit) = &refusal.limit {
+            self.apply_limit(limit, now);
+        }
+        if let (Step::Create, Some(dialect)) = (in_flight.step, refusal.fallback)
+            && self.switches < MAX_SWITCHES
+            && self.url.is_none()
+        {
+            // The server does not speak this interop version: create again in the older one.
+            self.switches += 1;
+            self.dialect = dialect;
+            self.events.push_back(Event::Protocol(self.dialect.name()));
+            return;
+        }
+        if refusal.final_answer {
+            // The draft's final answer: the upload is over; resuming cannot help.
+            self.forget(ForgetReason::Ended(status));
+            return self.fail(refused(request_kind(in_flight.step)));
+        }
+        let verdict = classify(status, checksummed);
+        if let (Step::Append, Verdict::Conflict, Some(offset)) = (in_flight.step, verdict, refusal.offset) {
+            return self.conflict_at(in_flight, offset, now, wait, reason);
+        }
+        match (in_flight.step, verdict) {
+            // Some routers answer OPTIONS with 404 or 405: the dialect decides.
             (Step::Discover, verdict) if !matches!(verdict, Verdict::Retry | Verdict::Conflict) => {
-                self.discovered(Capabilities::unknown());
+                self.on_discovery(answer);
             }
             (Step::Probe, Verdict::Gone) => {
                 self.forget(ForgetReason::Gone(status));
@@ -596,13 +789,21 @@ impl UploadMachine {
             }
             (Step::Create | Step::Append, Verdict::TooLarge) if !in_flight.body.is_empty() => {
                 // Nothing was stored: resend at once, smaller (or, for a
-                // creation, without a body).
-                if self.sizer.too_large(in_flight.body.len()) {
+                // creation, without a body). Limits sent with the 413 were
+                // applied above; halve only if they did not shrink it.
+                let limited = self.sizer.size() < in_flight.body.len();
+                if limited {
+                    // Resent at the limit's size.
+                } else if self.sizer.too_large(in_flight.body.len()) {
                     self.events.push_back(Event::ChunkResized(self.sizer.size()));
                 } else if in_flight.step == Step::Create {
                     self.creation_body = false;
                 } else {
                     self.fail(refused(RequestKind::Append));
+                }
+                if in_flight.step == Step::Create && self.url.is_some() {
+                    // The 104 named the upload: continue it rather than create another.
+                    self.step = Step::Sync;
                 }
             }
             (_, Verdict::ChecksumMismatch) => {
@@ -621,11 +822,38 @@ impl UploadMachine {
         }
     }
 
+    /// A `409` that says where the server is (the draft): continue from
+    /// there without asking; a backoff only when that is no progress.
+    fn conflict_at(&mut self, in_flight: InFlight, offset: u64, now: Now, wait: Option<Duration>, reason: String) {
+        if let Some(reason) = self.mismatch(offset, None) {
+            return self.fail(UploadError::Protocol(reason));
+        }
+        if offset < self.best_offset {
+            self.events.push_back(Event::OffsetRegressed {
+                from: self.best_offset,
+                to: offset,
+            });
+        }
+        let moved = offset > self.best_offset;
+        self.progressed(offset);
+        if !moved {
+            self.backoff(in_flight, now, wait, reason);
+        }
+        self.step = Step::Append;
+    }
+
     fn after_failure(&mut self, in_flight: InFlight, now: Now, wait: Option<Duration>, reason: String) {
         self.step = match in_flight.step {
             Step::Append => Step::Sync,
+            // The 104 named the upload: ask how much of it arrived.
+            Step::Create if self.url.is_some() => Step::Sync,
             step => step,
         };
+        self.backoff(in_flight, now, wait, reason);
+    }
+
+    /// Counts a failure and waits before the next attempt (or gives up).
+    fn backoff(&mut self, in_flight: InFlight, now: Now, wait: Option<Duration>, reason: String) {
         let attempt = self.budget.record(now.instant);
         let random = self.random();
         let delay = self.config.retry.delay(attempt, random, wait);

@@ -45,12 +45,16 @@ fn config(length: Option<u64>, chunk: u64) -> UploadConfig {
 
 impl Harness {
     fn new(config: UploadConfig, resume: Option<&str>) -> Self {
+        Self::speaking(Box::new(Tus1), config, resume)
+    }
+
+    fn speaking(dialect: Box<dyn Dialect>, config: UploadConfig, resume: Option<&str>) -> Self {
         let resume = resume.map(|url| ResumePoint {
             url: url.parse().expect("uri"),
             expires: None,
         });
         Self {
-            machine: UploadMachine::new(Box::new(Tus1), config, resume),
+            machine: UploadMachine::new(dialect, config, resume),
             instant: Instant::now(),
             wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             events: Vec::new(),
@@ -739,3 +743,6 @@ fn an_empty_upload_is_done_after_creation() {
     h.created();
     h.done();
 }
+
+#[path = "machine_ietf_tests.rs"]
+mod ietf;

@@ -9,9 +9,11 @@
 //!         └──────── on_answer(Answer, now) / on_failure(..) ◀─────────┘
 //! ```
 //!
-//! Requests are rendered by a [`Dialect`] ([`Tus1`]) with the same typed
-//! headers the server parses, so both sides agree byte for byte. The IETF
-//! draft's requests and answers, per interop version, are in [`ietf`].
+//! Requests are rendered by a [`Dialect`] with the same typed headers the
+//! server parses, so both sides agree byte for byte: [`Tus1`] (tus 1.0.0),
+//! [`Ietf`] (the IETF draft "Resumable Uploads for HTTP" at interop 9, 8 or
+//! 6; its requests and answers per version are in [`ietf`]) and [`Auto`],
+//! which picks one of them at discovery.
 //!
 //! ```
 //! use std::time::{Instant, SystemTime};
@@ -25,6 +27,7 @@
 //! assert_eq!(request.method, http::Method::OPTIONS);
 //! ```
 
+mod auto;
 mod capabilities;
 mod checksum;
 mod chunk;
@@ -38,6 +41,7 @@ mod parts;
 mod retry;
 mod tus1;
 
+pub use auto::Auto;
 pub use capabilities::Capabilities;
 pub use checksum::{
     ChecksumError, ChecksumMode, ChecksumPlan, ChecksumPreference, PREFERENCE, TrailerPreference, checksum_trailers,
@@ -46,14 +50,31 @@ pub use checksum::{
 pub use chunk::{ChunkPolicy, ChunkSizer};
 pub use config::{Now, ResumePoint, Role, UploadConfig};
 pub use dialect::{
-    Answer, AppendSpec, Appended, BodyPlan, CreateSpec, Created, Dialect, RemoteState, Request, RequestKind, Violation,
+    Answer, AppendSpec, Appended, BodyPlan, CreateSpec, Created, Dialect, Discovery, Refusal, RemoteState, Request,
+    RequestKind, Sent, Violation,
 };
+pub use ietf::Ietf;
 pub use location::{LocationError, resolve};
 pub use machine::UploadMachine;
 pub use outcome::{Action, Event, ForgetReason, UploadError};
 pub use parts::{final_concat, split};
 pub use retry::{CHECKSUM_MISMATCH, RetryBudget, RetryPolicy, TransportFailure, Verdict, classify, retry_after};
 pub use tus1::Tus1;
+
+/// The dialect a [`Dialect::name`] names (`tus-1.0.0`, `ietf-9`,
+/// `ietf-8`, `ietf-6`), to continue an upload in the dialect that created
+/// it; `None` for any other name.
+pub fn dialect_named(name: &str) -> Option<Box<dyn Dialect>> {
+    use crate::headers::ietf::InteropVersion;
+    let version = match name {
+        "tus-1.0.0" => return Some(Box::new(Tus1)),
+        "ietf-9" => InteropVersion::V9,
+        "ietf-8" => InteropVersion::V8,
+        "ietf-6" => InteropVersion::V6,
+        _ => return None,
+    };
+    Ietf::new(version).map(|dialect| Box::new(dialect) as Box<dyn Dialect>)
+}
 
 impl Request {
     /// Adds the `Upload-Checksum` header ([`ChecksumMode::Header`]) with

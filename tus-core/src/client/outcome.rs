@@ -41,6 +41,9 @@ pub enum ForgetReason {
     Expired,
     /// It is not this source's upload (its length differs).
     Mismatch(String),
+    /// The server ended it with this final answer, an error (the IETF
+    /// draft's `Upload-Complete: ?1`): there is nothing left to resume.
+    Ended(StatusCode),
 }
 
 /// Something the driver may want to record, log or show.
@@ -49,6 +52,9 @@ pub enum ForgetReason {
 pub enum Event {
     /// The server's capabilities.
     Discovered(Capabilities),
+    /// The dialect spoken from now on ([`Dialect::name`](super::Dialect::name):
+    /// `tus-1.0.0`, `ietf-9`, ...), once discovery chose it.
+    Protocol(&'static str),
     /// The checksum every append will carry.
     ChecksumChosen(Option<ChecksumPlan>),
     /// An upload was created: store its URL now.

@@ -10,7 +10,8 @@ use http::{HeaderMap, HeaderValue, Method, Uri};
 use super::capabilities::Capabilities;
 use super::checksum::{ChecksumMode, announce_trailer};
 use super::dialect::{
-    Answer, AppendSpec, Appended, BodyPlan, CreateSpec, Created, Dialect, RemoteState, Request, RequestKind, Violation,
+    Answer, AppendSpec, Appended, BodyPlan, CreateSpec, Created, Dialect, Discovery, RemoteState, Request, RequestKind,
+    Sent, Violation,
 };
 use super::location::resolve;
 use crate::headers::{
@@ -79,8 +80,13 @@ impl Dialect for Tus1 {
         Self::request(RequestKind::Discover, Method::OPTIONS, endpoint, BodyPlan::Empty)
     }
 
-    fn read_discovery(&self, answer: &Answer<'_>) -> Capabilities {
-        Capabilities::from_headers(answer.headers)
+    fn read_discovery(&self, answer: &Answer<'_>) -> Discovery {
+        // Some routers answer OPTIONS with 404 or 405: carry on without capabilities.
+        Discovery::Capabilities(if answer.status.is_success() {
+            Capabilities::from_headers(answer.headers)
+        } else {
+            Capabilities::unknown()
+        })
     }
 
     fn create(&self, endpoint: &Uri, spec: &CreateSpec<'_>) -> Request {
@@ -101,7 +107,7 @@ impl Dialect for Tus1 {
         request
     }
 
-    fn read_created(&self, request_uri: &Uri, answer: &Answer<'_>) -> Result<Created, Violation> {
+    fn read_created(&self, request_uri: &Uri, answer: &Answer<'_>, _: Sent) -> Result<Created, Violation> {
         let location = answer
             .headers
             .get(LOCATION)
@@ -110,9 +116,11 @@ impl Dialect for Tus1 {
             .map_err(|_| Violation("the Location header is not ASCII".into()))?;
         let url = resolve(request_uri, location).map_err(|error| Violation(error.to_string()))?;
         Ok(Created {
-            url,
+            url: Some(url),
             offset: offset(answer.headers)?,
             expires: expires(answer.headers),
+            complete: false,
+            limit: None,
         })
     }
 
@@ -131,6 +139,8 @@ impl Dialect for Tus1 {
             offset,
             length,
             expires: expires(answer.headers),
+            complete: false,
+            limit: None,
         })
     }
 
@@ -157,11 +167,12 @@ impl Dialect for Tus1 {
         request
     }
 
-    fn read_appended(&self, answer: &Answer<'_>) -> Result<Appended, Violation> {
+    fn read_appended(&self, answer: &Answer<'_>, _: Sent) -> Result<Appended, Violation> {
         let offset = offset(answer.headers)?.ok_or_else(|| Violation("PATCH answered without Upload-Offset".into()))?;
         Ok(Appended {
             offset,
             expires: expires(answer.headers),
+            complete: false,
         })
     }
 
@@ -205,6 +216,7 @@ mod tests {
                     len: 10,
                     checksum: None,
                 },
+                complete: false,
             },
         );
         assert_eq!(create.headers.get(CONTENT_LENGTH).expect("length"), "10");
@@ -222,6 +234,7 @@ mod tests {
                 metadata: &Metadata::new(),
                 concat: None,
                 body: BodyPlan::Empty,
+                complete: false,
             },
         );
         assert_eq!(deferred.headers.get("upload-defer-length").expect("defer"), "1");
@@ -239,6 +252,7 @@ mod tests {
                     algorithm: ChecksumAlgorithm::Sha1,
                     mode: ChecksumMode::Trailer,
                 }),
+                complete: true,
             },
         );
         assert!(
@@ -260,6 +274,7 @@ mod tests {
                 len: 0,
                 declare_length: Some(12),
                 checksum: None,
+                complete: true,
             },
         );
         assert_eq!(empty.body, BodyPlan::Empty);
@@ -279,6 +294,7 @@ mod tests {
                 metadata: &Metadata::new(),
                 concat: Some(&concat),
                 body: BodyPlan::Empty,
+                complete: false,
             },
         );
         assert!(request.headers.get("upload-defer-length").is_none());
@@ -322,6 +338,10 @@ mod tests {
         assert_eq!(deferred.length, None);
 
         let base = uri("http://127.0.0.1:9/files/");
+        let sent = Sent {
+            end: 4,
+            complete: false,
+        };
         let created = |headers: &HeaderMap| {
             Tus1.read_created(
                 &base,
@@ -330,17 +350,27 @@ mod tests {
                     headers,
                     body: b"",
                 },
+                sent,
             )
         };
         let relative = created(&answer(&[("location", "/files/x"), ("upload-offset", "4")])).expect("created");
-        assert_eq!(relative.url, "http://127.0.0.1:9/files/x");
+        assert_eq!(relative.url.expect("url"), "http://127.0.0.1:9/files/x");
         assert_eq!(relative.offset, Some(4));
         assert!(created(&answer(&[])).is_err());
-        let appended = Tus1.read_appended(&Answer {
-            status: StatusCode::NO_CONTENT,
-            headers: &answer(&[("upload-offset", "8")]),
-            body: b"",
-        });
-        assert_eq!(appended.map(|a| a.offset), Ok(8));
+        let appended = |headers: &HeaderMap| {
+            Tus1.read_appended(
+                &Answer {
+                    status: StatusCode::NO_CONTENT,
+                    headers,
+                    body: b"",
+                },
+                Sent { end: 8, complete: true },
+            )
+        };
+        assert_eq!(appended(&answer(&[("upload-offset", "8")])).map(|a| a.offset), Ok(8));
+        assert!(
+            appended(&answer(&[])).is_err(),
+            "tus never infers an offset from what was sent"
+        );
     }
 }

@@ -10,7 +10,7 @@ use tus_client::{ChecksumAlgorithm, ChecksumPreference, Protocol};
 pub(crate) const EXIT_HELP: &str = "\
 Exit codes:
   0    uploaded; the upload URL is the last line of standard output
-  1    invalid configuration (a bad header, an unsupported --protocol, a failing hook)
+  1    invalid configuration (a bad header, --parallel with --protocol ietf, a failing hook)
   2    invalid command line
   3    refused by the server (400, 401, 403, 404, 410, 413 at the smallest chunk, a missing extension, ...)
   4    retries exhausted: the server kept failing or could not be reached; rerun to continue
@@ -77,9 +77,16 @@ pub(crate) struct Args {
     /// Ignore every proxy, including the environment's.
     #[arg(long)]
     pub(crate) no_proxy: bool,
-    /// The protocol: tus 1.0.0, the IETF draft, or auto.
+    /// The protocol: tus 1.0.0, the IETF draft "Resumable Uploads for
+    /// HTTP", or auto (tus where the server advertises it with Tus-Version,
+    /// the draft where it advertises only that, tus when it advertises
+    /// nothing). A stored upload continues in the protocol that created it.
     #[arg(long, value_name = "tus|ietf|auto", default_value = "auto", value_parser = parse_protocol)]
     pub(crate) protocol: Protocol,
+    /// The IETF draft's interop version; a server that answers that it does
+    /// not speak 9 or 8 gets 6.
+    #[arg(long, value_name = "9|8|6", default_value_t = tus_client::DEFAULT_IETF_VERSION, value_parser = parse_ietf_version)]
+    pub(crate) ietf_version: u64,
     /// Failures in a row without progress before giving up.
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub(crate) retries: u32,
@@ -158,6 +165,15 @@ fn parse_checksum(text: &str) -> Result<ChecksumPreference, String> {
     }
 }
 
+fn parse_ietf_version(text: &str) -> Result<u64, String> {
+    match text.trim() {
+        "9" => Ok(9),
+        "8" => Ok(8),
+        "6" => Ok(6),
+        _ => Err(format!("{text:?}: use 9, 8 or 6")),
+    }
+}
+
 fn parse_protocol(text: &str) -> Result<Protocol, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "auto" => Ok(Protocol::Auto),
@@ -214,6 +230,8 @@ mod tests {
             "ca.pem",
             "--protocol",
             "tus",
+            "--ietf-version",
+            "6",
             "--quiet",
             "-",
         ])
@@ -221,6 +239,9 @@ mod tests {
         assert_eq!(args.chunk_size, 4 << 20);
         assert_eq!(args.checksum, ChecksumPreference::Algorithm(ChecksumAlgorithm::Sha256));
         assert_eq!(args.protocol, Protocol::Tus);
+        assert_eq!(args.ietf_version, 6);
+        let rejected = Args::try_parse_from(["tus-upload", "-e", "http://h/", "--ietf-version", "7", "f"]);
+        assert!(rejected.is_err(), "interop 7 is not spoken");
         assert_eq!(args.file, PathBuf::from("-"));
         assert!(
             Args::try_parse_from(["tus-upload", "file"]).is_err(),

@@ -141,6 +141,7 @@ fn client(args: &Args) -> Result<Client, Error> {
         .checksum(args.checksum)
         .checksum_trailer(args.checksum_trailer)
         .protocol(args.protocol)
+        .ietf_version(args.ietf_version)
         .stall_timeout(args.stall_timeout)
         .connect_timeout(args.connect_timeout)
         .creation_with_upload(!args.no_creation_with_upload)

@@ -46,6 +46,7 @@ impl Output {
                 part: index,
             } => format!("resuming {url} at offset {offset}{}", part(index)),
             Notice::Forgotten { url, reason } => format!("forgot {url}: {reason}"),
+            Notice::Protocol(name) => format!("protocol: {}", protocol_name(name)),
             Notice::Retrying { attempt, delay, reason } => {
                 format!("retry {attempt} in {:.1} s: {reason}", delay.as_secs_f64())
             }
@@ -140,5 +141,13 @@ pub(crate) fn media_type(name: &str) -> &'static str {
         Some("wav") => "audio/wav",
         Some("flac") => "audio/flac",
         _ => "application/octet-stream",
+    }
+}
+
+/// A dialect's name for people.
+fn protocol_name(name: &str) -> String {
+    match name.strip_prefix("ietf-") {
+        Some(version) => format!("IETF draft \"Resumable Uploads for HTTP\", interop {version}"),
+        None => name.replace("tus-", "tus "),
     }
 }

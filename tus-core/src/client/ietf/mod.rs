@@ -1,7 +1,8 @@
 //! The client's side of the IETF draft "Resumable Uploads for HTTP"
 //! (interop 9, 8 and 6): request heads to send and the reading of every
 //! answer, per version. No I/O: a client driver sends [`Request<()>`] heads
-//! with its body and hands back what it received.
+//! with its body and hands back what it received. [`Ietf`] is the
+//! [`Dialect`](super::Dialect) the upload machine speaks, built on these.
 //!
 //! ```text
 //!   creation(?1 or ?0, length) ──▶ 104? read_interim ─▶ Location (resumable from here)
@@ -14,6 +15,16 @@
 //! an `Upload-Complete: ?1` answer (whatever its status) is the target
 //! resource's response and ends the upload, and `Upload-Offset` is only
 //! guaranteed on offset retrieval and `409`.
+//!
+//! The draft defines no answer for an interop version a server does not
+//! speak; [`unsupported_version`] recognises the ones seen in practice
+//! (tus-rs: `400` naming the interop version; tusd, which takes such a
+//! request for a tus one: `412` naming the version) so a client can fall
+//! back to interop 6.
+
+mod dialect;
+
+pub use dialect::Ietf;
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
@@ -155,11 +166,12 @@ pub fn read_answer(version: InteropVersion, complete: bool, status: StatusCode, 
         return Answer::Complete { offset };
     }
     if status.is_success() {
-        // Interop 6 marks an incomplete part with `?0`; a complete request
-        // answered with success is complete. From 8 on, `?1` (above) is the
-        // only sign of completion.
-        return match (version, complete, said_complete) {
-            (InteropVersion::V6, true, _) if said_complete != Some(false) => Answer::Complete { offset },
+        // A complete request answered with success is complete unless the
+        // answer says `?0` (interop 6 marks incomplete parts so; from 8 on
+        // the final answer comes from the target resource, which may not
+        // know the field, and the server only SHOULD add `?1`).
+        return match (complete, said_complete) {
+            (true, None | Some(true)) => Answer::Complete { offset },
             _ => Answer::Incomplete { offset },
         };
     }
@@ -198,20 +210,58 @@ pub fn read_offset(status: StatusCode, headers: &HeaderMap) -> Option<UploadStat
 }
 
 /// The `Location` of an answer to a request sent to `request`, resolved
-/// against it when relative.
+/// against it as RFC 3986 does (absolute, absolute-path and relative
+/// references); `None` when absent or unusable.
 pub fn location(request: &Uri, headers: &HeaderMap) -> Option<Uri> {
     let value = headers.get(LOCATION)?.to_str().ok()?;
-    let uri: Uri = value.parse().ok()?;
-    if uri.scheme().is_some() {
-        return Some(uri);
-    }
-    let path = uri.path_and_query()?.as_str();
-    if !path.starts_with('/') {
-        return None;
-    }
-    let mut parts = request.clone().into_parts();
-    parts.path_and_query = Some(path.parse().ok()?);
-    Uri::from_parts(parts).ok()
+    super::resolve(request, value).ok()
+}
+
+/// Whether an answer advertises the draft: `Upload-Limit` (which interop 6
+/// and 9 require in every answer to `OPTIONS`) or `Accept-Patch` listing
+/// `application/partial-upload` (which interop 8 requires there).
+pub fn advertises_draft(headers: &HeaderMap) -> bool {
+    field::<UploadLimit>(headers).is_some()
+        || headers
+            .get_all(http::header::HeaderName::from_static("accept-patch"))
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|list| list.split(','))
+            .any(|media_type| {
+                media_type
+                    .split(';')
+                    .next()
+                    .is_some_and(|name| name.trim().eq_ignore_ascii_case(PARTIAL_UPLOAD))
+            })
+}
+
+/// Whether a refusal says the server does not speak the request's interop
+/// version: `400` or `412` that names a version in its body and carries no
+/// upload state (no `Location`, `Upload-Offset` or `Upload-Complete`: the
+/// request was not served as a draft request of a known upload).
+pub fn unsupported_version(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
+    let names_version = String::from_utf8_lossy(body).to_ascii_lowercase().contains("version");
+    let stateful = [
+        LOCATION,
+        UploadOffset::KIND.name(),
+        UploadComplete::KIND.name(),
+    ]
+    .iter()
+    .any(|name| headers.contains_key(name));
+    matches!(status.as_u16(), 400 | 412) && names_version && !stateful
+}
+
+/// The `expected-offset` member of a problem document (RFC 9457) of type
+/// "mismatching upload offset": where the server wants the next append to
+/// start. A number of the top-level object, found without a JSON parser:
+/// the key is unique to this problem type.
+pub fn problem_expected_offset(body: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(body).ok()?;
+    let key = "\"expected-offset\"";
+    let after = &text[text.find(key)? + key.len()..];
+    let value = after.trim_start().strip_prefix(':')?.trim_start();
+    let digits = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    value[..digits].parse().ok()
 }
 
 /// Whether `limit` forbids uploading `size` bytes (the draft then asks the
@@ -319,6 +369,8 @@ mod tests {
                 Conflict { offset: Some(7) },
             ),
             (6, false, 409, &[], Conflict { offset: None }),
+            (9, true, 200, &[], Complete { offset: None }),
+            (9, true, 204, &[("upload-offset", "9")], Complete { offset: Some(9) }),
             (9, false, 503, &[], Retry),
             (9, false, 413, &[], Retry),
             (9, false, 400, &[("upload-complete", "?0")], Failed),
@@ -361,6 +413,49 @@ mod tests {
         assert!(!exceeds_limits(&limit, 100));
         assert_eq!(part_size(Some(&limit), 50, 30), 10);
         assert_eq!(part_size(None, 50, 30), 30);
-        assert_eq!(location(&uri("http://h/x"), &headers(&[("location", "rel")])), None);
+        assert_eq!(
+            location(&uri("http://h/files/x"), &headers(&[("location", "rel")])),
+            Some(uri("http://h/files/rel"))
+        );
+        assert_eq!(location(&uri("http://h/x"), &headers(&[("location", "")])), None);
+    }
+
+    #[test]
+    fn draft_advertisements() {
+        assert!(advertises_draft(&headers(&[("upload-limit", "min-size=0")])));
+        assert!(advertises_draft(&headers(&[("accept-patch", "text/x, application/partial-upload")])));
+        assert!(!advertises_draft(&headers(&[("accept-patch", "application/merge-patch+json")])));
+        assert!(!advertises_draft(&headers(&[("upload-limit", "max-size=-1")])));
+        assert!(!advertises_draft(&headers(&[("tus-version", "1.0.0")])));
+    }
+
+    #[test]
+    fn unsupported_version_answers() {
+        let ours = b"ERR_UNSUPPORTED_INTEROP_VERSION: unsupported Upload-Draft-Interop-Version; this server speaks 9, 8 and 6\n";
+        let tusd = b"ERR_UNSUPPORTED_VERSION: missing, invalid or unsupported Tus-Resumable version\n";
+        let bad = StatusCode::BAD_REQUEST;
+        let cases: &[(StatusCode, &[(&str, &str)], &[u8], bool)] = &[
+            (bad, &[], ours, true),
+            (StatusCode::PRECONDITION_FAILED, &[("tus-version", "1.0.0")], tusd, true),
+            (bad, &[], b"ERR_INCONSISTENT_UPLOAD_LENGTH: inconsistent length values", false),
+            (bad, &[("upload-offset", "3")], ours, false),
+            (StatusCode::NOT_FOUND, &[], ours, false),
+        ];
+        for (status, list, body, expected) in cases {
+            assert_eq!(
+                unsupported_version(*status, &headers(list), body),
+                *expected,
+                "{status} {list:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn expected_offset_of_a_problem_document() {
+        let body = br#"{"type":"https://iana.org/assignments/http-problem-types#mismatching-upload-offset","title":"t","expected-offset": 12500000,"provided-offset":25000000}"#;
+        assert_eq!(problem_expected_offset(body), Some(12_500_000));
+        assert_eq!(problem_expected_offset(br#"{"expected-offset":"x"}"#), None);
+        assert_eq!(problem_expected_offset(b"plain text"), None);
+        assert_eq!(problem_expected_offset(&[0xff, 0xfe]), None);
     }
 }
