@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
+pub use auth::{AppHooks, BEARER_CHALLENGE, Tokens, USER_ID_KEY, User};
 use clap::Parser;
 pub use request_id::{REQUEST_ID, RequestId};
 use tus_core::headers::Extension;
@@ -105,8 +105,11 @@ pub struct Args {
     /// Most connections served at once; more wait to be accepted.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
-    /// Require `Authorization: Bearer TOKEN` to create uploads; the upload's
-    /// metadata gets `user_id` = USER. Repeatable. Without it, anyone may upload.
+    /// Require `Authorization: Bearer TOKEN` to create uploads and to touch
+    /// them: the upload's metadata gets `user_id` = USER, and only that user
+    /// may HEAD, PATCH, GET, DELETE or concatenate it (anyone else gets 404).
+    /// Repeatable. Without it, anyone may upload, and an upload's URL is a
+    /// bearer capability.
     #[arg(long = "auth-token", value_name = "TOKEN=USER")]
     pub auth_tokens: Vec<String>,
     /// Build `Location` from `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`.
