@@ -14,7 +14,10 @@ use tus_core::upload::{UploadId, UploadInfo, UploadSize};
 /// framework's request extensions (where auth middleware leaves its result).
 ///
 /// For a final upload assembled when its last partial completes, this is the
-/// request that completed the partial (or the HEAD/GET that assembled it).
+/// request that completed the partial; when
+/// [`TusHandler::assemble_ready_finals`](crate::TusHandler::assemble_ready_finals)
+/// assembles it (after a crash), a context of no request: a bare `GET /`
+/// without headers or extensions.
 #[derive(Debug, Clone)]
 pub struct HookContext {
     parts: Parts,

@@ -17,7 +17,7 @@
 //! `--s3-endpoint`, path-style) instead of `--dir`; credentials come from the
 //! standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 //!
-//! This is also the reference for embedding tus-core in an actix-web app:
+//! This is also the reference for embedding tus-rs-server in an actix-web app:
 //! wrap the `TusHandler` in [`TusActix`], forward the request extensions
 //! your middleware sets (here the bearer token's [`User`], which the hooks
 //! check at creation and on every request on an upload), and register

@@ -22,7 +22,7 @@
 //! are kept, locks released) and the process exits within the shutdown
 //! timeout.
 //!
-//! This is also the reference for embedding tus-core in an axum app: build a
+//! This is also the reference for embedding tus-rs-server in an axum app: build a
 //! `TusHandler` over a store and mount `handler.into_service()` with
 //! `Router::nest_service`. Middleware runs before the handler and its
 //! request extensions reach the hooks: [`authenticate`] puts the bearer
