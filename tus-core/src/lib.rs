@@ -9,7 +9,9 @@
 //! Nothing here opens a socket, spawns a task, sleeps or reads a clock: the
 //! time comes in as an argument (`now`), outputs come back as values. The
 //! async server driver that moves bytes between HTTP and a store is the
-//! `tus-server` crate; backends are `tus-store-fs` and `tus-store-s3`.
+//! `tus-rs-server` crate (library `tus_server`), the client is
+//! `tus-rs-client` (`tus_client`); backends are `tus-store-fs` and
+//! `tus-store-s3`.
 //!
 //! ```
 //! use http::{HeaderMap, Method};

@@ -215,7 +215,39 @@ impl TusHandler {
     }
 
     /// Starts configuring a handler over `store`, with `timer` enforcing its
-    /// timeouts (for runtimes other than Tokio).
+    /// timeouts (for runtimes other than Tokio, or without the `tokio`
+    /// feature, where this is the only way to build a handler).
+    ///
+    /// A timer is a non-blocking sleep; use your runtime's (e.g. on smol,
+    /// `Box::pin(async move { async_io::Timer::after(duration).await; })`).
+    /// This one needs no runtime at all: a thread per sleep.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tus_server::prelude::*;
+    /// use tus_server::Timer;
+    ///
+    /// struct ThreadTimer;
+    ///
+    /// impl Timer for ThreadTimer {
+    ///     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+    ///         let (done, fired) = futures::channel::oneshot::channel::<()>();
+    ///         std::thread::spawn(move || {
+    ///             std::thread::sleep(duration);
+    ///             let _ = done.send(());
+    ///         });
+    ///         Box::pin(async move {
+    ///             let _ = fired.await;
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// let handler = TusHandler::builder_with_timer(Arc::new(MemoryStore::new()), Arc::new(ThreadTimer))
+    ///     .base_path("/files/")
+    ///     .build();
+    /// # let _ = handler;
+    /// ```
     pub fn builder_with_timer(store: Arc<dyn Store>, timer: Arc<dyn Timer>) -> TusHandlerBuilder {
         TusHandlerBuilder::new(store, timer)
     }

@@ -36,7 +36,15 @@ pub(crate) async fn create_final(
             Ok(_) | Err(StoreError::NotFound) => return Err(TusError::ConcatPartialNotFound(reference.clone())),
             Err(other) => return Err(other.into()),
         };
-        shared.lifecycle.authorize(&call.cx, Access::Concatenate(&info)).await?;
+        // A partial hidden from this client is answered as a missing one.
+        shared
+            .lifecycle
+            .authorize(&call.cx, Access::Concatenate(&info))
+            .await
+            .map_err(|error| match error {
+                TusError::NotFound => TusError::ConcatPartialNotFound(reference.clone()),
+                other => other,
+            })?;
         partials.push(info);
     }
     let named: Vec<(&UploadInfo, &str)> = partials

@@ -14,7 +14,10 @@ use tus_core::upload::{UploadId, UploadInfo, UploadSize};
 /// framework's request extensions (where auth middleware leaves its result).
 ///
 /// For a final upload assembled when its last partial completes, this is the
-/// request that completed the partial (or the HEAD/GET that assembled it).
+/// request that completed the partial; when
+/// [`TusHandler::assemble_ready_finals`](crate::TusHandler::assemble_ready_finals)
+/// assembles it (after a crash), a context of no request: a bare `GET /`
+/// without headers or extensions.
 #[derive(Debug, Clone)]
 pub struct HookContext {
     parts: Parts,
@@ -56,11 +59,16 @@ impl HookContext {
 
 /// A hook's refusal: the request is answered with `status` and `message`
 /// (as `ERR_REJECTED: message`), and the step it guarded does not happen.
+///
+/// [`Rejection::not_found`] instead answers exactly as if the upload did not
+/// exist, so that a refused client learns nothing about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Rejection {
     status: StatusCode,
     message: String,
+    /// Answer as for an absent upload instead of `ERR_REJECTED`.
+    hides_upload: bool,
 }
 
 impl Rejection {
@@ -75,6 +83,20 @@ impl Rejection {
         Self {
             status,
             message: message.into(),
+            hides_upload: false,
+        }
+    }
+
+    /// A refusal that hides the upload, for [`Hooks::authorize`]: the
+    /// request gets the very answer it would get if no upload existed at its
+    /// URL (`404 ERR_UPLOAD_NOT_FOUND`; for a partial named by a final
+    /// upload, `400 ERR_CONCAT_PARTIAL_NOT_FOUND`), so a client that is not
+    /// allowed to see an upload cannot even confirm that its id exists.
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: "upload not found".to_owned(),
+            hides_upload: true,
         }
     }
 
@@ -93,6 +115,12 @@ impl Rejection {
     /// The message answered.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// Whether the request is answered as if the upload did not exist
+    /// ([`Rejection::not_found`]).
+    pub fn hides_upload(&self) -> bool {
+        self.hides_upload
     }
 
     /// The status and message.
@@ -196,13 +224,15 @@ pub struct FinishResponse {
 /// ```text
 ///  POST ──► pre_create ──► store.create ──► post_create ─┐
 ///            │ reject: nothing is created                │ (body, if any)
-///  PATCH ─────────────────────────────────────────────► post_receive (every progress interval; may stop)
+///  PATCH ──► authorize ───────────────────────────────► post_receive (every progress interval; may stop)
 ///                                                        │ offset == length
 ///                                                        ▼
 ///                                      pre_finish (may add headers or reject the answer)
 ///                                                        ▼
 ///                                      post_finish (exactly once per upload)
-///  DELETE ─► pre_terminate (may refuse) ─► store.terminate ─► post_terminate
+///  DELETE ─► authorize ─► pre_terminate (may refuse) ─► store.terminate ─► post_terminate
+///  HEAD, GET ─► authorize ─► answer
+///  POST (final) ─► authorize (each partial) ─► pre_create ─► ...
 /// ```
 ///
 /// Hooks run inside the request that triggered them and are awaited: a slow
@@ -210,19 +240,20 @@ pub struct FinishResponse {
 /// runtime from `post_finish`, or observe [`Event`](crate::Event)s instead,
 /// which never block an upload.
 ///
+/// With auth on, authorize every request on an upload, not only its
+/// creation: record the owner in `pre_create`, check it in `authorize`.
+/// `tus_server::prelude::*` brings everything a hook's signature needs.
+///
 /// ```
-/// use futures::future::BoxFuture;
-/// use http::StatusCode;
-/// use tus_server::{HookContext, Hooks, PreCreate, Rejection};
-/// use tus_server::upload::UploadInfo;
+/// use tus_server::prelude::*;
 ///
 /// /// What an auth middleware put into the request extensions.
 /// #[derive(Clone)]
 /// struct User(String);
 ///
-/// struct AuthHooks;
+/// struct OwnerOnly;
 ///
-/// impl Hooks for AuthHooks {
+/// impl Hooks for OwnerOnly {
 ///     fn pre_create<'a>(
 ///         &'a self,
 ///         cx: &'a HookContext,
@@ -236,12 +267,26 @@ pub struct FinishResponse {
 ///         })
 ///     }
 ///
+///     fn authorize<'a>(&'a self, cx: &'a HookContext, access: Access<'a>) -> BoxFuture<'a, Result<(), Rejection>> {
+///         Box::pin(async move {
+///             let Some(User(user)) = cx.extensions().get::<User>() else {
+///                 return Err(Rejection::new(StatusCode::UNAUTHORIZED, "sign in first"));
+///             };
+///             if access.upload().metadata.get("user_id") == Some(user.as_bytes()) {
+///                 Ok(())
+///             } else {
+///                 // Another user's upload: answered as if it did not exist.
+///                 Err(Rejection::not_found())
+///             }
+///         })
+///     }
+///
 ///     fn post_finish<'a>(&'a self, _cx: &'a HookContext, info: &'a UploadInfo) -> BoxFuture<'a, ()> {
 ///         Box::pin(async move { println!("upload {} finished: {} bytes", info.id, info.offset) })
 ///     }
 /// }
-/// # let _ = tus_server::TusHandler::builder(std::sync::Arc::new(tus_server::store::MemoryStore::new()))
-/// #     .hooks(std::sync::Arc::new(AuthHooks)).build();
+/// # let _ = TusHandler::builder(std::sync::Arc::new(MemoryStore::new()))
+/// #     .hooks(std::sync::Arc::new(OwnerOnly)).build();
 /// ```
 pub trait Hooks: Send + Sync + 'static {
     /// Before an upload (single, partial or final) is created. Reject to
@@ -258,9 +303,10 @@ pub trait Hooks: Send + Sync + 'static {
 
     /// Before a request touches a stored upload (HEAD, PATCH, GET, DELETE,
     /// and a final upload naming a partial). Reject to refuse it: the
-    /// request is answered with the rejection (use 404 to hide that the
-    /// upload exists) and does not disturb the upload, not even a PATCH in
-    /// flight. Runs before the upload's lock is taken.
+    /// request is answered with the rejection ([`Rejection::not_found`]
+    /// answers as if the upload did not exist, so its id is not confirmed)
+    /// and does not disturb the upload, not even a PATCH in flight. Runs
+    /// before the upload's lock is taken.
     ///
     /// Without this hook an upload URL is a bearer capability: whoever
     /// knows it may read, write or delete the upload.

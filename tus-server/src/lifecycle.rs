@@ -20,6 +20,9 @@ use super::ingest::Report;
 
 /// A hook's refusal, as the answer to the request it refused.
 pub(crate) fn rejected(rejection: Rejection) -> TusError {
+    if rejection.hides_upload() {
+        return TusError::NotFound;
+    }
     let (status, message) = rejection.into_parts();
     TusError::Rejected { status, message }
 }

@@ -2,7 +2,7 @@
 //!
 //! A filesystem [`Store`](tus_core::store::Store) for tus servers: each
 //! upload is a data file and a JSON sidecar in one directory. It depends on
-//! the pure `tus-core` only; serve it with `tus-server`.
+//! the pure `tus-core` only; serve it with `tus-rs-server` (`tus_server`).
 //!
 //! ```no_run
 //! use std::sync::Arc;

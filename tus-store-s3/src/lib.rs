@@ -3,7 +3,7 @@
 //! An S3 [`Store`](tus_core::store::Store) for tus servers: each upload is
 //! one S3 multipart upload, streamed into with bounded memory, whatever
 //! chunk sizes the client sends. It depends on the pure `tus-core` only;
-//! serve it with `tus-server`.
+//! serve it with `tus-rs-server` (`tus_server`).
 //!
 //! ```no_run
 //! use std::sync::Arc;

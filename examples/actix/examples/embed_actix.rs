@@ -1,18 +1,20 @@
 //! A complete actix-web app with a tus endpoint, as the guide's "Embedding"
-//! chapter builds it: tus-core on the filesystem store at `/files/` through
-//! the adapter of `tus-actix` (`src/adapter.rs`: copy it into your app),
-//! bearer-token auth enforced by a pre-create hook, a post-finish hook that
-//! takes each finished upload into `./inbox`, and graceful shutdown.
+//! chapter builds it: tus-rs-server on the filesystem store at `/files/`
+//! through the adapter of `tus-actix` (`src/adapter.rs`: copy it into your
+//! app), bearer-token auth (a pre-create hook records each upload's owner,
+//! an authorize hook lets only that owner HEAD, PATCH, GET or DELETE it), a
+//! post-finish hook that takes each finished upload into `./inbox`, and
+//! graceful shutdown.
 //!
 //! ```text
 //! cargo run -p tus-actix-example --example embed_actix
 //! curl -i -X POST -H 'Tus-Resumable: 1.0.0' -H 'Upload-Length: 5' \
-//!      -H 'Authorization: Bearer demo-token' http://127.0.0.1:1080/files/
+//!      -H 'Authorization: Bearer alice-token' http://127.0.0.1:1080/files/
 //! ```
 //!
 //! `HttpServer` sends `100 Continue` before any handler runs; `tus-actix`'s
-//! `main.rs` shows how to let tus-core refuse a too-large upload first (an
-//! actix-http expect service over `TusHandler::precheck`).
+//! `main.rs` shows how to let the handler refuse a too-large upload first
+//! (an actix-http expect service over `TusHandler::precheck`).
 
 #[allow(dead_code)] // the example uses only part of the adapter
 #[path = "../src/adapter.rs"]
@@ -25,12 +27,9 @@ use actix_web::dev::Service as _;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{App, HttpMessage as _, HttpServer, web};
 use adapter::TusActix;
-use futures::future::BoxFuture;
-use http::StatusCode;
-use tus_core::headers::Extension;
-use tus_core::store::Terminate as _;
-use tus_core::upload::{UploadInfo, UploadKind};
-use tus_server::{HookContext, Hooks, PreCreate, Rejection, TusHandler};
+use tus_server::headers::Extension;
+use tus_server::prelude::*;
+use tus_server::store::Terminate as _;
 use tus_store_fs::FileStore;
 
 /// Who sent the request: the auth middleware puts it into the request
@@ -38,8 +37,8 @@ use tus_store_fs::FileStore;
 #[derive(Debug, Clone)]
 struct User(String);
 
-/// The app's hooks: only signed-in users upload, and finished uploads move
-/// into the inbox.
+/// The app's hooks: only signed-in users upload, each upload is its
+/// uploader's only, and finished uploads move into the inbox.
 struct AppHooks {
     store: Arc<FileStore>,
     inbox: PathBuf,
@@ -59,6 +58,22 @@ impl Hooks for AppHooks {
                 .metadata_mut()
                 .set("user_id", user.as_bytes())
                 .map_err(Rejection::internal)
+        })
+    }
+
+    /// Every later request on an upload (HEAD, PATCH, GET, DELETE, and a
+    /// final upload naming it as a partial) is its owner's only.
+    fn authorize<'a>(&'a self, cx: &'a HookContext, access: Access<'a>) -> BoxFuture<'a, Result<(), Rejection>> {
+        Box::pin(async move {
+            let Some(User(user)) = cx.extensions().get::<User>() else {
+                return Err(Rejection::new(StatusCode::UNAUTHORIZED, "sign in first"));
+            };
+            if access.upload().metadata.get("user_id") == Some(user.as_bytes()) {
+                Ok(())
+            } else {
+                // Another user's upload: answered as if it did not exist.
+                Err(Rejection::not_found())
+            }
         })
     }
 
@@ -115,13 +130,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         App::new()
             .app_data(tus.clone())
             .wrap_fn(|request, service| {
-                // Your auth: here one fixed bearer token.
-                let signed_in = request
-                    .headers()
-                    .get(AUTHORIZATION)
-                    .is_some_and(|value| value == "Bearer demo-token");
-                if signed_in {
-                    request.extensions_mut().insert(User("demo".to_owned()));
+                // Your auth: here two fixed bearer tokens, for alice and bob.
+                let user = match request.headers().get(AUTHORIZATION) {
+                    Some(value) if value == "Bearer alice-token" => Some("alice"),
+                    Some(value) if value == "Bearer bob-token" => Some("bob"),
+                    _ => None,
+                };
+                if let Some(user) = user {
+                    request.extensions_mut().insert(User(user.to_owned()));
                 }
                 service.call(request)
             })

@@ -1,8 +1,9 @@
 //! The actix-web adapter: converts an actix request into an
 //! `http::Request<RequestBody>`, lets [`TusHandler`] answer it, and converts
-//! the answer back. Conversions only: every tus decision is tus-core's.
-//! Self-contained (actix-web, actix-http, tus-core, `http`, `http-body-util`,
-//! `futures`, `bytes`, `tracing`): copy it into an app to embed tus-core.
+//! the answer back. Conversions only: every tus decision is the handler's.
+//! Self-contained (actix-web, actix-http, tus-rs-server, `http`,
+//! `http-body-util`, `futures`, `bytes`, `tracing`): copy it into an app to
+//! embed tus-rs-server.
 //!
 //! actix-web 4 speaks `http` 0.2 and its payload is not `Send`, so headers
 //! are copied by bytes and the body is pumped through a bounded channel

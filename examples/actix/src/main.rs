@@ -17,9 +17,10 @@
 //! `--s3-endpoint`, path-style) instead of `--dir`; credentials come from the
 //! standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 //!
-//! This is also the reference for embedding tus-core in an actix-web app:
+//! This is also the reference for embedding tus-rs-server in an actix-web app:
 //! wrap the `TusHandler` in [`TusActix`], forward the request extensions
-//! your middleware sets (here the bearer token's [`User`]), and register
+//! your middleware sets (here the bearer token's [`User`], which the hooks
+//! check at creation and on every request on an upload), and register
 //! [`TusActix::serve`] as the default service of a scope at the base path.
 //!
 //! `Expect: 100-continue`: actix-http answers `100 Continue` before the
@@ -55,14 +56,16 @@ use actix_http::HttpService;
 use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::{AppConfig, Service as _};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, HeaderValue};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, web};
 use adapter::TusActix;
 use futures::FutureExt as _;
 use tracing::Instrument as _;
 use tus_core::headers::Extension;
 use tus_example_common::limits::{check_head_size, per_worker_connections};
-use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, User, demo};
+use tus_example_common::{
+    Args, BEARER_CHALLENGE, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, User, demo,
+};
 use tus_server::TusHandler;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -119,7 +122,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let app = app
                 .wrap_fn(move |request, service| {
                     // Puts the user of a valid bearer token into the request
-                    // extensions; refusing is left to the tus hooks.
+                    // extensions; refusing is left to the tus hooks (creation
+                    // and every request on an upload). A 401 gets its challenge.
                     let user = request
                         .headers()
                         .get(AUTHORIZATION)
@@ -127,7 +131,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     if let Some(user) = user {
                         request.extensions_mut().insert(user);
                     }
-                    service.call(request)
+                    service.call(request).map(|mut result| {
+                        if let Ok(response) = &mut result
+                            && response.status() == actix_web::http::StatusCode::UNAUTHORIZED
+                        {
+                            response
+                                .headers_mut()
+                                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE));
+                        }
+                        result
+                    })
                 })
                 .wrap_fn(|request, service| {
                     let (method, path) = (request.method().clone(), request.path().to_owned());

@@ -1,17 +1,20 @@
+// ANCHOR: all
 //! A complete axum app with a tus endpoint, as the guide's "Embedding" chapter
-//! builds it: tus-core on the filesystem store at `/files/`, bearer-token
-//! auth enforced by a pre-create hook, a post-finish hook that takes each
-//! finished upload into `./inbox`, and graceful shutdown.
+//! builds it: tus-rs-server on the filesystem store at `/files/`, bearer-token
+//! auth (a pre-create hook records each upload's owner, an authorize hook
+//! lets only that owner HEAD, PATCH, GET or DELETE it), a post-finish hook
+//! that takes each finished upload into `./inbox`, and graceful shutdown.
 //!
 //! ```text
 //! cargo run -p tus-axum-example --example embed_axum
 //! curl -i -X POST -H 'Tus-Resumable: 1.0.0' -H 'Upload-Length: 5' \
-//!      -H 'Authorization: Bearer demo-token' http://127.0.0.1:1080/files/
+//!      -H 'Authorization: Bearer alice-token' http://127.0.0.1:1080/files/
 //! ```
 //!
-//! Dependencies: `tus-core` (features `tokio`), `tus-store-fs`, `axum`,
-//! `tokio` (`macros`, `rt-multi-thread`, `signal`), and `futures` and `http`
-//! for the hook signatures.
+//! Dependencies: `tus-rs-server` (imported as `tus_server`; its default
+//! `tokio` feature), `tus-store-fs`, `axum`, and `tokio` (`macros`,
+//! `rt-multi-thread`, `signal`). The hooks need nothing more:
+//! `tus_server::prelude::*` brings `BoxFuture`, `StatusCode` and the hook types.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,21 +23,18 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use futures::future::BoxFuture;
-use http::StatusCode;
-use http::header::AUTHORIZATION;
-use tus_core::store::Terminate as _;
-use tus_core::upload::{UploadInfo, UploadKind};
-use tus_server::{HookContext, Hooks, PreCreate, Rejection, TusHandler};
+use tus_server::prelude::*;
+use tus_server::store::Terminate as _;
 use tus_store_fs::FileStore;
 
+// ANCHOR: hooks
 /// Who sent the request: the auth middleware puts it into the request
 /// extensions, where the hooks find it.
 #[derive(Debug, Clone)]
 struct User(String);
 
-/// The app's hooks: only signed-in users upload, and finished uploads move
-/// into the inbox.
+/// The app's hooks: only signed-in users upload, each upload is its
+/// uploader's only, and finished uploads move into the inbox.
 struct AppHooks {
     store: Arc<FileStore>,
     inbox: PathBuf,
@@ -58,6 +58,23 @@ impl Hooks for AppHooks {
         })
     }
 
+    /// Every later request on an upload (HEAD, PATCH, GET, DELETE, and a
+    /// final upload naming it as a partial) is its owner's only. Without
+    /// this hook, whoever knows an upload's URL could read, write or delete it.
+    fn authorize<'a>(&'a self, cx: &'a HookContext, access: Access<'a>) -> BoxFuture<'a, Result<(), Rejection>> {
+        Box::pin(async move {
+            let Some(User(user)) = cx.extensions().get::<User>() else {
+                return Err(Rejection::new(StatusCode::UNAUTHORIZED, "sign in first"));
+            };
+            if access.upload().metadata.get("user_id") == Some(user.as_bytes()) {
+                Ok(())
+            } else {
+                // Another user's upload: answered as if it did not exist.
+                Err(Rejection::not_found())
+            }
+        })
+    }
+
     fn post_finish<'a>(&'a self, _cx: &'a HookContext, info: &'a UploadInfo) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // A final upload may still need its partials' bytes: leave them.
@@ -70,6 +87,8 @@ impl Hooks for AppHooks {
         })
     }
 }
+
+// ANCHOR_END: hooks
 
 impl AppHooks {
     /// Takes a finished upload over: links (or copies) its data file into
@@ -90,17 +109,20 @@ impl AppHooks {
     }
 }
 
-/// Your auth: here one fixed bearer token.
+// ANCHOR: middleware
+/// Your auth: here two fixed bearer tokens, for alice and bob.
 async fn authenticate(mut request: Request, next: Next) -> Response {
-    let signed_in = request
-        .headers()
-        .get(AUTHORIZATION)
-        .is_some_and(|value| value == "Bearer demo-token");
-    if signed_in {
-        request.extensions_mut().insert(User("demo".to_owned()));
+    let user = match request.headers().get(axum::http::header::AUTHORIZATION) {
+        Some(value) if value == "Bearer alice-token" => Some("alice"),
+        Some(value) if value == "Bearer bob-token" => Some("bob"),
+        _ => None,
+    };
+    if let Some(user) = user {
+        request.extensions_mut().insert(User(user.to_owned()));
     }
     next.run(request).await
 }
+// ANCHOR_END: middleware
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -130,3 +152,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     Ok(())
 }
+// ANCHOR_END: all

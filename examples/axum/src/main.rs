@@ -24,13 +24,14 @@
 //! are kept, locks released) and the process exits within the shutdown
 //! timeout.
 //!
-//! This is also the reference for embedding tus-core in an axum app: build a
+//! This is also the reference for embedding tus-rs-server in an axum app: build a
 //! `TusHandler` over a store and mount `handler.into_service()` with
 //! `Router::nest_service`. Middleware runs before the handler and its
 //! request extensions reach the hooks: [`authenticate`] puts the bearer
-//! token's [`User`] there, and the pre-create hook of
-//! [`AppHooks`](tus_example_common::AppHooks) refuses anonymous uploads
-//! (when `--auth-token` is given) and records the user id in the metadata.
+//! token's [`User`] there, and (when `--auth-token` is given) the hooks of
+//! [`AppHooks`](tus_example_common::AppHooks) refuse anonymous requests,
+//! record the user id in the metadata at creation, and let only that user
+//! touch the upload afterwards (`Hooks::authorize`).
 //! Prometheus metrics are served at `/metrics`, and with `--demo` a page
 //! at `/` uploads from the browser (Uppy's Dashboard). Every response
 //! carries an `X-Request-ID` (the client's, if plain and short, else a new
@@ -45,11 +46,13 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use http::{StatusCode, Uri};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode, Uri};
 use tracing::Instrument as _;
 use tus_example_common::limits::check_head_size;
-use tus_example_common::{Args, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, Tokens, User, demo};
+use tus_example_common::{
+    Args, BEARER_CHALLENGE, METRICS_PATH, PROMETHEUS_CONTENT_TYPE, REQUEST_ID, RequestId, Tokens, User, demo,
+};
 use tus_server::TusHandler;
 
 mod interim;
@@ -101,7 +104,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Puts the [`User`] of a valid `Authorization: Bearer TOKEN` into the
 /// request extensions, where the tus hooks find it. Refusing is left to the
-/// hooks, so OPTIONS, HEAD and GET keep working for anyone holding the URL.
+/// hooks (creation and every request on an upload), so the answers keep
+/// their tus and CORS headers and OPTIONS needs no token; a 401 gets its
+/// `WWW-Authenticate` challenge here.
 async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, next: Next) -> Response {
     let user = request
         .headers()
@@ -110,7 +115,13 @@ async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, n
     if let Some(user) = user {
         request.extensions_mut().insert::<User>(user);
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE));
+    }
+    response
 }
 
 /// Answers `431` to a request whose head (request line and header lines,

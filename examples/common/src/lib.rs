@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::{AppHooks, Tokens, USER_ID_KEY, User};
+pub use auth::{AppHooks, BEARER_CHALLENGE, Tokens, USER_ID_KEY, User};
 use clap::Parser;
 pub use limits::LimitArgs;
 pub use request_id::{REQUEST_ID, RequestId};
@@ -114,8 +114,11 @@ pub struct Args {
     /// Limits added against hostile clients.
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// Require `Authorization: Bearer TOKEN` to create uploads; the upload's
-    /// metadata gets `user_id` = USER. Repeatable. Without it, anyone may upload.
+    /// Require `Authorization: Bearer TOKEN` to create uploads and to touch
+    /// them: the upload's metadata gets `user_id` = USER, and only that user
+    /// may HEAD, PATCH, GET, DELETE or concatenate it (anyone else gets 404).
+    /// Repeatable. Without it, anyone may upload, and an upload's URL is a
+    /// bearer capability.
     #[arg(long = "auth-token", value_name = "TOKEN=USER")]
     pub auth_tokens: Vec<String>,
     /// Build `Location` from `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`.

@@ -77,6 +77,16 @@ macro_rules! http_suite {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn auth_keeps_each_upload_to_its_owner() {
+                suite::auth_keeps_each_upload_to_its_owner(BINARY).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn auth_keeps_partials_to_their_owner() {
+                suite::auth_keeps_partials_to_their_owner(BINARY).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn metrics_count_uploads() {
                 suite::metrics_count_uploads(BINARY).await;
             }

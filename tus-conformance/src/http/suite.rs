@@ -10,6 +10,12 @@ use tokio::net::TcpStream;
 
 use super::{HyperTransport, Server};
 
+mod auth;
+pub use auth::{
+    auth_keeps_each_upload_to_its_owner, auth_keeps_partials_to_their_owner,
+    auth_rejects_anonymous_and_records_the_user,
+};
+
 /// A server over a fresh directory, with `flags`, and a transport to it.
 async fn start(binary: &str, flags: &[&str]) -> (tempfile::TempDir, Server, HyperTransport) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -322,59 +328,6 @@ async fn send_empty(transport: &HyperTransport, request: http::request::Builder)
         .body(Vec::new())
         .expect("request");
     transport.send_request(request).await.expect("response")
-}
-
-/// With `--auth-token`, an anonymous or wrongly authenticated creation is
-/// answered 401 and creates nothing; an authenticated upload carries the
-/// user id in its metadata (a client-sent one is overwritten) and only its
-/// uploader may terminate it.
-pub async fn auth_rejects_anonymous_and_records_the_user(binary: &str) {
-    let (dir, _server, transport) = start(binary, &["--auth-token", "s3cret=alice", "--auth-token", "t2=bob"]).await;
-    let files_before = std::fs::read_dir(dir.path()).expect("read dir").count();
-    for authorization in [None, Some("Bearer wrong"), Some("Basic s3cret")] {
-        let mut request = http::Request::post("/files/").header("upload-length", "5");
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        let response = send_empty(&transport, request).await;
-        assert_eq!(response.status(), 401, "{authorization:?} must be refused");
-        assert!(response.headers().get("location").is_none());
-    }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).expect("read dir").count(),
-        files_before,
-        "a refused creation stores nothing"
-    );
-
-    // "mallory" as a client-sent user_id is replaced by the token's user.
-    let request = http::Request::post("/files/")
-        .header("upload-length", "5")
-        .header("upload-metadata", "user_id bWFsbG9yeQ==,filename YS50eHQ=")
-        .header("authorization", "Bearer s3cret");
-    let created = send_empty(&transport, request).await;
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .parse::<http::Uri>()
-        .expect("uri");
-    let path = location.path().to_owned();
-    let head = send_empty(&transport, http::Request::head(path.as_str())).await;
-    assert_eq!(head.headers()["upload-metadata"], "user_id YWxpY2U=,filename YS50eHQ=");
-
-    // The upload itself needs no token (its URL is the capability).
-    let patch = patch_request(&path, 0, b"hello");
-    assert_eq!(transport.send_request(patch).await.expect("patch").status(), 204);
-
-    let delete =
-        |authorization: &'static str| http::Request::delete(path.as_str()).header("authorization", authorization);
-    assert_eq!(
-        send_empty(&transport, delete("Bearer t2")).await.status(),
-        403,
-        "bob may not delete alice's upload"
-    );
-    assert_eq!(offset_of(&transport, &path).await, "5");
-    assert_eq!(send_empty(&transport, delete("Bearer s3cret")).await.status(), 204);
 }
 
 /// `/metrics` serves the Prometheus text format and counts what happened.

@@ -426,6 +426,9 @@ mod tests {
         assert_eq!(outage.status_for(&http::Method::HEAD), StatusCode::LOCKED);
         assert_eq!(outage.code(), "ERR_STORAGE_UNAVAILABLE");
         let broken = TusError::from(StoreError::backend("corrupt"));
-        assert_eq!(broken.status_for(&http::Method::HEAD), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            broken.status_for(&http::Method::HEAD),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }
