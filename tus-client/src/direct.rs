@@ -121,9 +121,12 @@ impl Direct {
         // `[::1]` in a URL is `::1` to the resolver and to TLS.
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let connect = async {
-            let tcp = TcpStream::connect((host, port))
-                .await
-                .map_err(|error| TransportError::new(TransportFailure::Connect, format!("connecting to {host}:{port}: {error}")))?;
+            let tcp = TcpStream::connect((host, port)).await.map_err(|error| {
+                TransportError::new(
+                    TransportFailure::Connect,
+                    format!("connecting to {host}:{port}: {error}"),
+                )
+            })?;
             let _ = tcp.set_nodelay(true);
             if !https {
                 return Ok(Box::new(tcp) as Box<dyn Socket>);
@@ -140,14 +143,15 @@ impl Direct {
                 })?;
             Ok(Box::new(tls) as Box<dyn Socket>)
         };
-        tokio::time::timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| {
-                TransportError::new(
-                    TransportFailure::Timeout,
-                    format!("connecting to {host}:{port}: no connection within {:?}", self.connect_timeout),
-                )
-            })?
+        tokio::time::timeout(self.connect_timeout, connect).await.map_err(|_| {
+            TransportError::new(
+                TransportFailure::Timeout,
+                format!(
+                    "connecting to {host}:{port}: no connection within {:?}",
+                    self.connect_timeout
+                ),
+            )
+        })?
     }
 }
 

@@ -9,7 +9,8 @@ use futures::future::try_join_all;
 use http::Uri;
 use tokio::sync::{Mutex as AsyncMutex, watch};
 use tus_core::client::{
-    Action, Answer, Capabilities, Dialect, Now, ResumePoint, Role, Tus1, UploadConfig, UploadMachine, dialect_named, split,
+    Action, Answer, Capabilities, Dialect, Now, ResumePoint, Role, Tus1, UploadConfig, UploadMachine, dialect_named,
+    split,
 };
 
 use crate::body;
@@ -335,7 +336,12 @@ async fn terminate(shared: &Shared) -> Result<(), Error> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let dialect = match shared.urls_dialect.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_deref() {
+    let dialect = match shared
+        .urls_dialect
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_deref()
+    {
         Some(name) => dialect_named(name).unwrap_or_else(|| Box::new(Tus1)),
         None => Box::new(Tus1),
     };
@@ -365,25 +371,27 @@ async fn drive(
         let action = machine.poll(now());
         absorb(shared, &mut machine, slot).await?;
         match action {
-            Action::Send(request) => match send(shared, request.clone(), reader, &mut control, &mut machine, slot).await? {
-                Sent::Answer(response) => {
-                    let (parts, body) = response.into_parts();
-                    notice(shared, || Notice::Answer {
-                        kind: request.kind,
-                        status: parts.status,
-                    });
-                    machine.on_answer(
-                        &Answer {
+            Action::Send(request) => {
+                match send(shared, request.clone(), reader, &mut control, &mut machine, slot).await? {
+                    Sent::Answer(response) => {
+                        let (parts, body) = response.into_parts();
+                        notice(shared, || Notice::Answer {
+                            kind: request.kind,
                             status: parts.status,
-                            headers: &parts.headers,
-                            body: &body,
-                        },
-                        now(),
-                    );
+                        });
+                        machine.on_answer(
+                            &Answer {
+                                status: parts.status,
+                                headers: &parts.headers,
+                                body: &body,
+                            },
+                            now(),
+                        );
+                    }
+                    Sent::Failure(failure) => machine.on_failure(failure.failure, &failure.message, now()),
+                    Sent::Interrupted => machine.interrupt(),
                 }
-                Sent::Failure(failure) => machine.on_failure(failure.failure, &failure.message, now()),
-                Sent::Interrupted => machine.interrupt(),
-            },
+            }
             Action::Read { offset, max } => {
                 let (len, end) = reader.fill(offset, max).await?;
                 machine.on_read(offset, len, end);

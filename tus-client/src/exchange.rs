@@ -28,7 +28,9 @@ pub(crate) enum Sent {
 }
 
 /// The next interim response, if the request reads them (else never).
-async fn next_interim(interims: &mut Option<mpsc::UnboundedReceiver<(StatusCode, HeaderMap)>>) -> Option<(StatusCode, HeaderMap)> {
+async fn next_interim(
+    interims: &mut Option<mpsc::UnboundedReceiver<(StatusCode, HeaderMap)>>,
+) -> Option<(StatusCode, HeaderMap)> {
     match interims {
         Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,

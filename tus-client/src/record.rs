@@ -48,10 +48,8 @@ pub(crate) async fn absorb(shared: &Shared, machine: &mut UploadMachine, slot: S
             Event::ChecksumChosen(plan) if slot == Slot::Single || slot == Slot::Part(0) => {
                 notice(shared, || Notice::Checksum(plan));
             }
-            Event::Protocol(name) => {
-                if slot == Slot::Single || slot == Slot::Part(0) {
-                    notice(shared, || Notice::Protocol(name));
-                }
+            Event::Protocol(name) if slot == Slot::Single || slot == Slot::Part(0) => {
+                notice(shared, || Notice::Protocol(name));
             }
             Event::Created { url, expires } => {
                 if let Some(entry) = &shared.entry {

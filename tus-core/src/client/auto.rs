@@ -173,7 +173,9 @@ mod tests {
 
     /// Follows switches as the machine does, answering each discovery
     /// request from `server`; the dialect chosen and its capabilities.
-    fn negotiate(server: impl Fn(&Request) -> (u16, Vec<(&'static str, &'static str)>, &'static [u8])) -> (String, Capabilities, Vec<String>) {
+    fn negotiate(
+        server: impl Fn(&Request) -> (u16, Vec<(&'static str, &'static str)>, &'static [u8]),
+    ) -> (String, Capabilities, Vec<String>) {
         let endpoint: Uri = "http://h/files/".parse().expect("uri");
         let nine = Ietf::new(InteropVersion::V9).expect("9");
         let mut dialect: Box<dyn Dialect> = Box::new(Auto::new(nine));
@@ -199,7 +201,8 @@ mod tests {
     #[test]
     fn selection_table() {
         // tus servers (tus-rs answers a plain OPTIONS with tus).
-        let (name, caps, asked) = negotiate(|_| (204, vec![("tus-version", "1.0.0"), ("tus-extension", "creation")], b""));
+        let (name, caps, asked) =
+            negotiate(|_| (204, vec![("tus-version", "1.0.0"), ("tus-extension", "creation")], b""));
         assert_eq!((name.as_str(), asked.len()), ("tus-1.0.0", 1));
         assert!(caps.supports(crate::headers::Extension::Creation));
 
@@ -214,12 +217,23 @@ mod tests {
             None => (405, vec![], &b""[..]),
         };
         let (name, _, asked) = negotiate(draft_only);
-        assert_eq!((name.as_str(), asked), ("ietf-9", vec!["plain".to_owned(), "v9".to_owned()]));
+        assert_eq!(
+            (name.as_str(), asked),
+            ("ietf-9", vec!["plain".to_owned(), "v9".to_owned()])
+        );
 
         // A draft server of interop 6 only (400 naming the version otherwise).
-        let six_only = |request: &Request| match request.headers.get("upload-draft-interop-version").map(|v| v.as_bytes()) {
+        let six_only = |request: &Request| match request
+            .headers
+            .get("upload-draft-interop-version")
+            .map(|v| v.as_bytes())
+        {
             Some(b"6") => (204, vec![("upload-limit", "expires=60")], &b""[..]),
-            Some(_) => (400, vec![], &b"ERR_UNSUPPORTED_INTEROP_VERSION: unsupported Upload-Draft-Interop-Version"[..]),
+            Some(_) => (
+                400,
+                vec![],
+                &b"ERR_UNSUPPORTED_INTEROP_VERSION: unsupported Upload-Draft-Interop-Version"[..],
+            ),
             None => (404, vec![], &b""[..]),
         };
         let (name, _, asked) = negotiate(six_only);

@@ -77,9 +77,13 @@ impl Capabilities {
     /// Whether the answer's headers show tus 1.0.0 (`Tus-Version`,
     /// `Tus-Extension` or `Tus-Resumable`).
     pub fn speaks_tus(headers: &HeaderMap) -> bool {
-        [HeaderKind::TusVersion, HeaderKind::TusExtension, HeaderKind::TusResumable]
-            .iter()
-            .any(|kind| headers.contains_key(kind.name()))
+        [
+            HeaderKind::TusVersion,
+            HeaderKind::TusExtension,
+            HeaderKind::TusResumable,
+        ]
+        .iter()
+        .any(|kind| headers.contains_key(kind.name()))
     }
 
     /// Whether `extension` was advertised.

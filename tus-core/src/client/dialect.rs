@@ -51,6 +51,16 @@ pub enum BodyPlan {
 }
 
 impl BodyPlan {
+    /// `len` bytes of the source from `offset` ([`BodyPlan::Empty`] when
+    /// `len` is 0), with the checksum plan if one is sent.
+    pub fn part(offset: u64, len: u64, checksum: Option<ChecksumPlan>) -> Self {
+        if len == 0 {
+            Self::Empty
+        } else {
+            Self::Range { offset, len, checksum }
+        }
+    }
+
     /// Number of body bytes.
     pub fn len(&self) -> u64 {
         match self {

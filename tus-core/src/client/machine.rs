@@ -362,15 +362,7 @@ impl UploadMachine {
             && caps.supports(Extension::CreationWithUpload);
         let body_len = if with_body { self.next_len(0) } else { 0 };
         let complete = final_parts.is_none() && self.length == Some(body_len);
-        let body = if body_len == 0 {
-            BodyPlan::Empty
-        } else {
-            BodyPlan::Range {
-                offset: 0,
-                len: body_len,
-                checksum: None,
-            }
-        };
+        let body = BodyPlan::part(0, body_len, None);
         let concat = match (&self.config.role, &final_parts) {
             (_, Some(concat)) => Some(concat.clone()),
             (Role::Partial, None) => Some(UploadConcat::Partial),
@@ -597,7 +589,9 @@ impl UploadMachine {
             {
                 Ok(created) => {
                     let Some(url) = created.url.clone().or_else(|| self.url.clone()) else {
-                        return self.fail(UploadError::Protocol("creation answered without a Location header".into()));
+                        return self.fail(UploadError::Protocol(
+                            "creation answered without a Location header".into(),
+                        ));
                     };
                     // Announced by the 104 already: recorded then.
                     if self.url.as_ref() != Some(&url) || created.expires.is_some() {

@@ -34,7 +34,8 @@ impl Harness {
     }
 
     fn cut(&mut self) {
-        self.machine.on_failure(TransportFailure::Io, "connection reset", self.now());
+        self.machine
+            .on_failure(TransportFailure::Io, "connection reset", self.now());
         self.drain();
     }
 
@@ -83,7 +84,10 @@ fn chunks_end_with_upload_complete() {
     h.answer(201, &[("location", "/files/abc"), ("upload-complete", "?0")]);
     let middle = h.patch(4, 4);
     assert_eq!(complete(&middle).as_deref(), Some("?0"));
-    assert_eq!(header(&middle, "content-type").as_deref(), Some("application/partial-upload"));
+    assert_eq!(
+        header(&middle, "content-type").as_deref(),
+        Some("application/partial-upload")
+    );
     h.answer(204, &[("upload-complete", "?0")]);
     let last = h.patch(8, 2);
     assert_eq!(complete(&last).as_deref(), Some("?1"));
@@ -108,7 +112,14 @@ fn a_104_makes_a_cut_creation_resumable() {
     h.cut();
     let head = h.head();
     assert_eq!(head.uri.to_string(), URL);
-    h.answer(204, &[("upload-offset", "3"), ("upload-complete", "?0"), ("upload-length", "10")]);
+    h.answer(
+        204,
+        &[
+            ("upload-offset", "3"),
+            ("upload-complete", "?0"),
+            ("upload-length", "10"),
+        ],
+    );
     let rest = h.patch(3, 7);
     assert_eq!(complete(&rest).as_deref(), Some("?1"));
     h.answer(201, &[("upload-complete", "?1"), ("upload-offset", "10")]);
@@ -137,8 +148,18 @@ fn a_stream_says_complete_when_it_ends() {
     h.read(0, 4);
     h.machine.on_read(0, 4, false);
     let post = h.request();
-    assert_eq!((complete(&post).as_deref(), header(&post, "upload-length")), (Some("?0"), None));
-    h.answer(201, &[("location", "/files/abc"), ("upload-complete", "?0"), ("upload-offset", "4")]);
+    assert_eq!(
+        (complete(&post).as_deref(), header(&post, "upload-length")),
+        (Some("?0"), None)
+    );
+    h.answer(
+        201,
+        &[
+            ("location", "/files/abc"),
+            ("upload-complete", "?0"),
+            ("upload-offset", "4"),
+        ],
+    );
     h.read(4, 4);
     h.machine.on_read(4, 4, false);
     let middle = h.patch(4, 4);
@@ -185,7 +206,14 @@ fn a_409_at_the_same_offset_backs_off() {
     let mut h = draft(9, config(Some(12), 4), None);
     h.limits("min-size=0");
     h.request();
-    h.answer(201, &[("location", "/files/abc"), ("upload-complete", "?0"), ("upload-offset", "4")]);
+    h.answer(
+        201,
+        &[
+            ("location", "/files/abc"),
+            ("upload-complete", "?0"),
+            ("upload-offset", "4"),
+        ],
+    );
     for _ in 0..2 {
         h.patch(4, 4);
         h.answer(409, &[("upload-offset", "4"), ("upload-complete", "?0")]);
@@ -257,7 +285,14 @@ fn limits_cap_chunks_and_size() {
     let mut h = draft(9, config(Some(10), 8), None);
     h.limits("min-size=0");
     h.request();
-    h.answer(201, &[("location", "/files/abc"), ("upload-complete", "?0"), ("upload-offset", "8")]);
+    h.answer(
+        201,
+        &[
+            ("location", "/files/abc"),
+            ("upload-complete", "?0"),
+            ("upload-offset", "8"),
+        ],
+    );
     h.patch(8, 2);
     h.answer(201, &[("upload-complete", "?1")]);
     h.done();
@@ -276,8 +311,18 @@ fn resume_completes_an_upload_whose_bytes_all_arrived() {
     let mut h = draft(6, config(Some(10), 4), Some(URL));
     h.limits("min-size=0");
     let head = h.head();
-    assert!(head.headers.get("upload-offset").is_none(), "interop 6 refuses state in HEAD");
-    h.answer(204, &[("upload-offset", "10"), ("upload-complete", "?0"), ("upload-length", "10")]);
+    assert!(
+        head.headers.get("upload-offset").is_none(),
+        "interop 6 refuses state in HEAD"
+    );
+    h.answer(
+        204,
+        &[
+            ("upload-offset", "10"),
+            ("upload-complete", "?0"),
+            ("upload-length", "10"),
+        ],
+    );
     let end = h.patch(10, 0);
     assert_eq!(complete(&end).as_deref(), Some("?1"));
     h.answer(201, &[("upload-complete", "?1"), ("upload-offset", "10")]);
@@ -297,7 +342,11 @@ fn an_error_that_ends_the_upload_is_final() {
     h.request();
     h.answer(
         400,
-        &[("upload-complete", "?1"), ("location", "/files/abc"), ("content-type", "text/plain")],
+        &[
+            ("upload-complete", "?1"),
+            ("location", "/files/abc"),
+            ("content-type", "text/plain"),
+        ],
     );
     assert!(matches!(h.failed(), UploadError::Refused { .. }));
     assert!(h.retries().is_empty());
@@ -305,7 +354,14 @@ fn an_error_that_ends_the_upload_is_final() {
     let mut h = draft(9, config(Some(8), 4), Some(URL));
     h.limits("min-size=0");
     h.head();
-    h.answer(204, &[("upload-offset", "4"), ("upload-complete", "?0"), ("upload-length", "8")]);
+    h.answer(
+        204,
+        &[
+            ("upload-offset", "4"),
+            ("upload-complete", "?0"),
+            ("upload-length", "8"),
+        ],
+    );
     h.patch(4, 4);
     h.answer(500, &[("upload-complete", "?1")]);
     assert!(matches!(h.failed(), UploadError::Refused { .. }));

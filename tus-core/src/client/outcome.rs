@@ -132,8 +132,9 @@ pub enum UploadError {
         /// The last failure.
         last: String,
     },
-    /// The upload is larger than the server's `Tus-Max-Size`.
-    #[error("the upload ({length} bytes) exceeds the server's Tus-Max-Size of {max} bytes")]
+    /// The upload is larger than the server's maximum (`Tus-Max-Size`, or
+    /// the draft's `Upload-Limit: max-size`).
+    #[error("the upload ({length} bytes) exceeds the server's maximum size of {max} bytes")]
     TooLarge {
         /// The upload's length (at least).
         length: u64,

@@ -145,15 +145,7 @@ impl Dialect for Tus1 {
     }
 
     fn append(&self, url: &Uri, spec: &AppendSpec) -> Request {
-        let body = if spec.len == 0 {
-            BodyPlan::Empty
-        } else {
-            BodyPlan::Range {
-                offset: spec.offset,
-                len: spec.len,
-                checksum: spec.checksum,
-            }
-        };
+        let body = BodyPlan::part(spec.offset, spec.len, spec.checksum);
         let mut request = Self::request(RequestKind::Append, Method::PATCH, url, body);
         let headers = &mut request.headers;
         headers::encode(headers, &UploadOffset(spec.offset));

@@ -25,8 +25,8 @@ use crate::client::dialect::{
     Answer, AppendSpec, Appended, BodyPlan, CreateSpec, Created, Dialect, Discovery, Refusal, RemoteState, Request,
     RequestKind, Sent, Violation,
 };
-use crate::headers::ietf::{InteropVersion, UploadComplete, UploadLimit, UploadOffset};
 use crate::headers;
+use crate::headers::ietf::{InteropVersion, UploadComplete, UploadLimit, UploadOffset};
 
 /// The IETF draft "Resumable Uploads for HTTP" at one interop version (9,
 /// 8 or 6). A server that answers that it does not speak 9 or 8 gets 6
@@ -162,15 +162,7 @@ impl Dialect for Ietf {
     }
 
     fn append(&self, url: &Uri, spec: &AppendSpec) -> Request {
-        let body = if spec.len == 0 {
-            BodyPlan::Empty
-        } else {
-            BodyPlan::Range {
-                offset: spec.offset,
-                len: spec.len,
-                checksum: None,
-            }
-        };
+        let body = BodyPlan::part(spec.offset, spec.len, None);
         let head = append(self.version, url, spec.offset, spec.complete, Some(spec.len));
         let mut request = Self::request(RequestKind::Append, head, body);
         if let Some(length) = spec.declare_length {
@@ -205,7 +197,8 @@ impl Dialect for Ietf {
                     .or_else(|| problem_expected_offset(answer.body))
             })
             .flatten();
-        let final_answer = self.version != InteropVersion::V6 && field::<UploadComplete>(answer.headers) == Some(UploadComplete(true));
+        let final_answer =
+            self.version != InteropVersion::V6 && field::<UploadComplete>(answer.headers) == Some(UploadComplete(true));
         Refusal {
             offset,
             final_answer,

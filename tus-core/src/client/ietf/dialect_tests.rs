@@ -67,11 +67,17 @@ fn requests_are_what_the_server_parses() {
         assert_eq!(create.method, Method::POST);
         assert_eq!(create.headers["content-length"], "10");
         assert_eq!(create.headers["content-type"], "text/plain");
-        assert_eq!(create.headers["upload-draft-interop-version"], version.0.to_string().as_str());
+        assert_eq!(
+            create.headers["upload-draft-interop-version"],
+            version.0.to_string().as_str()
+        );
         let IetfRequest::Create(parsed) = server_view(version, &create) else {
             panic!("not a creation")
         };
-        assert_eq!((parsed.complete, parsed.length, parsed.content_length), (false, Some(100), Some(10)));
+        assert_eq!(
+            (parsed.complete, parsed.length, parsed.content_length),
+            (false, Some(100), Some(10))
+        );
         assert_eq!(parsed.metadata, metadata);
 
         // A stream of unknown length: no Upload-Length, nothing to declare yet.
@@ -91,7 +97,10 @@ fn requests_are_what_the_server_parses() {
         let IetfRequest::Create(parsed) = server_view(version, &empty) else {
             panic!("not a creation")
         };
-        assert_eq!((parsed.complete, parsed.length, parsed.has_content), (false, None, false));
+        assert_eq!(
+            (parsed.complete, parsed.length, parsed.has_content),
+            (false, None, false)
+        );
 
         let last = ietf.append(
             &url,
@@ -130,7 +139,10 @@ fn requests_are_what_the_server_parses() {
         };
         assert!(parsed.complete && !parsed.has_content);
 
-        assert_eq!(server_view(version, &ietf.head(&url)), IetfRequest::Head("abc".parse().expect("id")));
+        assert_eq!(
+            server_view(version, &ietf.head(&url)),
+            IetfRequest::Head("abc".parse().expect("id"))
+        );
         assert_eq!(
             server_view(version, &ietf.terminate(&url)),
             IetfRequest::Cancel("abc".parse().expect("id"))
@@ -159,13 +171,41 @@ fn names_round_trip() {
 fn creation_answers() {
     let endpoint = uri("http://h:1/files/");
     // (version, sent (end, complete), status, headers, expected (url?, offset, complete) or error)
-    type Case = (u64, (u64, bool), u16, &'static [(&'static str, &'static str)], Option<(bool, u64, bool)>);
+    type Case = (
+        u64,
+        (u64, bool),
+        u16,
+        &'static [(&'static str, &'static str)],
+        Option<(bool, u64, bool)>,
+    );
     let cases: &[Case] = &[
         // Interop 6: 201 with Location, Upload-Offset, ?0 for an incomplete part.
-        (6, (4, false), 201, &[("location", "/files/a"), ("upload-offset", "4"), ("upload-complete", "?0")], Some((true, 4, false))),
-        (6, (9, true), 201, &[("location", "/files/a"), ("upload-offset", "9")], Some((true, 9, true))),
+        (
+            6,
+            (4, false),
+            201,
+            &[
+                ("location", "/files/a"),
+                ("upload-offset", "4"),
+                ("upload-complete", "?0"),
+            ],
+            Some((true, 4, false)),
+        ),
+        (
+            6,
+            (9, true),
+            201,
+            &[("location", "/files/a"), ("upload-offset", "9")],
+            Some((true, 9, true)),
+        ),
         // Interop 9: an incomplete creation may leave the offset out: all of it arrived.
-        (9, (4, false), 201, &[("location", "a"), ("upload-complete", "?0")], Some((true, 4, false))),
+        (
+            9,
+            (4, false),
+            201,
+            &[("location", "a"), ("upload-complete", "?0")],
+            Some((true, 4, false)),
+        ),
         // The target resource's final answer may have no Location.
         (9, (9, true), 200, &[("upload-complete", "?1")], Some((false, 9, true))),
         (8, (9, true), 200, &[], Some((false, 9, true))),
@@ -199,22 +239,46 @@ fn creation_answers() {
         .read_created(
             &endpoint,
             &answer(201, &with_limit, b""),
-            Sent { end: 0, complete: false },
+            Sent {
+                end: 0,
+                complete: false,
+            },
         )
         .expect("created");
     let limit = created.limit.expect("limit");
-    assert_eq!((limit.max_append_size, limit.lifetime), (Some(1000), Some(Lifetime::MaxAge(60))));
+    assert_eq!(
+        (limit.max_append_size, limit.lifetime),
+        (Some(1000), Some(Lifetime::MaxAge(60)))
+    );
 }
 
 #[test]
 fn append_and_offset_answers() {
     let sent = |end, complete| Sent { end, complete };
     let cases: &[(u64, Sent, u16, &[(&str, &str)], (u64, bool))] = &[
-        (6, sent(8, false), 201, &[("upload-offset", "8"), ("upload-complete", "?0")], (8, false)),
+        (
+            6,
+            sent(8, false),
+            201,
+            &[("upload-offset", "8"), ("upload-complete", "?0")],
+            (8, false),
+        ),
         // @tus/server-style partial acknowledgement is trusted.
-        (6, sent(8, false), 201, &[("upload-offset", "6"), ("upload-complete", "?0")], (6, false)),
+        (
+            6,
+            sent(8, false),
+            201,
+            &[("upload-offset", "6"), ("upload-complete", "?0")],
+            (6, false),
+        ),
         (9, sent(8, false), 204, &[("upload-complete", "?0")], (8, false)),
-        (9, sent(10, true), 201, &[("upload-complete", "?1"), ("upload-offset", "10")], (10, true)),
+        (
+            9,
+            sent(10, true),
+            201,
+            &[("upload-complete", "?1"), ("upload-offset", "10")],
+            (10, true),
+        ),
         (8, sent(10, true), 200, &[], (10, true)),
         (6, sent(10, true), 204, &[("upload-offset", "10")], (10, true)),
     ];
@@ -238,7 +302,10 @@ fn append_and_offset_answers() {
     assert_eq!(state.limit.and_then(|limit| limit.max_size), Some(9));
     let done = headers(&[("upload-offset", "9"), ("upload-complete", "?1")]);
     assert!(ietf.read_head(&answer(200, &done, b"")).expect("state").complete);
-    assert!(ietf.read_head(&answer(204, &headers(&[("upload-offset", "?1")]), b"")).is_err());
+    assert!(
+        ietf.read_head(&answer(204, &headers(&[("upload-offset", "?1")]), b""))
+            .is_err()
+    );
 }
 
 #[test]
@@ -252,7 +319,10 @@ fn refusals() {
     assert_eq!(refusal.offset, Some(7));
     assert!(!refusal.final_answer && refusal.fallback.is_none());
     // The problem document alone is enough.
-    assert_eq!(six.read_refusal(&answer(409, &HeaderMap::new(), problem)).offset, Some(7));
+    assert_eq!(
+        six.read_refusal(&answer(409, &HeaderMap::new(), problem)).offset,
+        Some(7)
+    );
     // Only a 409 moves the offset.
     assert_eq!(nine.read_refusal(&answer(400, &conflict, problem)).offset, None);
 
@@ -270,7 +340,11 @@ fn refusals() {
         .fallback
         .expect("falls back");
     assert_eq!(fallback.name(), "ietf-6");
-    assert!(six.read_refusal(&answer(400, &HeaderMap::new(), unsupported)).fallback.is_none());
+    assert!(
+        six.read_refusal(&answer(400, &HeaderMap::new(), unsupported))
+            .fallback
+            .is_none()
+    );
 
     match nine.read_discovery(&answer(400, &HeaderMap::new(), unsupported)) {
         Discovery::Switch(older, None) => assert_eq!(older.name(), "ietf-6"),
@@ -292,10 +366,15 @@ fn interim_answers() {
         ("location", "/files/x"),
         ("upload-limit", "max-append-size=64"),
     ]);
-    let interim = ietf.read_interim(&endpoint, status, &first).expect("a 104 of this version");
+    let interim = ietf
+        .read_interim(&endpoint, status, &first)
+        .expect("a 104 of this version");
     assert_eq!(interim.location, Some(uri("http://h:1/files/x")));
     assert_eq!(interim.limit.and_then(|limit| limit.max_append_size), Some(64));
     let other = headers(&[("upload-draft-interop-version", "6"), ("location", "/files/x")]);
-    assert!(ietf.read_interim(&endpoint, status, &other).is_none(), "another version's 104");
+    assert!(
+        ietf.read_interim(&endpoint, status, &other).is_none(),
+        "another version's 104"
+    );
     assert!(crate::client::Tus1.read_interim(&endpoint, status, &first).is_none());
 }

@@ -241,13 +241,9 @@ pub fn advertises_draft(headers: &HeaderMap) -> bool {
 /// request was not served as a draft request of a known upload).
 pub fn unsupported_version(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
     let names_version = String::from_utf8_lossy(body).to_ascii_lowercase().contains("version");
-    let stateful = [
-        LOCATION,
-        UploadOffset::KIND.name(),
-        UploadComplete::KIND.name(),
-    ]
-    .iter()
-    .any(|name| headers.contains_key(name));
+    let stateful = [LOCATION, UploadOffset::KIND.name(), UploadComplete::KIND.name()]
+        .iter()
+        .any(|name| headers.contains_key(name));
     matches!(status.as_u16(), 400 | 412) && names_version && !stateful
 }
 
@@ -423,8 +419,14 @@ mod tests {
     #[test]
     fn draft_advertisements() {
         assert!(advertises_draft(&headers(&[("upload-limit", "min-size=0")])));
-        assert!(advertises_draft(&headers(&[("accept-patch", "text/x, application/partial-upload")])));
-        assert!(!advertises_draft(&headers(&[("accept-patch", "application/merge-patch+json")])));
+        assert!(advertises_draft(&headers(&[(
+            "accept-patch",
+            "text/x, application/partial-upload"
+        )])));
+        assert!(!advertises_draft(&headers(&[(
+            "accept-patch",
+            "application/merge-patch+json"
+        )])));
         assert!(!advertises_draft(&headers(&[("upload-limit", "max-size=-1")])));
         assert!(!advertises_draft(&headers(&[("tus-version", "1.0.0")])));
     }
@@ -437,7 +439,12 @@ mod tests {
         let cases: &[(StatusCode, &[(&str, &str)], &[u8], bool)] = &[
             (bad, &[], ours, true),
             (StatusCode::PRECONDITION_FAILED, &[("tus-version", "1.0.0")], tusd, true),
-            (bad, &[], b"ERR_INCONSISTENT_UPLOAD_LENGTH: inconsistent length values", false),
+            (
+                bad,
+                &[],
+                b"ERR_INCONSISTENT_UPLOAD_LENGTH: inconsistent length values",
+                false,
+            ),
             (bad, &[("upload-offset", "3")], ours, false),
             (StatusCode::NOT_FOUND, &[], ours, false),
         ];
