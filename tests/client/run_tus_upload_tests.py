@@ -2,7 +2,8 @@
 """tus-upload (our Rust client) against tus servers nobody here wrote, and against ours.
 
     TUS_UPLOAD_BIN=target/debug/tus-upload TUS_AXUM_BIN=target/debug/tus-axum \\
-        python3 tests/client/run_tus_upload_tests.py [-k SUBSTRING] [--servers node,tuspy,rustus,axum-fs,axum-s3]
+        TUS_ACTIX_BIN=target/debug/tus-actix python3 tests/client/run_tus_upload_tests.py \\
+        [-k SUBSTRING] [--servers node,tuspy,rustus,axum-fs,axum-s3]
 
 Servers: @tus/server 2.4.5 + @tus/file-store (node), tuspyserver 4.4.3 under uvicorn,
 rustus 0.5.10, and our tus-axum on the filesystem and on S3 (Garage, when TUS_S3_ENDPOINT
@@ -21,16 +22,22 @@ where a scenario says so, breaks it. Scenarios per server:
   parallel       3 parts (concatenation), killed and rerun: every part continues
   checksum       checksums where advertised (a flipped byte is refused, resent and
                  accepted), and never sent where not
+  auto           --protocol auto chooses tus 1.0.0 (every server here advertises Tus-Version)
 Once: a cookie-sticky HAProxy in front of three independent tus-axum instances (killed and
 rerun, the upload finishes on the instance that created it), TLS with a self-signed CA
 (--insecure, --cacert, and a refusal without them), --proxy, exit codes, Ctrl-C, and peak memory for
-a large sparse file and for stdin (TUS_UPLOAD_MEMORY_SIZE, default 1 GiB in CI).
+a large sparse file and for stdin (TUS_UPLOAD_MEMORY_SIZE, default 1 GiB in CI), and the
+IETF draft (--protocol ietf): a chunked upload at interop 9, 8 and 6 against tus-axum; kill -9
+and rerun (HEAD, then the same upload from a non-zero offset) at 9 and 6; connections cut and
+a 409 at 8; a creation carrying the whole file killed mid-body after its 104 named the upload,
+then resumed; tus-actix (no 104) at 9, and killed and rerun at 8.
 
 Prints "ok - NAME", "skip - NAME: REASON" or "not ok - NAME: REASON" per case, then a
 summary; exits 0 only if nothing failed. Standard library only; loopback only.
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -234,6 +241,16 @@ class AxumServer(Server):
         return self.data / f"{upload_id}.bin"
 
 
+class ActixServer(AxumServer):
+    """tus-actix (our actix-web example) on the fs store: it speaks the IETF draft without 104."""
+
+    name = "actix-fs"
+
+    def command(self):
+        return [os.environ["TUS_ACTIX_BIN"], "--listen", f"127.0.0.1:{self.port}", "--dir", str(self.data),
+                "--sync", "never", *self.extra]
+
+
 class AxumS3Server(AxumServer):
     name = "axum-s3"
 
@@ -350,16 +367,16 @@ def kill_and_rerun(ctx, proxy, path, args, condition, what):
     return ctx.run(proxy.endpoint, path, *args).expect(0, "the rerun"), mark
 
 
-def check_continued(proxy, mark, size):
+def check_continued(proxy, mark, size, start=0):
     """The requests after `mark` continued an upload: no creation, the first PATCH at a
-    non-zero offset, and less than twice the file sent in all. Returns that offset."""
+    non-zero offset, and less than twice the file sent since `start`. Returns that offset."""
     later = proxy.entries()[mark:]
     if any(e.method == "POST" for e in later):
         raise Failure("the rerun created a new upload")
     first_patch = next((e for e in later if e.method == "PATCH"), None)
     if first_patch is None or not first_patch.offset:
         raise Failure(f"the rerun's first PATCH starts at offset {first_patch.offset if first_patch else None}")
-    total = body_bytes(proxy.entries())
+    total = body_bytes(proxy.entries()[start:])
     if total >= 2 * size:
         raise Failure(f"the server received {total} bytes for a {size}-byte file")
     return first_patch.offset
@@ -551,7 +568,27 @@ def checksum(ctx, server):
     return "; ".join(details)
 
 
-SCENARIOS = [chunked, kill_resume, faults, stdin, parallel, checksum]
+def auto(ctx, server):
+    """--protocol auto picks tus 1.0.0 where the server advertises it (every server here does)."""
+    path, sha = ctx.file(MIB + 3)
+    proxy = proxied(server)
+    try:
+        run = ctx.run(proxy.endpoint, path, "--no-state", "--protocol", "auto", *FAST_RETRY).expect(0, "upload")
+        check_sha(server, run.url, sha)
+        if "protocol: tus 1.0.0" not in run.stderr:
+            raise Failure(f"auto did not report choosing tus: {run.stderr.strip()[-500:]}")
+        writes = [e for e in proxy.entries() if e.method in ("POST", "PATCH", "HEAD")]
+        if not writes or not all("tus-resumable" in e.headers for e in writes):
+            raise Failure("a request of the upload lacks Tus-Resumable")
+        if any("upload-draft-interop-version" in e.headers for e in writes):
+            raise Failure("a request of the upload speaks the IETF draft")
+        probes = len(proxy.entries("OPTIONS"))
+        return f"tus 1.0.0 after {probes} OPTIONS"
+    finally:
+        proxy.stop()
+
+
+SCENARIOS = [chunked, kill_resume, faults, stdin, parallel, checksum, auto]
 
 
 # ------------------------------------------------------------------ once
@@ -686,10 +723,11 @@ def exit_codes(ctx, workdir):
         gave_up = ctx.run(closed, path, "--no-state", "--retries", "2", "--retry-delay", "0.05")
         gave_up.expect(4, "nothing listening")
         checks.append("retries exhausted 4")
-        ietf = ctx.run(server.endpoint, path, "--no-state", "--protocol", "ietf").expect(1, "--protocol ietf")
-        if "ietf: not yet supported" not in ietf.stderr:
-            raise Failure(f"--protocol ietf said: {ietf.stderr.strip()}")
-        checks.append("ietf 1")
+        ietf = ctx.run(server.endpoint, path, "--no-state", "--protocol", "ietf", "--parallel", "3")
+        ietf.expect(1, "--protocol ietf --parallel 3")
+        if "no concatenation" not in ietf.stderr:
+            raise Failure(f"--protocol ietf --parallel 3 said: {ietf.stderr.strip()}")
+        checks.append("ietf with --parallel 1")
         forward = FaultProxy(f"http://127.0.0.1:{server.port}", name="forward-proxy").start()
         try:
             via = subprocess.run([ctx.binary, "--endpoint", server.endpoint, "--no-state", "--proxy",
@@ -790,7 +828,191 @@ def memory(ctx, workdir):
         server.stop()
 
 
-ONCE = [sticky_load_balancer, tls, exit_codes, memory]
+# ------------------------------------------------------------------ the IETF draft (once)
+# Against tus-axum (interop 9, 8 and 6 on one endpoint, with 104) and tus-actix (no 104).
+
+IETF = ("--protocol", "ietf")
+
+
+def check_ietf_wire(entries, version):
+    """The upload's requests speak the draft at `version`, never tus; appends are partial
+    uploads at the offset that was acknowledged; only the last says Upload-Complete: ?1."""
+    upload = [e for e in entries if e.method in ("POST", "PATCH", "HEAD")]
+    if not upload:
+        raise Failure("no request of the upload reached the server")
+    for entry in upload:
+        if entry.headers.get("upload-draft-interop-version") != version:
+            raise Failure(f"{entry.method} carries Upload-Draft-Interop-Version "
+                          f"{entry.headers.get('upload-draft-interop-version')!r}, expected {version}")
+        if "tus-resumable" in entry.headers:
+            raise Failure(f"{entry.method} carries Tus-Resumable in the IETF dialect")
+    patches = [e for e in upload if e.method == "PATCH"]
+    for patch in patches:
+        if patch.headers.get("content-type") != "application/partial-upload" or patch.offset is None:
+            raise Failure(f"a PATCH without partial-upload/Upload-Offset: {patch.headers}")
+    completes = [e for e in upload if e.headers.get("upload-complete") == "?1" and e.status < 300]
+    if len(completes) != 1 or completes[0] is not [e for e in upload if e.method != "HEAD"][-1]:
+        raise Failure("Upload-Complete: ?1 was not on the last request alone")
+    return patches
+
+
+def ietf_upload(ctx, proxy, version, size, *extra, server=None):
+    """An upload at interop `version` through `proxy`; byte-exact when `server` is given."""
+    path, sha = ctx.file(size)
+    mark = proxy.mark()
+    run = ctx.run(proxy.endpoint, path, *IETF, "--ietf-version", version, "--chunk-size", "1M", *FAST_RETRY,
+                  *extra).expect(0, f"upload at interop {version}")
+    if server is not None:
+        check_sha(server, run.url, sha)
+    if f"interop {version}" not in run.stderr:
+        raise Failure(f"tus-upload did not report interop {version}: {run.stderr.strip()[-300:]}")
+    return run, check_ietf_wire(proxy.entries()[mark:], version)
+
+
+@contextlib.contextmanager
+def served(server, plan=None):
+    """Starts `server` and a logging proxy in front of it; stops both afterwards."""
+    proxy = None
+    try:
+        server.start()
+        proxy = proxied(server, plan)
+        yield proxy
+    finally:
+        if proxy:
+            proxy.stop()
+        server.stop()
+
+
+def ietf_versions(ctx, workdir):
+    """A chunked upload at each interop version, byte-exact on the server."""
+    details = []
+    server = AxumServer(workdir, name="ietf-axum")
+    with served(server) as proxy:
+        for version in ("9", "8", "6"):
+            run, patches = ietf_upload(ctx, proxy, version, 5 * MIB + int(version), "--no-state", server=server)
+            details.append(f"{version}: {len(patches)} PATCHes {run.seconds:.1f} s")
+    return ", ".join(details) + "; " + ietf_limit(ctx, workdir)
+
+
+def ietf_limit(ctx, workdir):
+    """Upload-Limit: max-size from OPTIONS: a larger file is refused (exit 3) before any creation."""
+    with served(AxumServer(workdir, ["--max-size", str(MIB)], name="ietf-limit-axum")) as proxy:
+        path, _ = ctx.file(2 * MIB + 9)
+        run = ctx.run(proxy.endpoint, path, *IETF, "--no-state", *FAST_RETRY).expect(3, "a file over max-size")
+        if "maximum size" not in run.stderr:
+            raise Failure(f"the refusal does not name the limit: {run.stderr.strip()[-300:]}")
+        if [e.method for e in proxy.entries()] != ["OPTIONS"]:
+            raise Failure(f"requests sent despite the limit: {[e.method for e in proxy.entries()]}")
+    return "a file over Upload-Limit max-size refused after OPTIONS alone"
+
+
+def ietf_kill_resume(ctx, workdir):
+    """kill -9 mid-upload, rerun: HEAD reads the offset, the same upload continues from it
+    (interop 9 and 6: their appends answer differently)."""
+    size = 16 * MIB + 5
+    path, sha = ctx.file(size)
+    details = []
+    server = AxumServer(workdir, name="ietf-kill-axum")
+    with served(server) as proxy:
+        for version in ("9", "6"):
+            state = ctx.state(f"ietf-kill-{version}")
+            args = (*IETF, "--ietf-version", version, "--state", str(state), "--chunk-size", "1M", "--limit-rate",
+                    "12M", *FAST_RETRY)
+            start = proxy.mark()
+            run, mark = kill_and_rerun(ctx, proxy, path, args,
+                                       lambda: body_bytes(proxy.entries()[start:]) >= size * 0.4, "40% sent")
+            check_sha(server, run.url, sha)
+            later = proxy.entries()[mark:]
+            first = next((e for e in later if e.method in ("HEAD", "PATCH")), None)
+            if first is None or first.method != "HEAD":
+                raise Failure(f"interop {version}: the rerun did not start with HEAD (offset retrieval)")
+            check_ietf_wire(later, version)
+            offset = check_continued(proxy, mark, size, start)
+            details.append(f"{version}: rerun from {offset}")
+    return "; ".join(details)
+
+
+def ietf_faults(ctx, workdir):
+    """Connections cut every ~3 MB, a 503 and a 409 (interop 8): each is followed by HEAD,
+    one upload in all, less than twice the file sent."""
+    size = 16 * MIB + 5
+    plan = Plan(cut_every=3 * MIB + 4321, statuses={2: 503, 4: 409})
+    server = AxumServer(workdir, name="ietf-faults-axum")
+    with served(server, plan) as proxy:
+        ietf_upload(ctx, proxy, "8", size, "--state", str(ctx.state("ietf-faults")), server=server)
+        entries = proxy.entries()
+        if proxy.faults.count("cut") < 3 or "status 409" not in proxy.faults:
+            raise Failure(f"faults not injected: {proxy.faults}")
+        if sum(1 for e in entries if e.method == "POST") != 1:
+            raise Failure("the cuts made the client create more than one upload")
+        for index, entry in enumerate(entries):
+            if entry.fault in ("cut", "status 409"):
+                following = next((e for e in entries[index + 1:] if e.method in ("HEAD", "PATCH")), None)
+                if following is None or following.method != "HEAD":
+                    raise Failure(f"a {entry.fault} was not followed by a HEAD")
+        total = body_bytes(entries)
+        if total >= 2 * size:
+            raise Failure(f"the server received {total} bytes for {size}")
+        return f"{proxy.faults.count('cut')} cuts, a 503 and a 409, {total / size:.2f}x sent"
+
+
+def ietf_104(ctx, workdir):
+    """The whole file in the creation request, killed mid-body: the 104 named the upload,
+    the state file kept it, and the rerun continues it (no proxy: it relays 104 late)."""
+    server = AxumServer(workdir, name="ietf-104-axum")
+    try:
+        server.start()
+        size = 16 * MIB + 1
+        path, sha = ctx.file(size)
+        state = ctx.state("ietf-104")
+        args = (*IETF, "--state", str(state), "--chunk-size", "64M", "--limit-rate", "8M", *FAST_RETRY)
+
+        def named_and_forty_percent():
+            url = stored_url(state)
+            if not url:
+                return False
+            stored = server.data_file(url.rstrip("/").rsplit("/", 1)[-1])
+            return stored.exists() and stored.stat().st_size >= size * 0.4
+
+        proc = ctx.start(server.endpoint, path, *args)
+        killed = kill_when(proc, named_and_forty_percent, "the 104 saved and 40% stored")
+        if "created" not in killed.stderr:
+            raise Failure(f"the killed run did not report the upload: {killed.stderr[-500:]}")
+        rerun = ctx.run(server.endpoint, path, *args).expect(0, "the rerun")
+        check_sha(server, rerun.url, sha)
+        if "created" in rerun.stderr:
+            raise Failure("the rerun created a new upload")
+        resumed = [line for line in rerun.stderr.splitlines() if "resuming" in line]
+        offset = int(resumed[0].rsplit(" ", 1)[-1]) if resumed else 0
+        if not offset:
+            raise Failure(f"the rerun did not resume from a non-zero offset: {rerun.stderr[-500:]}")
+        uploads = list(server.data.glob("*.bin"))
+        if len(uploads) != 1:
+            raise Failure(f"{len(uploads)} uploads on the server")
+        return f"creation killed with {offset} bytes stored, resumed from there"
+    finally:
+        server.stop()
+
+
+def ietf_actix(ctx, workdir):
+    """tus-actix (no 104): an upload at interop 9, and one killed and rerun at interop 8."""
+    server = ActixServer(workdir)
+    with served(server) as proxy:
+        _, patches = ietf_upload(ctx, proxy, "9", 5 * MIB + 17, "--no-state", server=server)
+        size = 12 * MIB + 3
+        path, sha = ctx.file(size)
+        args = (*IETF, "--ietf-version", "8", "--state", str(ctx.state("ietf-actix")), "--chunk-size", "1M",
+                "--limit-rate", "8M", *FAST_RETRY)
+        start = proxy.mark()
+        rerun, mark = kill_and_rerun(ctx, proxy, path, args, lambda: body_bytes(proxy.entries()[start:]) >= size * 0.4,
+                                     "40% sent")
+        check_sha(server, rerun.url, sha)
+        offset = check_continued(proxy, mark, size, start)
+        check_ietf_wire(proxy.entries()[mark:], "8")
+        return f"9: {len(patches)} PATCHes; 8: killed and rerun from offset {offset}"
+
+
+ONCE = [sticky_load_balancer, tls, exit_codes, memory, ietf_versions, ietf_kill_resume, ietf_faults, ietf_104, ietf_actix]
 
 
 # ------------------------------------------------------------------ main
