@@ -1,21 +1,35 @@
 //! `tus-load`: starts tus servers on loopback and measures them.
 //!
 //! ```text
-//! tus-load [--size 2G] [--chunk 8M] [--reps 3] [--small-secs 10] [--connections 32] [--small-size 4K]
-//!          [--dir /tmp/tus-load] [--peers node,rustus] [--install-peers] [--server-cpu 0]
-//!          [--scenarios single,chunked,raw,small] [--verify] [--no-fsync] [--server-bin PATH]
+//! tus-load [--size 2G] [--chunk 8M] [--reps 5] [--small-secs 10] [--small-warmup 1] [--connections 32]
+//!          [--small-size 4K] [--dir /tmp/tus-load] [--small-dirs /tmp/tus-load,/dev/shm/tus-load]
+//!          [--peers node,rustus] [--install-peers] [--no-fsync] [--server-cpu 0] [--harness-cpu 1]
+//!          [--scenarios single,chunked,raw,small,s3] [--verify] [--server-bin PATH]
+//!          [--s3-bucket B --s3-endpoint URL --s3-region R --s3-prefix P --s3-size 256M --s3-chunks 1M,256K]
 //! ```
 //!
-//! Runs, per repetition and per server (each on a fresh process and a fresh
-//! directory under `--dir`): one upload of `--size` random bytes as a single
-//! PATCH and as `--chunk` PATCHes (MB/s, server peak RSS from `VmHWM`); a raw
-//! `dd conv=fdatasync` of the same bytes into the same directory; and
-//! `--connections` connections doing creation-with-upload of `--small-size`
-//! bytes for `--small-secs` seconds (uploads/s; only 201 with the right
-//! `Upload-Offset` counts). Prints a Markdown table of medians. Exits non-zero
+//! Per repetition, each run on a fresh server process and a fresh directory
+//! (or key prefix), servers interleaved so a slow minute hurts them alike:
+//! - **filesystem** (`single`, `chunked`, `raw`): one upload of `--size`
+//!   random bytes as one PATCH and as `--chunk` PATCHes (MB/s, server peak
+//!   RSS from `VmHWM`), beside `dd bs=1M` of the same bytes into the same
+//!   directory, once into the page cache and once with `conv=fdatasync`;
+//! - **small uploads** (`small`), in each of `--small-dirs`: `--connections`
+//!   connections doing creation-with-upload of `--small-size` bytes for
+//!   `--small-secs` seconds after `--small-warmup` seconds not counted
+//!   (uploads/s; only 201 with the right `Upload-Offset` counts);
+//! - **S3** (`s3`, with `--s3-bucket`): our server on the S3 store taking
+//!   `--s3-size` bytes as one PATCH and as each of `--s3-chunks` PATCH
+//!   sizes, beside a direct multipart upload of the same bytes with
+//!   aws-sdk-s3 (8 MiB parts, 4 in flight, like the store).
+//!
+//! Prints Markdown tables of medians, with every rep's value, the ratios the
+//! targets of issue 14 are stated in, and whether each holds. Exits non-zero
 //! if any answer was wrong, so a short run doubles as a smoke test.
 
 mod client;
+mod report;
+mod s3;
 mod scenarios;
 mod sendfile;
 mod servers;
@@ -26,24 +40,34 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::client::Error;
-use crate::scenarios::{SmallUploads, Throughput, large_upload, raw_write, small_uploads, source_file};
-use crate::servers::{Kind, Paths, Spec};
+use crate::report::{Report, Series, SmallSeries};
+use crate::s3::S3Target;
+use crate::scenarios::{RawWrite, large_upload, raw_write, small_uploads, source_file};
+use crate::servers::{Kind, Paths, ServerLog, Spec};
+
+/// The S3 store's default part size, which the direct upload also uses.
+const S3_PART_SIZE: u64 = 8 << 20;
+/// The S3 store's default part uploads in flight per append.
+const S3_PARTS_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Parser)]
 #[command(name = "tus-load", about = "Load harness: tus-rs and peer tus servers on loopback")]
 struct Args {
-    /// Size of the large upload (suffixes K, M, G are powers of 1024).
+    /// Size of the large filesystem upload (suffixes K, M, G are powers of 1024).
     #[arg(long, default_value = "2G", value_parser = parse_size)]
     size: u64,
     /// PATCH size of the chunked large upload.
     #[arg(long, default_value = "8M", value_parser = parse_size)]
     chunk: u64,
-    /// Repetitions; the table shows medians.
-    #[arg(long, default_value_t = 3)]
+    /// Repetitions; the tables show medians.
+    #[arg(long, default_value_t = 5)]
     reps: usize,
-    /// Seconds of small uploads.
+    /// Seconds of small uploads (measured).
     #[arg(long, default_value_t = 10.0)]
     small_secs: f64,
+    /// Seconds of small uploads before the measured ones (not counted).
+    #[arg(long, default_value_t = 1.0)]
+    small_warmup: f64,
     /// Connections for small uploads.
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -51,9 +75,14 @@ struct Args {
     #[arg(long, default_value = "4K", value_parser = parse_size)]
     small_size: u64,
     /// Working directory: the source file and every server's uploads go here
-    /// (put it on the disk or tmpfs you want to measure).
+    /// (put it on the disk you want to measure).
     #[arg(long, default_value = "/tmp/tus-load")]
     dir: PathBuf,
+    /// Directories for the small uploads (default: `--dir`), e.g. a disk
+    /// path and a tmpfs one (`/dev/shm/tus-load`), which shows the
+    /// servers' own overhead.
+    #[arg(long, value_delimiter = ',')]
+    small_dirs: Vec<PathBuf>,
     /// Peers to compare with: `node` (@tus/server + @tus/file-store), `rustus`.
     #[arg(long, value_delimiter = ',')]
     peers: Vec<String>,
@@ -63,11 +92,14 @@ struct Args {
     /// Install missing peers (npm ci in benches/peers; cargo install rustus).
     #[arg(long)]
     install_peers: bool,
-    /// Pin servers to this CPU (`taskset -c`); pin the harness elsewhere yourself.
+    /// Pin servers to this CPU (`taskset -c`).
     #[arg(long)]
     server_cpu: Option<usize>,
-    /// Which runs: single, chunked, raw, small.
-    #[arg(long, value_delimiter = ',', default_value = "single,chunked,raw,small")]
+    /// Pin this harness (the load generator) to this CPU.
+    #[arg(long)]
+    harness_cpu: Option<usize>,
+    /// Which runs: single, chunked, raw, small, s3 (s3 needs --s3-bucket).
+    #[arg(long, value_delimiter = ',', default_value = "single,chunked,raw,small,s3")]
     scenarios: Vec<String>,
     /// Download each large upload and compare it with the source.
     #[arg(long)]
@@ -75,6 +107,30 @@ struct Args {
     /// The tus-axum binary (default: next to this one).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// `RUST_LOG` for our server.
+    #[arg(long, default_value = "warn")]
+    server_log: String,
+    /// Append our server's log (stdout) to this file.
+    #[arg(long)]
+    server_log_file: Option<PathBuf>,
+    /// S3 bucket for the S3 runs (credentials from the AWS environment).
+    #[arg(long)]
+    s3_bucket: Option<String>,
+    /// S3-compatible endpoint URL (Garage, MinIO); path-style addressing.
+    #[arg(long, requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, requires = "s3_bucket")]
+    s3_region: Option<String>,
+    /// Key prefix for everything the S3 runs write (removed after each run).
+    #[arg(long, requires = "s3_bucket", default_value = "tus-load/")]
+    s3_prefix: String,
+    /// Size of each S3 upload.
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    s3_size: u64,
+    /// PATCH sizes of the chunked S3 uploads (besides the one-PATCH upload).
+    #[arg(long, value_delimiter = ',', default_value = "1M,256K", value_parser = parse_size)]
+    s3_chunks: Vec<u64>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -90,14 +146,6 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .checked_shl(shift)
         .filter(|n| n >> shift == number)
         .ok_or_else(|| format!("too large: {text}"))
-}
-
-/// Every repetition's result for one server.
-#[derive(Debug, Default)]
-struct Results {
-    single: Vec<Throughput>,
-    chunked: Vec<Throughput>,
-    small: Vec<SmallUploads>,
 }
 
 #[tokio::main]
@@ -116,13 +164,28 @@ async fn main() {
     }
 }
 
-/// Runs everything and prints the table; `Ok(false)` if an answer was wrong.
+/// The harness's state during a run: what to run and what was measured.
+struct Harness<'a> {
+    args: &'a Args,
+    log: ServerLog,
+    report: Report,
+    all_right: bool,
+}
+
+/// Runs everything and prints the tables; `Ok(false)` if an answer was wrong.
 async fn run(args: &Args) -> Result<bool, Error> {
+    if let Some(cpu) = args.harness_cpu {
+        pin_self(cpu).await?;
+    }
     let wants = |name: &str| args.scenarios.iter().any(|s| s == name);
     let paths = Paths::detect(args.server_bin.clone());
     let mut specs = vec![Spec::ours(&paths)?];
     if args.no_fsync {
-        specs.push(Spec::ours_without_fsync(&paths)?);
+        specs.push(Spec::ours_with(
+            &paths,
+            "tus-rs (tus-axum --sync never)",
+            &["--sync", "never"],
+        )?);
     }
     for peer in &args.peers {
         let kind = match peer.as_str() {
@@ -134,88 +197,276 @@ async fn run(args: &Args) -> Result<bool, Error> {
             specs.push(spec);
         }
     }
-    let source = if wants("single") || wants("chunked") || wants("raw") {
+    let s3 = match (&args.s3_bucket, wants("s3")) {
+        (Some(bucket), true) => Some(S3Target {
+            bucket: bucket.clone(),
+            endpoint: args.s3_endpoint.clone(),
+            region: args.s3_region.clone(),
+            prefix: args.s3_prefix.clone(),
+        }),
+        _ => None,
+    };
+    let small_dirs = if args.small_dirs.is_empty() {
+        vec![args.dir.clone()]
+    } else {
+        args.small_dirs.clone()
+    };
+    let mut harness = Harness {
+        args,
+        log: ServerLog {
+            filter: args.server_log.clone(),
+            file: args.server_log_file.clone(),
+        },
+        report: Report::new(&specs, &small_dirs, &args.s3_chunks),
+        all_right: true,
+    };
+    let fs_source = if wants("single") || wants("chunked") || wants("raw") {
         Some(source_file(args.dir.join(format!("source-{}.bin", args.size)), args.size).await?)
     } else {
         None
     };
-    // Room for the whole body (rustus buffers it) plus headers.
-    let max_body = args.size + (1 << 20);
-    let mut results: Vec<Results> = specs.iter().map(|_| Results::default()).collect();
-    let mut raw = Vec::new();
-    let mut all_right = true;
+    let s3_source = match &s3 {
+        Some(_) => Some(source_file(args.dir.join(format!("source-{}.bin", args.s3_size)), args.s3_size).await?),
+        None => None,
+    };
+    let s3_client = match &s3 {
+        Some(target) => Some(target.client().await?),
+        None => None,
+    };
+    let ours_s3 = match &s3 {
+        Some(_) => Some(Spec::ours_with(&paths, "tus-rs (tus-axum, S3 store)", &[])?),
+        None => None,
+    };
     for rep in 0..args.reps {
-        if let Some(source) = &source {
+        if let Some(source) = &fs_source {
             if wants("raw") {
-                settle().await;
-                let speed = raw_write(source, &args.dir.join("raw"), args.size).await?;
-                eprintln!("rep {rep}: raw dd conv=fdatasync {}", mb(speed));
-                raw.push(speed);
+                harness.raw(rep, source).await?;
             }
-            for (index, (spec, results)) in specs.iter().zip(&mut results).enumerate() {
-                for (name, chunk, into) in [
-                    ("single", None, &mut results.single),
-                    ("chunked", Some(args.chunk), &mut results.chunked),
-                ] {
-                    if !wants(name) {
-                        continue;
-                    }
-                    let dir = args.dir.join(format!("run-{rep}-{index}-{}-{name}", spec.kind_slug()));
-                    settle().await;
-                    let server = spec.start(&dir, args.server_cpu, max_body).await?;
-                    let outcome = large_upload(&server, source, args.size, chunk, args.verify).await;
-                    server.stop().await;
-                    let _ = std::fs::remove_dir_all(&dir);
-                    match outcome {
-                        Ok(result) => {
-                            eprintln!(
-                                "rep {rep}: {} {name}: {} (peak RSS {})",
-                                spec.name,
-                                mb(result.bytes_per_sec),
-                                mib(result.peak_rss)
-                            );
-                            into.push(result);
-                        }
-                        Err(error) => {
-                            eprintln!("rep {rep}: {} {name}: FAILED: {error}", spec.name);
-                            all_right = false;
-                        }
-                    }
-                }
+            for (index, spec) in specs.iter().enumerate() {
+                harness.filesystem(rep, index, spec, source, &wants).await?;
             }
         }
         if wants("small") {
-            for (index, (spec, results)) in specs.iter().zip(&mut results).enumerate() {
-                let dir = args.dir.join(format!("run-{rep}-{index}-{}-small", spec.kind_slug()));
-                settle().await;
-                let server = spec.start(&dir, args.server_cpu, max_body).await?;
-                let outcome = small_uploads(
-                    &server,
-                    args.connections,
-                    args.small_size as usize,
-                    Duration::from_secs_f64(args.small_secs),
-                )
-                .await;
-                server.stop().await;
-                let _ = std::fs::remove_dir_all(&dir);
-                let result = outcome?;
-                eprintln!(
-                    "rep {rep}: {} small: {:.0}/s ({} ok, {} wrong, peak RSS {})",
-                    spec.name,
-                    result.per_sec,
-                    result.ok,
-                    result.bad,
-                    mib(result.peak_rss)
-                );
-                if result.bad > 0 || result.ok == 0 {
-                    all_right = false;
+            for (dir_index, dir) in small_dirs.iter().enumerate() {
+                for (index, spec) in specs.iter().enumerate() {
+                    harness.small(rep, dir_index, dir, index, spec).await?;
                 }
-                results.small.push(result);
             }
         }
+        if let (Some(target), Some(source), Some(client), Some(spec)) = (&s3, &s3_source, &s3_client, &ours_s3) {
+            harness.s3(rep, target, client, spec, source).await?;
+        }
     }
-    print_table(args, &specs, &results, &raw).await;
-    Ok(all_right)
+    harness.report.print(&ReportContext::new(args, &small_dirs).await);
+    Ok(harness.all_right)
+}
+
+/// What the tables' captions say about the run.
+pub(crate) struct ReportContext {
+    pub(crate) reps: usize,
+    pub(crate) size: u64,
+    pub(crate) chunk: u64,
+    pub(crate) dir: String,
+    pub(crate) small_size: u64,
+    pub(crate) connections: usize,
+    pub(crate) small_secs: f64,
+    pub(crate) small_warmup: f64,
+    pub(crate) small_dirs: Vec<String>,
+    pub(crate) s3_size: u64,
+    pub(crate) s3_endpoint: Option<String>,
+    pub(crate) pinning: String,
+}
+
+impl ReportContext {
+    async fn new(args: &Args, small_dirs: &[PathBuf]) -> Self {
+        let mut labels = Vec::new();
+        for dir in small_dirs {
+            labels.push(format!("`{}` ({})", dir.display(), fs_type(dir).await));
+        }
+        let pinning = match (args.server_cpu, args.harness_cpu) {
+            (None, None) => "not pinned".to_owned(),
+            (server, harness) => format!(
+                "servers on CPU {}, harness on CPU {}",
+                server.map_or_else(|| "any".to_owned(), |c| c.to_string()),
+                harness.map_or_else(|| "any".to_owned(), |c| c.to_string())
+            ),
+        };
+        Self {
+            reps: args.reps,
+            size: args.size,
+            chunk: args.chunk,
+            dir: format!("`{}` ({})", args.dir.display(), fs_type(&args.dir).await),
+            small_size: args.small_size,
+            connections: args.connections,
+            small_secs: args.small_secs,
+            small_warmup: args.small_warmup,
+            small_dirs: labels,
+            s3_size: args.s3_size,
+            s3_endpoint: args.s3_endpoint.clone(),
+            pinning,
+        }
+    }
+}
+
+impl Harness<'_> {
+    async fn raw(&mut self, rep: usize, source: &std::path::Path) -> Result<(), Error> {
+        let args = self.args;
+        for (how, label) in [
+            (RawWrite::PageCache, "dd bs=1M (page cache)"),
+            (RawWrite::Fdatasync, "dd bs=1M conv=fdatasync"),
+        ] {
+            settle().await;
+            let speed = raw_write(source, &args.dir.join("raw"), args.size, how).await?;
+            eprintln!("rep {rep}: {label} {}", mb(speed));
+            match how {
+                RawWrite::PageCache => self.report.raw_cache.push(speed),
+                RawWrite::Fdatasync => self.report.raw_sync.push(speed),
+            }
+        }
+        Ok(())
+    }
+
+    async fn filesystem(
+        &mut self,
+        rep: usize,
+        index: usize,
+        spec: &Spec,
+        source: &std::path::Path,
+        wants: &impl Fn(&str) -> bool,
+    ) -> Result<(), Error> {
+        let args = self.args;
+        // Room for the whole body (rustus buffers it) plus headers.
+        let max_body = args.size + (1 << 20);
+        for (name, chunk) in [("single", None), ("chunked", Some(args.chunk))] {
+            if !wants(name) {
+                continue;
+            }
+            let dir = args.dir.join(format!("run-{rep}-{index}-{}-{name}", spec.kind_slug()));
+            let _ = std::fs::remove_dir_all(&dir);
+            settle().await;
+            let server = spec.start(&dir, args.server_cpu, max_body, &[], &self.log).await?;
+            let outcome = large_upload(&server, source, args.size, chunk, args.verify).await;
+            server.stop().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            let into = match chunk {
+                None => &mut self.report.servers[index].single,
+                Some(_) => &mut self.report.servers[index].chunked,
+            };
+            self.all_right &= record(&format!("rep {rep}: {} {name}", spec.name), outcome, into);
+        }
+        Ok(())
+    }
+
+    async fn small(
+        &mut self,
+        rep: usize,
+        dir_index: usize,
+        dir: &std::path::Path,
+        index: usize,
+        spec: &Spec,
+    ) -> Result<(), Error> {
+        let args = self.args;
+        let run_dir = dir.join(format!("run-{rep}-{index}-{}-small", spec.kind_slug()));
+        let _ = std::fs::remove_dir_all(&run_dir);
+        settle().await;
+        let server = spec.start(&run_dir, args.server_cpu, 1 << 20, &[], &self.log).await?;
+        let outcome = small_uploads(
+            &server,
+            args.connections,
+            usize::try_from(args.small_size)?,
+            Duration::from_secs_f64(args.small_warmup),
+            Duration::from_secs_f64(args.small_secs),
+        )
+        .await;
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let result = outcome?;
+        eprintln!(
+            "rep {rep}: {} small in {}: {:.0}/s ({} ok, {} wrong, peak RSS {})",
+            spec.name,
+            dir.display(),
+            result.per_sec,
+            result.ok,
+            result.bad,
+            mib(result.peak_rss)
+        );
+        if result.bad > 0 || result.ok == 0 {
+            self.all_right = false;
+        }
+        let series: &mut SmallSeries = &mut self.report.servers[index].small[dir_index];
+        series.per_sec.push(result.per_sec);
+        series.rss.extend(result.peak_rss);
+        Ok(())
+    }
+
+    async fn s3(
+        &mut self,
+        rep: usize,
+        target: &S3Target,
+        client: &aws_sdk_s3::Client,
+        spec: &Spec,
+        source: &std::path::Path,
+    ) -> Result<(), Error> {
+        let args = self.args;
+        let key = format!("{}direct-{rep}", target.prefix);
+        let direct = s3::direct_multipart(
+            client,
+            &target.bucket,
+            &key,
+            source,
+            args.s3_size,
+            S3_PART_SIZE,
+            S3_PARTS_IN_FLIGHT,
+        )
+        .await?;
+        eprintln!("rep {rep}: S3 direct multipart {}", mb(direct));
+        self.report.s3.direct.push(direct);
+        let chunks: Vec<Option<u64>> = std::iter::once(None)
+            .chain(args.s3_chunks.iter().copied().map(Some))
+            .collect();
+        for (index, chunk) in chunks.into_iter().enumerate() {
+            let prefix = format!("{}run-{rep}-{index}/", target.prefix);
+            let dir = args.dir.join(format!("run-{rep}-s3-{index}"));
+            let per_run = target.server_args(&prefix);
+            let server = spec
+                .start(&dir, args.server_cpu, args.s3_size, &per_run, &self.log)
+                .await?;
+            let outcome = large_upload(&server, source, args.s3_size, chunk, args.verify).await;
+            server.stop().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            s3::clean(client, &target.bucket, &prefix).await?;
+            let label = match chunk {
+                None => "one PATCH".to_owned(),
+                Some(chunk) => format!("{} KiB PATCHes", chunk >> 10),
+            };
+            let into = match chunk {
+                None => &mut self.report.s3.single,
+                Some(_) => &mut self.report.s3.chunked[index - 1],
+            };
+            self.all_right &= record(&format!("rep {rep}: S3 {label}"), outcome, into);
+        }
+        Ok(())
+    }
+}
+
+/// Adds a large upload's result to `into` and logs it; `false` if it failed.
+fn record(label: &str, outcome: Result<scenarios::Throughput, Error>, into: &mut Series) -> bool {
+    match outcome {
+        Ok(result) => {
+            eprintln!(
+                "{label}: {} (peak RSS {})",
+                mb(result.bytes_per_sec),
+                mib(result.peak_rss)
+            );
+            into.values.push(result.bytes_per_sec);
+            into.rss.extend(result.peak_rss);
+            true
+        }
+        Err(error) => {
+            eprintln!("{label}: FAILED: {error}");
+            false
+        }
+    }
 }
 
 impl Spec {
@@ -228,113 +479,51 @@ impl Spec {
     }
 }
 
+/// Pins this process (all its threads) to `cpu` with `taskset`.
+async fn pin_self(cpu: usize) -> Result<(), Error> {
+    let status = tokio::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &cpu.to_string(), &std::process::id().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await?;
+    if !status.success() {
+        return Err(format!("taskset could not pin the harness to CPU {cpu}").into());
+    }
+    Ok(())
+}
+
 /// Flushes dirty pages so one run's writeback does not land in the next.
 async fn settle() {
     let _ = tokio::process::Command::new("sync").status().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
+/// The filesystem type of `dir` (`findmnt`, else `stat -f`), or `?`.
+async fn fs_type(dir: &std::path::Path) -> String {
+    let _ = std::fs::create_dir_all(dir);
+    let run = |program: &str, args: &[&str]| {
+        let mut command = tokio::process::Command::new(program);
+        command.args(args).arg(dir);
+        async move {
+            command
+                .output()
+                .await
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+                .filter(|kind| !kind.is_empty())
+        }
+    };
+    match run("findmnt", &["-n", "-o", "FSTYPE", "-T"]).await {
+        Some(kind) => kind,
+        None => run("stat", &["-f", "-c", "%T"]).await.unwrap_or_else(|| "?".to_owned()),
     }
-    values.sort_by(f64::total_cmp);
-    Some(values[values.len() / 2])
 }
 
-fn mb(bytes_per_sec: f64) -> String {
+pub(crate) fn mb(bytes_per_sec: f64) -> String {
     format!("{:.0} MB/s", bytes_per_sec / 1e6)
 }
 
-fn mib(bytes: Option<u64>) -> String {
+pub(crate) fn mib(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "?".to_owned(), |b| format!("{:.0} MiB", b as f64 / (1 << 20) as f64))
-}
-
-/// `median (all values)` of a throughput column, and the highest peak RSS.
-fn column(values: &[Throughput]) -> (Option<f64>, String, String) {
-    let mut speeds: Vec<f64> = values.iter().map(|t| t.bytes_per_sec).collect();
-    let all = speeds
-        .iter()
-        .map(|s| format!("{:.0}", s / 1e6))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let median = median(&mut speeds);
-    let peak = values.iter().filter_map(|t| t.peak_rss).max();
-    let cell = median.map_or_else(|| "-".to_owned(), |m| format!("{} ({all})", mb(m)));
-    (median, cell, if values.is_empty() { "-".to_owned() } else { mib(peak) })
-}
-
-async fn print_table(args: &Args, specs: &[Spec], results: &[Results], raw: &[f64]) {
-    let fs_type = tokio::process::Command::new("stat")
-        .args(["-f", "-c", "%T"])
-        .arg(&args.dir)
-        .output()
-        .await
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let size = format!("{} MiB", args.size >> 20);
-    println!();
-    println!(
-        "{} reps, medians (all reps in parentheses); {size} upload, {} KiB PATCHes, dir {} ({fs_type}); small: {} B uploads, {} connections, {} s",
-        args.reps,
-        args.chunk >> 10,
-        args.dir.display(),
-        args.small_size,
-        args.connections,
-        args.small_secs
-    );
-    println!();
-    println!(
-        "| server | {size} in one PATCH | peak RSS | in {} KiB PATCHes | peak RSS | {} B creation-with-upload /s | peak RSS |",
-        args.chunk >> 10,
-        args.small_size
-    );
-    println!("|---|---|---|---|---|---|---|");
-    let mut raw_values = raw.to_vec();
-    let raw_median = median(&mut raw_values);
-    if let Some(raw_median) = raw_median {
-        let all = raw
-            .iter()
-            .map(|s| format!("{:.0}", s / 1e6))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let cell = format!("{} ({all})", mb(raw_median));
-        println!("| raw `dd bs=1M conv=fdatasync`, same dir | {cell} | - | {cell} | - | - | - |");
-    }
-    let mut small_medians = Vec::new();
-    for (spec, result) in specs.iter().zip(results) {
-        let (single, single_cell, single_rss) = column(&result.single);
-        let (chunked, chunked_cell, chunked_rss) = column(&result.chunked);
-        let mut per_sec: Vec<f64> = result.small.iter().map(|s| s.per_sec).collect();
-        let all = per_sec.iter().map(|s| format!("{s:.0}")).collect::<Vec<_>>().join(", ");
-        let small = median(&mut per_sec);
-        small_medians.push(small);
-        let small_cell = small.map_or_else(|| "-".to_owned(), |m| format!("{m:.0} ({all})"));
-        let small_rss = result.small.iter().filter_map(|s| s.peak_rss).max();
-        let ratio = |value: Option<f64>| match (value, raw_median) {
-            (Some(value), Some(raw)) => format!(", {:.2}x raw", value / raw),
-            _ => String::new(),
-        };
-        println!(
-            "| {} | {single_cell}{} | {single_rss} | {chunked_cell}{} | {chunked_rss} | {small_cell} | {} |",
-            spec.name,
-            ratio(single),
-            ratio(chunked),
-            if result.small.is_empty() {
-                "-".to_owned()
-            } else {
-                mib(small_rss)
-            },
-        );
-    }
-    let best_peer = specs
-        .iter()
-        .zip(&small_medians)
-        .filter(|(spec, _)| spec.kind != Kind::Ours)
-        .filter_map(|(_, median)| *median)
-        .fold(None, |best: Option<f64>, v| Some(best.map_or(v, |b| b.max(v))));
-    if let (Some(Some(ours)), Some(peer)) = (small_medians.first(), best_peer) {
-        println!();
-        println!("small uploads: tus-rs / fastest peer = {:.2}x", ours / peer);
-    }
 }
