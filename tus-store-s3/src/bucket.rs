@@ -88,6 +88,22 @@ pub(crate) struct Bucket {
     pub(crate) lifecycle_tags: bool,
 }
 
+/// Awaits one S3 call and logs its latency at debug level (target
+/// `tus_store_s3::calls`), for profiling per-request costs.
+async fn timed<T>(op: &'static str, key: &str, bytes: u64, call: impl std::future::Future<Output = T>) -> T {
+    let started = std::time::Instant::now();
+    let output = call.await;
+    tracing::debug!(
+        target: "tus_store_s3::calls",
+        op,
+        key,
+        bytes,
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "s3 call"
+    );
+    output
+}
+
 fn time(value: Option<&DateTime>) -> Option<SystemTime> {
     value.and_then(|time| SystemTime::try_from(*time).ok())
 }
@@ -110,26 +126,36 @@ impl Bucket {
         if self.lifecycle_tags {
             request = request.tagging(UNFINISHED_TAG);
         }
-        request.send().await.map_err(|e| classify("PutObject", e))?;
+        let bytes = request
+            .get_body()
+            .as_ref()
+            .and_then(|b| b.bytes())
+            .map_or(0, |b| b.len() as u64);
+        timed("PutObject", key, bytes, request.send())
+            .await
+            .map_err(|e| classify("PutObject", e))?;
         Ok(())
     }
 
     /// The whole object, which the caller knows to be small.
     pub(crate) async fn get_small(&self, key: &str) -> Result<(Bytes, Option<SystemTime>), S3Error> {
-        let output = self
-            .client
-            .get_object()
-            .bucket(&self.name)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| classify("GetObject", e))?;
-        let modified = time(output.last_modified());
-        let body = output.body.collect().await.map_err(|e| S3Error::Failed {
-            operation: "GetObject",
-            source: Box::new(e),
-        })?;
-        Ok((body.into_bytes(), modified))
+        let call = async {
+            let output = self
+                .client
+                .get_object()
+                .bucket(&self.name)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify("GetObject", e))?;
+            let modified = time(output.last_modified());
+            let body = output.body.collect().await.map_err(|e| S3Error::Failed {
+                operation: "GetObject",
+                source: Box::new(e),
+            })?;
+            Ok((body.into_bytes(), modified))
+        };
+        timed("GetObject", key, 0, call).await
     }
 
     /// A streaming body of `range` (end exclusive, not empty) of the object.
@@ -147,12 +173,8 @@ impl Bucket {
     }
 
     pub(crate) async fn head(&self, key: &str) -> Result<Head, S3Error> {
-        let output = self
-            .client
-            .head_object()
-            .bucket(&self.name)
-            .key(key)
-            .send()
+        let output = self.client.head_object().bucket(&self.name).key(key).send();
+        let output = timed("HeadObject", key, 0, output)
             .await
             .map_err(|e| classify("HeadObject", e))?;
         Ok(Head {
@@ -174,12 +196,8 @@ impl Bucket {
     }
 
     pub(crate) async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
-        let output = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.name)
-            .key(key)
-            .send()
+        let output = self.client.create_multipart_upload().bucket(&self.name).key(key).send();
+        let output = timed("CreateMultipartUpload", key, 0, output)
             .await
             .map_err(|e| classify("CreateMultipartUpload", e))?;
         output.upload_id().map(str::to_owned).ok_or_else(|| S3Error::Failed {
@@ -204,7 +222,8 @@ impl Bucket {
             .upload_id(upload)
             .part_number(number)
             .body(ByteStream::from(body))
-            .send()
+            .send();
+        let output = timed("UploadPart", key, size, output)
             .await
             .map_err(|e| classify("UploadPart", e))?;
         Ok(PartRef {
@@ -257,7 +276,9 @@ impl Bucket {
             if let Some(marker) = &marker {
                 request = request.part_number_marker(marker);
             }
-            let output = request.send().await.map_err(|e| classify("ListParts", e))?;
+            let output = timed("ListParts", key, 0, request.send())
+                .await
+                .map_err(|e| classify("ListParts", e))?;
             for part in output.parts() {
                 parts.push(PartRef {
                     number: part.part_number().unwrap_or(0),
@@ -289,13 +310,15 @@ impl Bucket {
                     .collect(),
             ))
             .build();
-        self.client
+        let call = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.name)
             .key(key)
             .upload_id(upload)
             .multipart_upload(completed)
-            .send()
+            .send();
+        timed("CompleteMultipartUpload", key, 0, call)
             .await
             .map_err(|e| classify("CompleteMultipartUpload", e))?;
         Ok(())
