@@ -80,6 +80,7 @@ def main(path):
         totals = defaultdict(float)
         counts = defaultdict(int)
         volume = defaultdict(int)
+        tail_size = 0
         for _, patch_calls in patches:
             loads = [c for c in patch_calls if c[0] in ('GET info', 'HEAD tail', 'ListParts')]
             # Two loads per PATCH: (GET info || HEAD tail) then ListParts, each.
@@ -92,15 +93,21 @@ def main(path):
             for c in patch_calls:
                 if c[0] in ('GET info', 'HEAD tail', 'ListParts'):
                     continue
+                size = c[2]
                 if c[0] == 'GET tail':
                     # GetObject logs no size: the tail it read is what the last PUT wrote.
-                    pass
+                    size = tail_size
+                if c[0] == 'PUT tail':
+                    tail_size = c[2]
                 totals[c[0]] += c[3]
                 counts[c[0]] += 1
-                volume[c[0]] += c[2]
+                volume[c[0]] += size
         accounted = sum(totals.values())
+        if n < 2:
+            print(f'\nrun {run} ({names.get(run, run)}): {n} PATCH; its part uploads overlap, no breakdown')
+            continue
         print(f'\nrun {run} ({names.get(run, run)}): {n} PATCHes, {wall / n * 1e3:.1f} ms per PATCH (wall)')
-        print('| where | calls per PATCH | ms per PATCH | share | MiB sent per PATCH |')
+        print('| where | calls per PATCH | ms per PATCH | share | MiB moved per PATCH |')
         print('|---|---|---|---|---|')
         for name, total in sorted(totals.items(), key=lambda kv: -kv[1]):
             print(f'| {name} | {counts[name] / n:.2f} | {total / n * 1e3:.2f} | {total / wall * 100:.0f}% | '
