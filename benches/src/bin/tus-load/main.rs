@@ -35,16 +35,18 @@ mod sendfile;
 mod servers;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 
 use crate::client::Error;
 use crate::report::{Report, Series, SmallSeries};
 use crate::s3::S3Target;
-use crate::scenarios::{RawWrite, large_upload, raw_write, small_uploads, source_file};
+use crate::scenarios::{RawWrite, large_upload, raw_write, small_uploads, socket_to_file, source_file};
 use crate::servers::{Kind, Paths, ServerLog, Spec};
 
+/// Memory warmed before a small-upload run (see `warm_memory`).
+const SMALL_WARM_BYTES: u64 = 256 << 20;
 /// The S3 store's default part size, which the direct upload also uses.
 const S3_PART_SIZE: u64 = 8 << 20;
 /// The S3 store's default part uploads in flight per append.
@@ -89,6 +91,11 @@ struct Args {
     /// Also run our server with `--sync never` (no fsync, like the peers).
     #[arg(long)]
     no_fsync: bool,
+    /// Also run our server with these flags, as a row of its own named
+    /// LABEL (for experiments; not used for the targets). Repeatable:
+    /// `--variant 'big buffer=--sync never --max-header-bytes 1048576'`.
+    #[arg(long, value_name = "LABEL=FLAGS", allow_hyphen_values = true)]
+    variant: Vec<String>,
     /// Install missing peers (npm ci in benches/peers; cargo install rustus).
     #[arg(long)]
     install_peers: bool,
@@ -98,6 +105,9 @@ struct Args {
     /// Pin this harness (the load generator) to this CPU.
     #[arg(long)]
     harness_cpu: Option<usize>,
+    /// Do not warm the page allocator before each run (see `warm_memory`).
+    #[arg(long)]
+    cold: bool,
     /// Which runs: single, chunked, raw, small, s3 (s3 needs --s3-bucket).
     #[arg(long, value_delimiter = ',', default_value = "single,chunked,raw,small,s3")]
     scenarios: Vec<String>,
@@ -170,6 +180,9 @@ struct Harness<'a> {
     log: ServerLog,
     report: Report,
     all_right: bool,
+    /// Directories of many small files, removed only when the run is over
+    /// (see [`Harness::small`]).
+    leftovers: Vec<PathBuf>,
 }
 
 /// Runs everything and prints the tables; `Ok(false)` if an answer was wrong.
@@ -177,6 +190,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
     if let Some(cpu) = args.harness_cpu {
         pin_self(cpu).await?;
     }
+    let load_at_start = load_average();
     let wants = |name: &str| args.scenarios.iter().any(|s| s == name);
     let paths = Paths::detect(args.server_bin.clone());
     let mut specs = vec![Spec::ours(&paths)?];
@@ -186,6 +200,15 @@ async fn run(args: &Args) -> Result<bool, Error> {
             "tus-rs (tus-axum --sync never)",
             &["--sync", "never"],
         )?);
+    }
+    for variant in &args.variant {
+        let (label, flags) = variant
+            .split_once('=')
+            .ok_or_else(|| format!("--variant {variant:?}: expected LABEL=FLAGS"))?;
+        let flags: Vec<&str> = flags.split_whitespace().collect();
+        let mut spec = Spec::ours_with(&paths, &format!("tus-rs ({label})"), &flags)?;
+        spec.variant = true;
+        specs.push(spec);
     }
     for peer in &args.peers {
         let kind = match peer.as_str() {
@@ -219,6 +242,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
         },
         report: Report::new(&specs, &small_dirs, &args.s3_chunks),
         all_right: true,
+        leftovers: Vec::new(),
     };
     let fs_source = if wants("single") || wants("chunked") || wants("raw") {
         Some(source_file(args.dir.join(format!("source-{}.bin", args.size)), args.size).await?)
@@ -242,14 +266,14 @@ async fn run(args: &Args) -> Result<bool, Error> {
             if wants("raw") {
                 harness.raw(rep, source).await?;
             }
-            for (index, spec) in specs.iter().enumerate() {
-                harness.filesystem(rep, index, spec, source, &wants).await?;
+            for index in rotated(specs.len(), rep) {
+                harness.filesystem(rep, index, &specs[index], source, &wants).await?;
             }
         }
         if wants("small") {
             for (dir_index, dir) in small_dirs.iter().enumerate() {
-                for (index, spec) in specs.iter().enumerate() {
-                    harness.small(rep, dir_index, dir, index, spec).await?;
+                for index in rotated(specs.len(), rep) {
+                    harness.small(rep, dir_index, dir, index, &specs[index]).await?;
                 }
             }
         }
@@ -257,8 +281,20 @@ async fn run(args: &Args) -> Result<bool, Error> {
             harness.s3(rep, target, client, spec, source).await?;
         }
     }
-    harness.report.print(&ReportContext::new(args, &small_dirs).await);
+    harness
+        .report
+        .print(&ReportContext::new(args, &small_dirs, load_at_start).await);
+    for dir in &harness.leftovers {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(harness.all_right)
+}
+
+/// The indices `0..n`, starting at `rep % n`: each rep runs the servers in
+/// another order, so none is always the first after a pause or the last
+/// after everyone's writes.
+fn rotated(n: usize, rep: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |k| (rep + k) % n.max(1))
 }
 
 /// What the tables' captions say about the run.
@@ -275,10 +311,12 @@ pub(crate) struct ReportContext {
     pub(crate) s3_size: u64,
     pub(crate) s3_endpoint: Option<String>,
     pub(crate) pinning: String,
+    /// The machine: cores, load average at the start and the end, memory warming.
+    pub(crate) machine: String,
 }
 
 impl ReportContext {
-    async fn new(args: &Args, small_dirs: &[PathBuf]) -> Self {
+    async fn new(args: &Args, small_dirs: &[PathBuf], load_at_start: Option<f64>) -> Self {
         let mut labels = Vec::new();
         for dir in small_dirs {
             labels.push(format!("`{}` ({})", dir.display(), fs_type(dir).await));
@@ -291,7 +329,20 @@ impl ReportContext {
                 harness.map_or_else(|| "any".to_owned(), |c| c.to_string())
             ),
         };
+        let load = |value: Option<f64>| value.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"));
+        let machine = format!(
+            "{} CPUs, load average (1 min) {} at the start and {} at the end; {}",
+            std::thread::available_parallelism().map_or(0, usize::from),
+            load(load_at_start),
+            load(load_average()),
+            if args.cold {
+                "memory not warmed (`--cold`)"
+            } else {
+                "memory warmed before each run"
+            }
+        );
         Self {
+            machine,
             reps: args.reps,
             size: args.size,
             chunk: args.chunk,
@@ -315,7 +366,7 @@ impl Harness<'_> {
             (RawWrite::PageCache, "dd bs=1M (page cache)"),
             (RawWrite::Fdatasync, "dd bs=1M conv=fdatasync"),
         ] {
-            settle().await;
+            self.settle(args.size).await;
             let speed = raw_write(source, &args.dir.join("raw"), args.size, how).await?;
             eprintln!("rep {rep}: {label} {}", mb(speed));
             match how {
@@ -323,6 +374,10 @@ impl Harness<'_> {
                 RawWrite::Fdatasync => self.report.raw_sync.push(speed),
             }
         }
+        self.settle(args.size).await;
+        let speed = socket_to_file(source, &args.dir.join("raw"), args.size).await?;
+        eprintln!("rep {rep}: sendfile -> recv + write (no HTTP) {}", mb(speed));
+        self.report.raw_socket.push(speed);
         Ok(())
     }
 
@@ -343,8 +398,8 @@ impl Harness<'_> {
             }
             let dir = args.dir.join(format!("run-{rep}-{index}-{}-{name}", spec.kind_slug()));
             let _ = std::fs::remove_dir_all(&dir);
-            settle().await;
             let server = spec.start(&dir, args.server_cpu, max_body, &[], &self.log).await?;
+            self.settle(args.size).await;
             let outcome = large_upload(&server, source, args.size, chunk, args.verify).await;
             server.stop().await;
             let _ = std::fs::remove_dir_all(&dir);
@@ -366,10 +421,21 @@ impl Harness<'_> {
         spec: &Spec,
     ) -> Result<(), Error> {
         let args = self.args;
+        // The files of every small run stay until the whole harness is done:
+        // on ext4 without a journal (this project's CI machines), inodes
+        // deleted in the last 60 s (300 s while their inode table block is
+        // dirty) are skipped, one by one, by every file creation in the same
+        // block group, so deleting one run's 30,000 files slows the next
+        // run's creations from ~15 µs to milliseconds (`recently_deleted` in
+        // fs/ext4/ialloc.c). The probe shows what creating a file costs now.
         let run_dir = dir.join(format!("run-{rep}-{index}-{}-small", spec.kind_slug()));
         let _ = std::fs::remove_dir_all(&run_dir);
-        settle().await;
+        self.leftovers.push(run_dir.clone());
+        let probe_dir = dir.join(format!("probe-{rep}-{index}"));
+        self.leftovers.push(probe_dir.clone());
+        let probe = create_probe(&probe_dir).await?;
         let server = spec.start(&run_dir, args.server_cpu, 1 << 20, &[], &self.log).await?;
+        self.settle(SMALL_WARM_BYTES).await;
         let outcome = small_uploads(
             &server,
             args.connections,
@@ -379,22 +445,23 @@ impl Harness<'_> {
         )
         .await;
         server.stop().await;
-        let _ = std::fs::remove_dir_all(&run_dir);
         let result = outcome?;
         eprintln!(
-            "rep {rep}: {} small in {}: {:.0}/s ({} ok, {} wrong, peak RSS {})",
+            "rep {rep}: {} small in {}: {:.0}/s ({} ok, {} wrong, peak RSS {}; creating a file took {:.0} µs before)",
             spec.name,
             dir.display(),
             result.per_sec,
             result.ok,
             result.bad,
-            mib(result.peak_rss)
+            mib(result.peak_rss),
+            probe * 1e6
         );
         if result.bad > 0 || result.ok == 0 {
             self.all_right = false;
         }
         let series: &mut SmallSeries = &mut self.report.servers[index].small[dir_index];
         series.per_sec.push(result.per_sec);
+        series.probe.push(probe);
         series.rss.extend(result.peak_rss);
         Ok(())
     }
@@ -409,6 +476,7 @@ impl Harness<'_> {
     ) -> Result<(), Error> {
         let args = self.args;
         let key = format!("{}direct-{rep}", target.prefix);
+        self.settle(args.s3_size).await;
         let direct = s3::direct_multipart(
             client,
             &target.bucket,
@@ -431,6 +499,7 @@ impl Harness<'_> {
             let server = spec
                 .start(&dir, args.server_cpu, args.s3_size, &per_run, &self.log)
                 .await?;
+            self.settle(args.s3_size).await;
             let outcome = large_upload(&server, source, args.s3_size, chunk, args.verify).await;
             server.stop().await;
             let _ = std::fs::remove_dir_all(&dir);
@@ -492,10 +561,66 @@ async fn pin_self(cpu: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// The 1-minute load average (`/proc/loadavg`), where there is one.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Seconds per file creation in a fresh directory `dir` (200 empty files,
+/// kept: deleting them would slow the next creations, see [`Harness::small`]).
+async fn create_probe(dir: &std::path::Path) -> Result<f64, Error> {
+    const FILES: u32 = 200;
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || -> Result<f64, Error> {
+        std::fs::create_dir_all(&dir)?;
+        let started = Instant::now();
+        for index in 0..FILES {
+            std::fs::File::create_new(dir.join(format!("probe-{index}")))?;
+        }
+        Ok(started.elapsed().as_secs_f64() / f64::from(FILES))
+    })
+    .await?
+}
+
 /// Flushes dirty pages so one run's writeback does not land in the next.
 async fn settle() {
     let _ = tokio::process::Command::new("sync").status().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// Touches `bytes` of fresh memory and frees it, so the next run's writes
+/// into the page cache find warm free pages.
+///
+/// On a VM whose balloon reports free pages to the host (virtio-balloon
+/// free page reporting, as on this project's CI machines), memory freed for
+/// more than about two seconds is handed back to the host, and the next
+/// guest to touch it pays a host page fault per page: `dd` into the page
+/// cache then runs at 0.3-0.5 GB/s instead of 2-3 GB/s. Whichever writer
+/// comes first after a pause would pay that, so every run is preceded by
+/// this, which bare metal does not need and does not mind.
+fn warm_memory(bytes: u64) {
+    let Ok(len) = usize::try_from(bytes) else { return };
+    // Non-zero, so the allocation is filled (every page touched) rather
+    // than mapped lazily as zeroes.
+    let buffer = vec![1u8; len];
+    std::hint::black_box(&buffer);
+}
+
+impl Harness<'_> {
+    /// [`settle`], then (unless `--cold`) [`warm_memory`] for a run that
+    /// writes about `bytes`: the last thing before the run starts.
+    async fn settle(&self, bytes: u64) {
+        settle().await;
+        if !self.args.cold {
+            let bytes = bytes + (256 << 20);
+            let _ = tokio::task::spawn_blocking(move || warm_memory(bytes)).await;
+        }
+    }
 }
 
 /// The filesystem type of `dir` (`findmnt`, else `stat -f`), or `?`.
@@ -510,7 +635,8 @@ async fn fs_type(dir: &std::path::Path) -> String {
                 .await
                 .ok()
                 .filter(|out| out.status.success())
-                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+                .and_then(|out| String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned))
+                .map(|kind| kind.trim().to_owned())
                 .filter(|kind| !kind.is_empty())
         }
     };

@@ -18,6 +18,8 @@ pub(crate) struct Series {
 pub(crate) struct SmallSeries {
     pub(crate) per_sec: Vec<f64>,
     pub(crate) rss: Vec<u64>,
+    /// Seconds one file creation took in the directory just before each rep.
+    pub(crate) probe: Vec<f64>,
 }
 
 /// Which server a row is, for the targets.
@@ -29,6 +31,8 @@ pub(crate) enum Role {
     OursNoFsync,
     /// A peer server (neither fsyncs).
     Peer,
+    /// tus-rs with experimental flags (`--variant`).
+    Variant,
 }
 
 /// One server's results.
@@ -59,6 +63,8 @@ pub(crate) struct S3Results {
 pub(crate) struct Report {
     pub(crate) raw_cache: Vec<f64>,
     pub(crate) raw_sync: Vec<f64>,
+    /// The plain socket-to-file receiver (no HTTP).
+    pub(crate) raw_socket: Vec<f64>,
     pub(crate) servers: Vec<ServerResults>,
     pub(crate) s3: S3Results,
 }
@@ -79,6 +85,7 @@ impl Report {
             .map(|(index, spec)| ServerResults {
                 name: spec.name.clone(),
                 role: match (spec.kind, index) {
+                    _ if spec.variant => Role::Variant,
                     (Kind::Ours, 0) => Role::Ours,
                     (Kind::Ours, _) => Role::OursNoFsync,
                     _ => Role::Peer,
@@ -92,6 +99,7 @@ impl Report {
         Self {
             raw_cache: Vec::new(),
             raw_sync: Vec::new(),
+            raw_socket: Vec::new(),
             servers,
             s3: S3Results {
                 chunk_sizes: s3_chunks.to_vec(),
@@ -104,6 +112,7 @@ impl Report {
     /// Prints every table that has data, then the targets.
     pub(crate) fn print(&self, cx: &ReportContext) {
         let mut out = String::new();
+        let _ = writeln!(out, "\nMachine: {}.", cx.machine);
         self.filesystem_table(cx, &mut out);
         self.small_table(cx, &mut out);
         self.s3_table(cx, &mut out);
@@ -137,6 +146,10 @@ impl Report {
         for (label, values) in [
             ("`dd bs=1M` into the page cache (no flush), same dir", &self.raw_cache),
             ("`dd bs=1M conv=fdatasync`, same dir", &self.raw_sync),
+            (
+                "no HTTP: `sendfile` over loopback to a `recv` (1 MiB) + `write` loop, same dir",
+                &self.raw_socket,
+            ),
         ] {
             if values.is_empty() {
                 continue;
@@ -191,6 +204,15 @@ impl Report {
             rule.push_str("---|---|");
         }
         let _ = writeln!(out, "{head}\n{rule}");
+        let mut probe_row = "| creating an empty file just before each run: µs, median [lowest - highest] |".to_owned();
+        for index in 0..cx.small_dirs.len() {
+            let probes: Vec<f64> = self
+                .servers
+                .iter()
+                .flat_map(|s| s.small[index].probe.iter().map(|p| p * 1e6))
+                .collect();
+            let _ = write!(probe_row, " {} | - |", spread_cell(&probes));
+        }
         for server in &self.servers {
             let mut row = format!("| {} |", server.name);
             for (index, series) in server.small.iter().enumerate() {
@@ -204,6 +226,7 @@ impl Report {
             }
             let _ = writeln!(out, "{row}");
         }
+        let _ = writeln!(out, "{probe_row}");
     }
 
     fn s3_table(&self, cx: &ReportContext, out: &mut String) {

@@ -107,6 +107,53 @@ pub(crate) async fn raw_write(source: &Path, dir: &Path, size: u64, how: RawWrit
     Ok(size as f64 / elapsed.as_secs_f64())
 }
 
+/// The same bytes sent with `sendfile` over a loopback TCP connection to a
+/// plain receiver (no HTTP) that writes each `recv` of up to 1 MiB into a
+/// file in `dir`: what a server's recv-and-write loop can at best do here,
+/// in bytes per second (from the first byte sent to the receiver's
+/// acknowledgement that the last byte is written).
+pub(crate) async fn socket_to_file(source: &Path, dir: &Path, size: u64) -> Result<f64, Error> {
+    use std::io::{Read as _, Write as _};
+    std::fs::create_dir_all(dir)?;
+    let target = dir.join("socket.bin");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let receiver_target = target.clone();
+    let receiver = std::thread::spawn(move || -> Result<u64, Error> {
+        let (mut stream, _) = listener.accept()?;
+        let mut file = std::fs::File::create(&receiver_target)?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut received = 0u64;
+        while received < size {
+            let n = stream.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buffer[..n])?;
+            received += n as u64;
+        }
+        stream.write_all(b"k")?;
+        Ok(received)
+    });
+    let source = source.to_path_buf();
+    let elapsed = tokio::task::spawn_blocking(move || -> Result<Duration, Error> {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        let mut file = std::fs::File::open(source)?;
+        let started = Instant::now();
+        std::io::copy(&mut (&mut file).take(size), &mut stream)?;
+        let mut ack = [0u8; 1];
+        stream.read_exact(&mut ack)?;
+        Ok(started.elapsed())
+    })
+    .await??;
+    let received = receiver.join().map_err(|_| "receiver panicked")??;
+    let _ = std::fs::remove_file(&target);
+    if received != size {
+        return Err(format!("receiver got {received} of {size} bytes").into());
+    }
+    Ok(size as f64 / elapsed.as_secs_f64())
+}
+
 /// Result of the small-upload run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SmallUploads {

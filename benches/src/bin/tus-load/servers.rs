@@ -28,6 +28,8 @@ pub(crate) enum Kind {
 pub(crate) struct Spec {
     pub(crate) kind: Kind,
     pub(crate) name: String,
+    /// An experiment row (`--variant`), not one the targets are about.
+    pub(crate) variant: bool,
     program: PathBuf,
     /// Extra arguments before the per-run ones (the node script).
     leading: Vec<String>,
@@ -95,6 +97,7 @@ impl Spec {
         Ok(Self {
             kind: Kind::Ours,
             name: "tus-rs (tus-axum)".to_owned(),
+            variant: false,
             program: paths.ours.clone(),
             leading: Vec::new(),
             trailing: Vec::new(),
@@ -126,6 +129,7 @@ impl Spec {
                 let version = node_package_version(&paths.node_dir, "@tus/server").unwrap_or_default();
                 Some(Self {
                     kind,
+                    variant: false,
                     name: format!("@tus/server {version}"),
                     program: "node".into(),
                     leading: vec![paths.node_dir.join("tus_node_server.mjs").display().to_string()],
@@ -152,6 +156,7 @@ impl Spec {
                 }
                 Some(Self {
                     kind,
+                    variant: false,
                     name: format!("rustus {RUSTUS_VERSION}"),
                     program: paths.rustus(),
                     leading: Vec::new(),
