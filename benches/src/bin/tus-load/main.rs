@@ -45,10 +45,16 @@ use crate::s3::S3Target;
 use crate::scenarios::{RawWrite, large_upload, raw_write, small_uploads, socket_to_file, source_file};
 use crate::servers::{Kind, Paths, ServerLog, Spec};
 
+/// How long after removing many files a small run on a disk waits (ext4
+/// without a journal avoids reusing inodes deleted in the last 60 s once
+/// their inode table blocks are written, see [`Harness::small`]).
+const FORGET_DELETED: Duration = Duration::from_secs(65);
 /// Memory warmed before a small-upload run (see `warm_memory`).
 const SMALL_WARM_BYTES: u64 = 256 << 20;
 /// The S3 store's default part size, which the direct upload also uses.
 const S3_PART_SIZE: u64 = 8 << 20;
+/// Longest time for the direct S3 upload, or for cleaning up after a run.
+const S3_CALLS_TIMEOUT: Duration = Duration::from_secs(600);
 /// The S3 store's default part uploads in flight per append.
 const S3_PARTS_IN_FLIGHT: usize = 4;
 
@@ -180,9 +186,21 @@ struct Harness<'a> {
     log: ServerLog,
     report: Report,
     all_right: bool,
-    /// Directories of many small files, removed only when the run is over
-    /// (see [`Harness::small`]).
+    /// Directories of many small files on a disk, removed after a rep's
+    /// small runs (see [`Harness::small`]), or when the harness ends.
     leftovers: Vec<PathBuf>,
+    /// When disk leftovers were last removed.
+    removed_at: Option<Instant>,
+    /// Per small-upload directory: whether it is a tmpfs.
+    small_on_tmpfs: Vec<bool>,
+}
+
+impl Drop for Harness<'_> {
+    fn drop(&mut self) {
+        for dir in self.leftovers.drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// Runs everything and prints the tables; `Ok(false)` if an answer was wrong.
@@ -243,7 +261,12 @@ async fn run(args: &Args) -> Result<bool, Error> {
         report: Report::new(&specs, &small_dirs, &args.s3_chunks),
         all_right: true,
         leftovers: Vec::new(),
+        removed_at: None,
+        small_on_tmpfs: Vec::new(),
     };
+    for dir in &small_dirs {
+        harness.small_on_tmpfs.push(fs_type(dir).await == "tmpfs");
+    }
     let fs_source = if wants("single") || wants("chunked") || wants("raw") {
         Some(source_file(args.dir.join(format!("source-{}.bin", args.size)), args.size).await?)
     } else {
@@ -276,6 +299,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
                     harness.small(rep, dir_index, dir, index, &specs[index]).await?;
                 }
             }
+            harness.remove_leftovers().await;
         }
         if let (Some(target), Some(source), Some(client), Some(spec)) = (&s3, &s3_source, &s3_client, &ours_s3) {
             harness.s3(rep, target, client, spec, source).await?;
@@ -284,9 +308,6 @@ async fn run(args: &Args) -> Result<bool, Error> {
     harness
         .report
         .print(&ReportContext::new(args, &small_dirs, load_at_start).await);
-    for dir in &harness.leftovers {
-        let _ = std::fs::remove_dir_all(dir);
-    }
     Ok(harness.all_right)
 }
 
@@ -421,17 +442,25 @@ impl Harness<'_> {
         spec: &Spec,
     ) -> Result<(), Error> {
         let args = self.args;
-        // The files of every small run stay until the whole harness is done:
-        // on ext4 without a journal (this project's CI machines), inodes
-        // deleted in the last 60 s (300 s while their inode table block is
-        // dirty) are skipped, one by one, by every file creation in the same
-        // block group, so deleting one run's 30,000 files slows the next
-        // run's creations from ~15 µs to milliseconds (`recently_deleted` in
-        // fs/ext4/ialloc.c). The probe shows what creating a file costs now.
+        // On a disk, the files of the small runs stay until all of this rep's
+        // small runs are done, and the next small run on a disk starts at
+        // least `FORGET_DELETED` after they were removed: on ext4 without a
+        // journal (this project's CI machines), inodes deleted in the last
+        // 60 s (300 s while their inode table block is dirty) are skipped,
+        // one by one, by every file creation in the same block group, so
+        // deleting one run's 100,000 files right before the next run slowed
+        // its creations from ~15 µs to milliseconds (`recently_deleted` in
+        // fs/ext4/ialloc.c). A tmpfs has no such memory: its files go at once
+        // (they hold RAM). The probe shows what creating a file costs now.
+        let on_tmpfs = self.small_on_tmpfs.get(dir_index).copied().unwrap_or(false);
+        if !on_tmpfs {
+            self.wait_for_forgotten_inodes().await;
+        }
         let run_dir = dir.join(format!("run-{rep}-{index}-{}-small", spec.kind_slug()));
-        let _ = std::fs::remove_dir_all(&run_dir);
-        self.leftovers.push(run_dir.clone());
         let probe_dir = dir.join(format!("probe-{rep}-{index}"));
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let _ = std::fs::remove_dir_all(&probe_dir);
+        self.leftovers.push(run_dir.clone());
         self.leftovers.push(probe_dir.clone());
         let probe = create_probe(&probe_dir).await?;
         let server = spec.start(&run_dir, args.server_cpu, 1 << 20, &[], &self.log).await?;
@@ -445,6 +474,12 @@ impl Harness<'_> {
         )
         .await;
         server.stop().await;
+        if on_tmpfs {
+            for dir in [&run_dir, &probe_dir] {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            self.leftovers.retain(|left| left != &run_dir && left != &probe_dir);
+        }
         let result = outcome?;
         eprintln!(
             "rep {rep}: {} small in {}: {:.0}/s ({} ok, {} wrong, peak RSS {}; creating a file took {:.0} µs before)",
@@ -485,8 +520,11 @@ impl Harness<'_> {
             args.s3_size,
             S3_PART_SIZE,
             S3_PARTS_IN_FLIGHT,
-        )
-        .await?;
+        );
+        // Bounded like every run: an S3 server that stops answering fails it.
+        let direct = tokio::time::timeout(S3_CALLS_TIMEOUT, direct)
+            .await
+            .map_err(|_| "the direct multipart upload did not finish in time")??;
         eprintln!("rep {rep}: S3 direct multipart {}", mb(direct));
         self.report.s3.direct.push(direct);
         let chunks: Vec<Option<u64>> = std::iter::once(None)
@@ -503,7 +541,9 @@ impl Harness<'_> {
             let outcome = large_upload(&server, source, args.s3_size, chunk, args.verify).await;
             server.stop().await;
             let _ = std::fs::remove_dir_all(&dir);
-            s3::clean(client, &target.bucket, &prefix).await?;
+            tokio::time::timeout(S3_CALLS_TIMEOUT, s3::clean(client, &target.bucket, &prefix))
+                .await
+                .map_err(|_| "cleaning the S3 prefix did not finish in time")??;
             let label = match chunk {
                 None => "one PATCH".to_owned(),
                 Some(chunk) => format!("{} KiB PATCHes", chunk >> 10),
@@ -612,6 +652,37 @@ fn warm_memory(bytes: u64) {
 }
 
 impl Harness<'_> {
+    /// Removes the small runs' files on disks, and flushes, so their inode
+    /// table blocks are clean and ext4 forgets them after 60 s.
+    async fn remove_leftovers(&mut self) {
+        if self.leftovers.is_empty() {
+            return;
+        }
+        let dirs = std::mem::take(&mut self.leftovers);
+        let _ = tokio::task::spawn_blocking(move || {
+            for dir in dirs {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        })
+        .await;
+        settle().await;
+        self.removed_at = Some(Instant::now());
+    }
+
+    /// Waits (bounded by [`FORGET_DELETED`]) until the last removal of many
+    /// files is old enough not to slow file creation on ext4 without a journal.
+    async fn wait_for_forgotten_inodes(&self) {
+        let Some(removed_at) = self.removed_at else { return };
+        let left = FORGET_DELETED.saturating_sub(removed_at.elapsed());
+        if !left.is_zero() {
+            eprintln!(
+                "waiting {:.0} s for the file system to forget the inodes just deleted",
+                left.as_secs_f64()
+            );
+            tokio::time::sleep(left).await;
+        }
+    }
+
     /// [`settle`], then (unless `--cold`) [`warm_memory`] for a run that
     /// writes about `bytes`: the last thing before the run starts.
     async fn settle(&self, bytes: u64) {

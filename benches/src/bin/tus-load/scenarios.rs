@@ -16,6 +16,9 @@ use crate::servers::Running;
 /// The collection path every server is started with.
 pub(crate) const COLLECTION: &str = "/files/";
 
+/// Longest wait for the answer to one small upload.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// One large upload's result.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Throughput {
@@ -225,7 +228,11 @@ async fn create_for(
                         }
                     },
                 };
-                match conn.create(COLLECTION, size, Some(body.clone())).await {
+                // Bounded: a server that stops answering fails the request.
+                let answer = tokio::time::timeout(REQUEST_TIMEOUT, conn.create(COLLECTION, size, Some(body.clone())))
+                    .await
+                    .unwrap_or_else(|_| Err("no answer in time".into()));
+                match answer {
                     Ok(answer) if answer.status == StatusCode::CREATED && answer.offset == Some(size) => {
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
