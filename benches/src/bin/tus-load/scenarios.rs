@@ -16,6 +16,9 @@ use crate::servers::Running;
 /// The collection path every server is started with.
 pub(crate) const COLLECTION: &str = "/files/";
 
+/// Longest wait for the answer to one small upload.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// One large upload's result.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Throughput {
@@ -73,23 +76,83 @@ pub(crate) async fn large_upload(
     })
 }
 
-/// `dd if=source of=dir/raw.bin bs=1M conv=fdatasync`: the disk's speed for
-/// the same bytes in the same directory, in bytes per second.
-pub(crate) async fn raw_write(source: &Path, dir: &Path, size: u64) -> Result<f64, Error> {
+/// How `dd` writes the raw copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawWrite {
+    /// `dd bs=1M`: into the page cache, no flush (what a server without
+    /// fsync can at best do).
+    PageCache,
+    /// `dd bs=1M conv=fdatasync`: flushed to the disk before `dd` exits.
+    Fdatasync,
+}
+
+/// `dd if=source of=dir/raw.bin bs=1M [conv=fdatasync]`: the speed of the
+/// same bytes written into the same directory, in bytes per second.
+pub(crate) async fn raw_write(source: &Path, dir: &Path, size: u64, how: RawWrite) -> Result<f64, Error> {
     std::fs::create_dir_all(dir)?;
     let target = dir.join("raw.bin");
-    let started = Instant::now();
-    let status = tokio::process::Command::new("dd")
+    let mut command = tokio::process::Command::new("dd");
+    command
         .arg(format!("if={}", source.display()))
         .arg(format!("of={}", target.display()))
-        .args(["bs=1M", "conv=fdatasync", "status=none"])
-        .status()
-        .await?;
+        .args(["bs=1M", "status=none"]);
+    if how == RawWrite::Fdatasync {
+        command.arg("conv=fdatasync");
+    }
+    let started = Instant::now();
+    let status = command.status().await?;
     let elapsed = started.elapsed();
     let written = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&target);
     if !status.success() || written != size {
         return Err(format!("dd failed ({status}, wrote {written} of {size} bytes)").into());
+    }
+    Ok(size as f64 / elapsed.as_secs_f64())
+}
+
+/// The same bytes sent with `sendfile` over a loopback TCP connection to a
+/// plain receiver (no HTTP) that writes each `recv` of up to 1 MiB into a
+/// file in `dir`: what a server's recv-and-write loop can at best do here,
+/// in bytes per second (from the first byte sent to the receiver's
+/// acknowledgement that the last byte is written).
+pub(crate) async fn socket_to_file(source: &Path, dir: &Path, size: u64) -> Result<f64, Error> {
+    use std::io::{Read as _, Write as _};
+    std::fs::create_dir_all(dir)?;
+    let target = dir.join("socket.bin");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let receiver_target = target.clone();
+    let receiver = std::thread::spawn(move || -> Result<u64, Error> {
+        let (mut stream, _) = listener.accept()?;
+        let mut file = std::fs::File::create(&receiver_target)?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut received = 0u64;
+        while received < size {
+            let n = stream.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buffer[..n])?;
+            received += n as u64;
+        }
+        stream.write_all(b"k")?;
+        Ok(received)
+    });
+    let source = source.to_path_buf();
+    let elapsed = tokio::task::spawn_blocking(move || -> Result<Duration, Error> {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        let mut file = std::fs::File::open(source)?;
+        let started = Instant::now();
+        std::io::copy(&mut (&mut file).take(size), &mut stream)?;
+        let mut ack = [0u8; 1];
+        stream.read_exact(&mut ack)?;
+        Ok(started.elapsed())
+    })
+    .await??;
+    let received = receiver.join().map_err(|_| "receiver panicked")??;
+    let _ = std::fs::remove_file(&target);
+    if received != size {
+        return Err(format!("receiver got {received} of {size} bytes").into());
     }
     Ok(size as f64 / elapsed.as_secs_f64())
 }
@@ -106,23 +169,53 @@ pub(crate) struct SmallUploads {
 }
 
 /// `connections` keep-alive connections each creating uploads of `size`
-/// bytes with creation-with-upload for `duration`; only answers 201 with
+/// bytes with creation-with-upload: first for `warmup` (not counted, so
+/// connection setup, the server's thread pools and the directory's first
+/// entries are not measured), then for `duration`; only answers 201 with
 /// `Upload-Offset: size` count.
 pub(crate) async fn small_uploads(
     server: &Running,
     connections: usize,
     size: usize,
+    warmup: Duration,
     duration: Duration,
 ) -> Result<SmallUploads, Error> {
     let body = Bytes::from(vec![0x42u8; size]);
-    let (ok, bad) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut pool: Vec<Option<Connection>> = (0..connections).map(|_| None).collect();
+    if !warmup.is_zero() {
+        let (returned, _, bad) = create_for(&server.addr, pool, &body, warmup).await?;
+        pool = returned;
+        if bad > 0 {
+            return Err(format!("{bad} wrong answers during the warm-up").into());
+        }
+    }
     let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        let (addr, body, ok, bad) = (server.addr.clone(), body.clone(), ok.clone(), bad.clone());
+    let (_, ok, bad) = create_for(&server.addr, pool, &body, duration).await?;
+    let elapsed = started.elapsed();
+    Ok(SmallUploads {
+        per_sec: ok as f64 / elapsed.as_secs_f64(),
+        ok,
+        bad,
+        peak_rss: server.peak_rss(),
+    })
+}
+
+/// Runs one task per connection slot creating uploads with `body` until
+/// `duration` passed; returns the connections (for reuse) and the counts
+/// of right and wrong answers.
+async fn create_for(
+    addr: &str,
+    pool: Vec<Option<Connection>>,
+    body: &Bytes,
+    duration: Duration,
+) -> Result<(Vec<Option<Connection>>, u64, u64), Error> {
+    let (ok, bad) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let deadline = Instant::now() + duration;
+    let size = body.len() as u64;
+    let mut tasks = Vec::with_capacity(pool.len());
+    for mut connection in pool {
+        let (addr, body, ok, bad) = (addr.to_owned(), body.clone(), ok.clone(), bad.clone());
         tasks.push(tokio::spawn(async move {
-            let mut connection = None;
             while Instant::now() < deadline {
                 let conn = match &mut connection {
                     Some(conn) => conn,
@@ -135,8 +228,12 @@ pub(crate) async fn small_uploads(
                         }
                     },
                 };
-                match conn.create(COLLECTION, size as u64, Some(body.clone())).await {
-                    Ok(answer) if answer.status == StatusCode::CREATED && answer.offset == Some(size as u64) => {
+                // Bounded: a server that stops answering fails the request.
+                let answer = tokio::time::timeout(REQUEST_TIMEOUT, conn.create(COLLECTION, size, Some(body.clone())))
+                    .await
+                    .unwrap_or_else(|_| Err("no answer in time".into()));
+                match answer {
+                    Ok(answer) if answer.status == StatusCode::CREATED && answer.offset == Some(size) => {
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(_) => {
@@ -148,19 +245,14 @@ pub(crate) async fn small_uploads(
                     }
                 }
             }
+            connection
         }));
     }
+    let mut returned = Vec::with_capacity(tasks.len());
     for task in tasks {
-        task.await?;
+        returned.push(task.await?);
     }
-    let elapsed = started.elapsed();
-    let ok = ok.load(Ordering::Relaxed);
-    Ok(SmallUploads {
-        per_sec: ok as f64 / elapsed.as_secs_f64(),
-        ok,
-        bad: bad.load(Ordering::Relaxed),
-        peak_rss: server.peak_rss(),
-    })
+    Ok((returned, ok.load(Ordering::Relaxed), bad.load(Ordering::Relaxed)))
 }
 
 /// A file of `size` random bytes at `path`, made from `/dev/urandom` unless

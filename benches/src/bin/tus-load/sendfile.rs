@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
+use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
 use tus_core::headers::{HeaderKind, TUS_VERSION_1_0_0, TusHeader, TusResumable, UploadLength, UploadOffset};
@@ -16,6 +17,10 @@ use crate::client::{Answer, Error};
 
 /// Most bytes of a response head and body this client accepts.
 const MAX_RESPONSE: usize = 64 << 10;
+
+/// Longest wait for the server to take more of a body or to answer: a
+/// server that hangs fails the run instead of stopping it.
+const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One keep-alive connection.
 pub(crate) struct SendfileConnection {
@@ -29,6 +34,8 @@ impl SendfileConnection {
     pub(crate) fn open(addr: &str) -> io::Result<Self> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(STALL_TIMEOUT))?;
+        stream.set_write_timeout(Some(STALL_TIMEOUT))?;
         Ok(Self {
             stream,
             host: addr.to_owned(),

@@ -28,6 +28,8 @@ pub(crate) enum Kind {
 pub(crate) struct Spec {
     pub(crate) kind: Kind,
     pub(crate) name: String,
+    /// An experiment row (`--variant`), not one the targets are about.
+    pub(crate) variant: bool,
     program: PathBuf,
     /// Extra arguments before the per-run ones (the node script).
     leading: Vec<String>,
@@ -35,12 +37,16 @@ pub(crate) struct Spec {
     trailing: Vec<String>,
 }
 
-/// Where the peers live: `benches/peers` (node) and `target/peers` (rustus).
+/// Where the peers live: `benches/peers` (node) and `~/.cargo/bin` (rustus,
+/// where `cargo install` puts it).
 #[derive(Debug, Clone)]
 pub(crate) struct Paths {
     pub(crate) ours: PathBuf,
     pub(crate) node_dir: PathBuf,
+    /// `cargo install`'s root (`$CARGO_HOME`, else `~/.cargo`).
     pub(crate) cargo_root: PathBuf,
+    /// An older install location (`target/peers`), still looked at.
+    pub(crate) legacy_root: PathBuf,
 }
 
 impl Paths {
@@ -51,15 +57,25 @@ impl Paths {
             .and_then(|exe| exe.parent().map(Path::to_path_buf))
             .unwrap_or_default();
         let target = exe_dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let cargo_root = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+            .unwrap_or_else(|| target.join("peers"));
         Self {
             ours: ours.unwrap_or_else(|| exe_dir.join("tus-axum")),
             node_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("peers"),
-            cargo_root: target.join("peers"),
+            cargo_root,
+            legacy_root: target.join("peers"),
         }
     }
 
     fn rustus(&self) -> PathBuf {
-        self.cargo_root.join("bin").join("rustus")
+        let installed = self.cargo_root.join("bin").join("rustus");
+        let legacy = self.legacy_root.join("bin").join("rustus");
+        if !installed.is_file() && legacy.is_file() {
+            return legacy;
+        }
+        installed
     }
 
     fn node_installed(&self) -> bool {
@@ -81,18 +97,11 @@ impl Spec {
         Ok(Self {
             kind: Kind::Ours,
             name: "tus-rs (tus-axum)".to_owned(),
+            variant: false,
             program: paths.ours.clone(),
             leading: Vec::new(),
             trailing: Vec::new(),
         })
-    }
-
-    /// Our server with `--sync never`: no fsync, like the peers.
-    pub(crate) fn ours_without_fsync(paths: &Paths) -> Result<Self, Error> {
-        let mut spec = Self::ours(paths)?;
-        spec.name = "tus-rs (tus-axum --sync never)".to_owned();
-        spec.trailing = vec!["--sync".to_owned(), "never".to_owned()];
-        Ok(spec)
     }
 
     /// A peer, installing it first when `install` is set; `None` (with a
@@ -120,6 +129,7 @@ impl Spec {
                 let version = node_package_version(&paths.node_dir, "@tus/server").unwrap_or_default();
                 Some(Self {
                     kind,
+                    variant: false,
                     name: format!("@tus/server {version}"),
                     program: "node".into(),
                     leading: vec![paths.node_dir.join("tus_node_server.mjs").display().to_string()],
@@ -133,8 +143,7 @@ impl Spec {
                         paths.cargo_root.display()
                     );
                     run(Command::new("cargo")
-                        .args(["install", "--locked", "--root"])
-                        .arg(&paths.cargo_root)
+                        .args(["install", "--locked"])
                         .arg(format!("rustus@{RUSTUS_VERSION}")))
                     .await;
                 }
@@ -147,6 +156,7 @@ impl Spec {
                 }
                 Some(Self {
                     kind,
+                    variant: false,
                     name: format!("rustus {RUSTUS_VERSION}"),
                     program: paths.rustus(),
                     leading: Vec::new(),
@@ -156,9 +166,26 @@ impl Spec {
         }
     }
 
+    /// Our server on the filesystem store with `--sync never`, or with
+    /// `extra` flags (the S3 store), under `name`.
+    pub(crate) fn ours_with(paths: &Paths, name: &str, extra: &[&str]) -> Result<Self, Error> {
+        let mut spec = Self::ours(paths)?;
+        spec.name = name.to_owned();
+        spec.trailing = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        Ok(spec)
+    }
+
     /// Starts the server over `dir`, pinned to `cpu` when given, accepting
-    /// bodies of up to `max_body` bytes where the server needs to be told.
-    pub(crate) async fn start(&self, dir: &Path, cpu: Option<usize>, max_body: u64) -> Result<Running, Error> {
+    /// bodies of up to `max_body` bytes where the server needs to be told,
+    /// with `per_run` flags last.
+    pub(crate) async fn start(
+        &self,
+        dir: &Path,
+        cpu: Option<usize>,
+        max_body: u64,
+        per_run: &[String],
+        log: &ServerLog,
+    ) -> Result<Running, Error> {
         std::fs::create_dir_all(dir)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = format!("127.0.0.1:{port}");
@@ -198,6 +225,7 @@ impl Spec {
             ),
         }
         args.extend(self.trailing.iter().cloned());
+        args.extend(per_run.iter().cloned());
         let mut command = match cpu {
             Some(cpu) => {
                 let mut command = Command::new("taskset");
@@ -212,10 +240,15 @@ impl Spec {
         } else {
             Stdio::null()
         };
+        // Our server logs to stdout: into `log.file` when given (profiling).
+        let stdout = match (&log.file, self.kind) {
+            (Some(file), Kind::Ours) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(file)?),
+            _ => Stdio::null(),
+        };
         let child = command
             .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", &log.filter)
+            .stdout(stdout)
             .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
@@ -229,6 +262,15 @@ impl Spec {
         }
         Err(format!("{} did not listen on {addr} within 10 s", self.name).into())
     }
+}
+
+/// What our server logs, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerLog {
+    /// `RUST_LOG` for our server (and the peers, which mostly ignore it).
+    pub(crate) filter: String,
+    /// Our server's stdout (its log) is appended here; `None`: discarded.
+    pub(crate) file: Option<PathBuf>,
 }
 
 /// A started server; killed when stopped or dropped.
