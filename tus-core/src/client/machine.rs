@@ -483,8 +483,16 @@ impl UploadMachine {
                 self.checksum = plan;
                 self.events.push_back(Event::ChecksumChosen(plan));
             }
-            Err(error @ (ChecksumError::NotAdvertised | ChecksumError::AlgorithmNotListed(_))) => {
-                self.fail(UploadError::Unsupported(error.to_string()));
+            Err(ChecksumError::NotAdvertised) => {
+                self.fail(UploadError::Unsupported(
+                    "checksums (the checksum extension is not advertised)".into(),
+                ));
+            }
+            Err(ChecksumError::AlgorithmNotListed(algorithm)) => {
+                self.fail(UploadError::Unsupported(format!(
+                    "the {} checksum algorithm",
+                    algorithm.name()
+                )));
             }
         }
         self.events.push_back(Event::Protocol(self.dialect.name()));
