@@ -696,7 +696,14 @@ def tls(ctx, workdir):
         check_sha(server, trusted.url, sha)
         if not trusted.url.startswith("https://"):
             raise Failure(f"the upload URL {trusted.url} is not https (relative Location resolved wrongly)")
-        return "refused without trust (exit 6), accepted with --insecure and with --cacert"
+        # The IETF dialect's creation goes over its own HTTP/1.1 connection (to read the 104).
+        ctx.run(proxy.endpoint, path, "--no-state", "--protocol", "ietf", "--retries", "2", "--retry-delay",
+                "0.05").expect(6, "--protocol ietf without --cacert or --insecure")
+        for trust in (("--insecure",), ("--cacert", str(ca_cert))):
+            draft = ctx.run(proxy.endpoint, path, "--no-state", "--protocol", "ietf", *trust)
+            check_sha(server, draft.expect(0, f"--protocol ietf {trust[0]}").url, sha)
+        return ("refused without trust (exit 6), accepted with --insecure and with --cacert; the same with "
+                "--protocol ietf")
     finally:
         if proxy:
             proxy.stop()
