@@ -12,6 +12,7 @@ status) and fail it on purpose:
   - refuse connections for a while (the listening socket is closed, then reopened on
     the same port);
   - flip one byte of a request body (to prove the server checks checksums);
+  - hide the answers' Tus-* headers (a server that speaks only the IETF draft);
   - terminate TLS with a given certificate.
 
 Faults follow a deterministic plan (see `Plan`), so a test that uses them cannot flake.
@@ -58,6 +59,9 @@ class Plan:
     stall_seconds: float = 0.0
     # Which requests the counters count.
     methods: tuple = ("PATCH",)
+    # Drop the answers' tus headers (Tus-*): the server then looks like one that
+    # speaks only the IETF draft.
+    hide_tus: bool = False
 
 
 @dataclasses.dataclass
@@ -246,7 +250,7 @@ class FaultProxy:
                     entry.fault = "corrupt"
                     self.faults.append("corrupt")
                 await self._forward_body(client_reader, up_writer, headers, entry, corrupt)
-                keep = await forward_answer(up_reader, client_writer, method, entry)
+                keep = await forward_answer(up_reader, client_writer, method, entry, plan.hide_tus)
                 if not keep:
                     return
         except Cut:
@@ -371,13 +375,17 @@ async def answer(writer, status, retry_after):
     await writer.drain()
 
 
-async def forward_answer(reader, writer, method, entry):
-    """Copies one answer; returns whether the connection stays open."""
+async def forward_answer(reader, writer, method, entry, hide_tus=False):
+    """Copies one answer (without its Tus-* headers if `hide_tus`); returns whether the
+    connection stays open."""
     while True:
         head = await read_head(reader)
         if head is None:
             raise ConnectionError("upstream closed")
         status_line, headers, raw_headers = head
+        if hide_tus:
+            raw_headers = b"".join(line + b"\r\n" for line in raw_headers.split(b"\r\n")
+                                   if line and not line.lower().startswith(b"tus-"))
         status = int(status_line.split(" ", 2)[1])
         writer.write((status_line + "\r\n").encode("latin-1") + raw_headers + b"\r\n")
         if status >= 200 or status == 101:

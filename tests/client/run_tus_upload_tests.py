@@ -29,7 +29,8 @@ rerun, the upload finishes on the instance that created it), TLS with a self-sig
 a large sparse file and for stdin (TUS_UPLOAD_MEMORY_SIZE, default 1 GiB in CI), and the
 IETF draft (--protocol ietf): a chunked upload at interop 9, 8 and 6 against tus-axum; kill -9
 and rerun (HEAD, then the same upload from a non-zero offset) at 9 and 6; connections cut and
-a 409 at 8; a creation carrying the whole file killed mid-body after its 104 named the upload,
+a 409 at 8; --protocol auto choosing the draft where the proxy hides the Tus-* headers; a
+creation carrying the whole file killed mid-body after its 104 named the upload,
 then resumed; tus-actix (no 104) at 9, and killed and rerun at 8.
 
 Prints "ok - NAME", "skip - NAME: REASON" or "not ok - NAME: REASON" per case, then a
@@ -963,6 +964,25 @@ def ietf_faults(ctx, workdir):
         return f"{proxy.faults.count('cut')} cuts, a 503 and a 409, {total / size:.2f}x sent"
 
 
+def ietf_auto(ctx, workdir):
+    """--protocol auto against a server that advertises only the draft (tus-axum behind a
+    proxy that hides its Tus-* headers): the draft is chosen after a second OPTIONS, and
+    the upload is byte-exact."""
+    server = AxumServer(workdir, name="ietf-auto-axum")
+    with served(server, Plan(hide_tus=True)) as proxy:
+        path, sha = ctx.file(3 * MIB + 1)
+        run = ctx.run(proxy.endpoint, path, "--no-state", "--protocol", "auto", "--chunk-size", "1M",
+                      *FAST_RETRY).expect(0, "auto against a draft-only server")
+        check_sha(server, run.url, sha)
+        if "interop 9" not in run.stderr:
+            raise Failure(f"auto did not report the draft: {run.stderr.strip()[-300:]}")
+        options = proxy.entries("OPTIONS")
+        if len(options) != 2 or "upload-draft-interop-version" not in options[1].headers:
+            raise Failure(f"expected a plain OPTIONS, then the draft's: {[e.headers for e in options]}")
+        check_ietf_wire(proxy.entries(), "9")
+        return "the draft (interop 9) chosen after a plain OPTIONS showed no tus"
+
+
 def ietf_104(ctx, workdir):
     """The whole file in the creation request, killed mid-body: the 104 named the upload,
     the state file kept it, and the rerun continues it (no proxy: it relays 104 late)."""
@@ -1019,7 +1039,7 @@ def ietf_actix(ctx, workdir):
         return f"9: {len(patches)} PATCHes; 8: killed and rerun from offset {offset}"
 
 
-ONCE = [sticky_load_balancer, tls, exit_codes, memory, ietf_versions, ietf_kill_resume, ietf_faults, ietf_104, ietf_actix]
+ONCE = [sticky_load_balancer, tls, exit_codes, memory, ietf_versions, ietf_kill_resume, ietf_faults, ietf_auto, ietf_104, ietf_actix]
 
 
 # ------------------------------------------------------------------ main
