@@ -80,8 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = app
         .layer(middleware::from_fn_with_state(tokens, authenticate))
         .layer(middleware::from_fn(log_request))
-        .layer(middleware::from_fn_with_state(args.max_header_bytes, limit_head))
-        .layer(middleware::from_fn(with_request_id));
+        .layer(middleware::from_fn(with_request_id))
+        // Outermost: the head is measured as the client sent it, before the
+        // request id layer adds its header.
+        .layer(middleware::from_fn_with_state(args.max_header_bytes, limit_head));
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, base_path, dir = %args.dir.display(), "tus-axum listening");

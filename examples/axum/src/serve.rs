@@ -70,62 +70,70 @@ pub(crate) async fn serve(
     let mut connections = JoinSet::new();
     let slots = Slots::new();
     let mut stop = pin!(stop);
-    loop {
-        if connections.len() >= limits.max_connections.max(1) {
-            // Full: make room by closing the least recently active idle
-            // connection (it ends at once), else wait for one to end.
+    'accept: loop {
+        let stream = tokio::select! {
+            () = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Full: make room for the connection just accepted by closing the
+        // least recently active idle one (it ends at once). Only a waiting
+        // connection makes room, so a connection whose first request is
+        // still on its way is never closed for nothing. With every
+        // connection busy, the new one waits until one ends or turns idle.
+        let mut checks = 0u32;
+        while connections.len() >= limits.max_connections.max(1) {
             if slots.close_least_recently_active_idle() {
                 tracing::debug!("at the connection limit: closing the least recently active idle connection");
+                break;
             }
+            checks = checks.saturating_add(1);
             tokio::select! {
-                () = &mut stop => break,
-                _ = connections.join_next() => continue,
+                () = &mut stop => break 'accept,
+                _ = connections.join_next() => {}
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
-        tokio::select! {
-            () = &mut stop => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let open = slots.open();
-                let service = tracked(app.clone(), open.slot.clone());
-                // The wrappers let the handler send a 104 before the final response (see `interim`).
-                let (io, service) = interim::wrap(stream, service);
-                let connection = builder.serve_connection(TokioIo::new(io), service);
-                let closing = closing.clone();
-                connections.spawn(async move {
-                    let mut connection = pin!(connection);
-                    tokio::select! {
-                        result = connection.as_mut() => {
-                            if let Err(error) = result {
-                                tracing::debug!(%error, "connection ended with an error");
-                            }
-                        }
-                        () = closing => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                        () = open.slot.close_requested() => {
-                            // Checked in this task, which also runs the
-                            // connection: no request can start in between.
-                            if !open.slot.is_idle() {
-                                connection.as_mut().graceful_shutdown();
-                                let _ = connection.await;
-                            }
-                        }
-                    }
-                    drop(open);
-                });
-            }
+        if checks > 0 {
+            tracing::debug!(waited_ms = u64::from(checks) * 100, "a connection waited for room");
         }
+        let open = slots.open();
+        let service = tracked(app.clone(), open.slot.clone());
+        // The wrappers let the handler send a 104 before the final response (see `interim`).
+        let (io, service) = interim::wrap(stream, service);
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        let closing = closing.clone();
+        connections.spawn(async move {
+            let mut connection = pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                }
+                () = closing => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+                () = open.slot.close_requested() => {
+                    // Checked in this task, which also runs the
+                    // connection: no request can start in between.
+                    if !open.slot.is_idle() {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+            }
+            drop(open);
+        });
     }
     drop(listener);
     let _ = close.send(());
