@@ -35,6 +35,16 @@ echo "-- cargo publish --dry-run ${PUBLISHED[*]}"
 publish_started=$(date +%s)
 verify=()
 if [[ "${TUS_PUBLISH_VERIFY:-1}" == 0 ]]; then verify=(--no-verify); fi
+# The dry run verifies each package against the others through a local
+# registry. Cargo treats registry packages as immutable: it unpacks them
+# under $CARGO_HOME/registry/src/-HASH/ once per name and version, and reuses
+# their build in the target directory without looking at the sources, so a
+# machine that ran this part before would verify against old code. Remove
+# both first (cargo clean -p removes every build of those names).
+for crate in "${PUBLISHED[@]}"; do
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-[0-9]*
+done
+cargo clean --quiet "${publish_args[@]}"
 cargo publish --dry-run --locked "${verify[@]}" "${publish_args[@]}"
 for crate in "${PUBLISHED[@]}"; do
     listed="$(cargo package --list --locked -p "$crate")"

@@ -154,24 +154,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         result
                     })
                 })
-                .wrap_fn(move |request, service| {
-                    // The request head as sent, against --max-header-bytes (as tus-axum counts it).
-                    let headers = request
-                        .headers()
-                        .iter()
-                        .map(|(name, value)| (name.as_str(), value.as_bytes()));
-                    let target = request.uri().path_and_query().map(|target| target.as_str());
-                    if let Some(refusal) = check_head_size(max_header_bytes, request.method().as_str(), target, headers)
-                    {
-                        let response = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-                            .content_type("text/plain; charset=utf-8")
-                            .body(refusal);
-                        return futures::future::Either::Left(futures::future::ready(Ok(
-                            request.into_response(response)
-                        )));
-                    }
-                    futures::future::Either::Right(service.call(request))
-                })
                 .wrap_fn(|mut request, service| {
                     // The request id: the client's (if plain and short) or a
                     // new one, in the request, in every log line, in the response.
@@ -193,6 +175,25 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         }
                         result
                     })
+                })
+                .wrap_fn(move |request, service| {
+                    // Outermost: the request head as sent (before the request id is
+                    // added), against --max-header-bytes (as tus-axum counts it).
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+                    let target = request.uri().path_and_query().map(|target| target.as_str());
+                    if let Some(refusal) = check_head_size(max_header_bytes, request.method().as_str(), target, headers)
+                    {
+                        let response = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                            .content_type("text/plain; charset=utf-8")
+                            .body(refusal);
+                        return futures::future::Either::Left(futures::future::ready(Ok(
+                            request.into_response(response)
+                        )));
+                    }
+                    futures::future::Either::Right(service.call(request))
                 });
             let expect = tus.clone();
             HttpService::build()
