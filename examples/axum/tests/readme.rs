@@ -1,5 +1,6 @@
 //! The README's embedding snippets are the compiled minimal examples,
-//! verbatim, so they cannot rot.
+//! verbatim, and its client snippet is the client README's doctest, so
+//! they cannot rot.
 
 use std::path::Path;
 
@@ -10,11 +11,16 @@ fn read(path: &str) -> String {
 
 /// The bodies of the README's ```rust blocks, in order.
 fn rust_blocks(markdown: &str) -> Vec<String> {
+    fenced_blocks(markdown, "```rust")
+}
+
+/// The bodies of the blocks that open with exactly `opener`, in order.
+fn fenced_blocks(markdown: &str, opener: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<Vec<&str>> = None;
     for line in markdown.lines() {
         match &mut current {
-            None if line.trim_end() == "```rust" => current = Some(Vec::new()),
+            None if line.trim_end() == opener => current = Some(Vec::new()),
             None => {}
             Some(lines) if line.trim_end() == "```" => {
                 blocks.push(lines.join("\n"));
@@ -58,5 +64,16 @@ fn readme_embedding_snippets_are_the_compiled_minimal_examples() {
         blocks[1].trim(),
         anchored(&actix, "main").trim(),
         "README actix-web snippet == minimal_actix.rs (main)"
+    );
+}
+
+#[test]
+fn readme_client_snippet_is_the_client_readme_doctest() {
+    let readme = fenced_blocks(&read("README.md"), "```rust,no_run");
+    let client = fenced_blocks(&read("tus-client/README.md"), "```rust,no_run");
+    assert_eq!(readme.len(), 1, "the README has one client snippet");
+    assert!(
+        client.contains(&readme[0]),
+        "the README's client snippet is a doctest of tus-client/README.md"
     );
 }
