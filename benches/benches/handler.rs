@@ -16,7 +16,9 @@ use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
 use tus_server::TusHandler;
 
 fn patch_through_handler(c: &mut Criterion) {
+    // The handler's timeouts run on Tokio's timer.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap_or_else(|error| panic!("runtime: {error}"));
     let store = Arc::new(MemoryStore::new());

@@ -1,11 +1,12 @@
-# Benchmarks stay compiling, and a tiny tus-load run checks correctness only
+# Benchmarks stay working (each criterion bench runs once, in test mode, in
+# the test build's debug profile), and a tiny tus-load run checks correctness only
 # (never speed): 8 MiB as one PATCH and as 1 MiB PATCHes (each answered 204 with
 # the right offset, then downloaded and compared byte for byte), and 1 s of
 # 4 KiB creation-with-upload at 4 connections (every answer 201 with offset 4096).
 # With the S3 server of 20-s3-server.sh, also the S3 scenario: 8 MiB into
 # tus-axum on S3 as one PATCH and as 1 MiB PATCHes (verified), beside a direct
 # multipart upload.
-cargo bench -p tus-benches --no-run
+cargo test --benches -p tus-benches -p tus-store-s3
 cargo build -p tus-axum-example --bin tus-axum
 cargo build -p tus-benches --bin tus-load
 BENCH_SMOKE_DIR="$(mktemp -d)"
