@@ -297,6 +297,10 @@ impl Running {
 }
 
 async fn run(command: &mut Command) {
+    // Standard output carries only the report: installers print to standard error.
+    if let Ok(stderr) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+        command.stdout(std::process::Stdio::from(stderr));
+    }
     match command.status().await {
         Ok(status) if status.success() => {}
         Ok(status) => eprintln!("install command failed: {status}"),
