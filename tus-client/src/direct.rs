@@ -34,7 +34,9 @@ use tokio::net::TcpStream;
 use tus_core::client::TransportFailure;
 
 use crate::body::RequestBody;
-use crate::transport::{InterimResponses, MAX_ANSWER_BODY, TransportError, chain, is_certificate_error};
+use crate::transport::{
+    InterimResponses, MAX_ANSWER_BODY, TransportError, chain, is_certificate_error, keep_answer_bytes,
+};
 
 /// A socket, plain or TLS.
 trait Socket: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -101,7 +103,7 @@ impl Direct {
             match incoming.frame().await {
                 Some(Ok(frame)) => {
                     if let Some(chunk) = frame.data_ref() {
-                        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER_BODY - body.len())]);
+                        keep_answer_bytes(&mut body, chunk);
                     }
                 }
                 // The head is what matters; a body cut short is not a failure.

@@ -216,7 +216,7 @@ impl Transport for ReqwestTransport {
             let mut body = BytesMut::new();
             while body.len() < MAX_ANSWER_BODY {
                 match response.chunk().await {
-                    Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER_BODY - body.len())]),
+                    Ok(Some(chunk)) => keep_answer_bytes(&mut body, &chunk),
                     // The head is what matters; a body cut short is not a failure.
                     Ok(None) | Err(_) => break,
                 }
@@ -295,6 +295,12 @@ pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) ->
         current = error.source();
     }
     false
+}
+
+/// Appends to `body` as much of `chunk` as fits in [`MAX_ANSWER_BODY`].
+pub(crate) fn keep_answer_bytes(body: &mut BytesMut, chunk: &[u8]) {
+    let room = MAX_ANSWER_BODY.saturating_sub(body.len());
+    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
 }
 
 /// An error and its sources on one line.

@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -89,21 +89,21 @@ pub(crate) async fn serve(
         // connection makes room, so a connection whose first request is
         // still on its way is never closed for nothing. With every
         // connection busy, the new one waits until one ends or turns idle.
-        let mut checks = 0u32;
+        let waiting = Instant::now();
         while connections.len() >= limits.max_connections.max(1) {
             if slots.close_least_recently_active_idle() {
                 tracing::debug!("at the connection limit: closing the least recently active idle connection");
                 break;
             }
-            checks = checks.saturating_add(1);
             tokio::select! {
                 () = &mut stop => break 'accept,
                 _ = connections.join_next() => {}
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
-        if checks > 0 {
-            tracing::debug!(waited_ms = u64::from(checks) * 100, "a connection waited for room");
+        let waited = waiting.elapsed();
+        if waited >= Duration::from_millis(1) {
+            tracing::debug!(waited_ms = waited.as_millis() as u64, "a connection waited for room");
         }
         let open = slots.open();
         let service = tracked(app.clone(), open.slot.clone());
