@@ -249,15 +249,66 @@ pub fn unsupported_version(status: StatusCode, headers: &HeaderMap, body: &[u8])
 
 /// The `expected-offset` member of a problem document (RFC 9457) of type
 /// "mismatching upload offset": where the server wants the next append to
-/// start. A number of the top-level object, found without a JSON parser:
-/// the key is unique to this problem type.
+/// start. Only a key of the top-level object counts (not one in a nested
+/// object, nor a string value that happens to read `"expected-offset"`),
+/// and only a non-negative integer; found by a small scan, so tus-core
+/// needs no JSON parser.
 pub fn problem_expected_offset(body: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(body).ok()?;
-    let key = "\"expected-offset\"";
-    let after = &text[text.find(key)? + key.len()..];
-    let value = after.trim_start().strip_prefix(':')?.trim_start();
-    let digits = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
-    value[..digits].parse().ok()
+    const KEY: &[u8] = b"expected-offset";
+    let mut depth = 0usize;
+    let mut index = 0;
+    while let Some(&byte) = body.get(index) {
+        match byte {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b'"' => {
+                let end = string_end(body, index + 1)?;
+                // In JSON, a string followed by `:` is a key.
+                let value = trim_json_space(body.get(end + 1..)?).strip_prefix(b":");
+                if let (1, Some(value)) = (depth, value)
+                    && body.get(index + 1..end) == Some(KEY)
+                {
+                    return json_integer(trim_json_space(value));
+                }
+                index = end;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    None
+}
+
+/// The index of the quote that closes the JSON string starting at `start`.
+fn string_end(body: &[u8], start: usize) -> Option<usize> {
+    let mut index = start;
+    loop {
+        match body.get(index)? {
+            b'\\' => index += 2,
+            b'"' => return Some(index),
+            _ => index += 1,
+        }
+    }
+}
+
+fn trim_json_space(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// A JSON number at the start of `bytes` if it is a non-negative integer.
+fn json_integer(bytes: &[u8]) -> Option<u64> {
+    let digits = bytes
+        .iter()
+        .position(|byte| !byte.is_ascii_digit())
+        .unwrap_or(bytes.len());
+    if digits == 0 || matches!(bytes.get(digits), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    std::str::from_utf8(&bytes[..digits]).ok()?.parse().ok()
 }
 
 /// Whether `limit` forbids uploading `size` bytes (the draft then asks the
@@ -464,5 +515,27 @@ mod tests {
         assert_eq!(problem_expected_offset(br#"{"expected-offset":"x"}"#), None);
         assert_eq!(problem_expected_offset(b"plain text"), None);
         assert_eq!(problem_expected_offset(&[0xff, 0xfe]), None);
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (br#"{"expected-offset" : 7}"#, Some(7)),
+            (br#"{"title":"\"expected-offset\": 9","expected-offset":3}"#, Some(3)),
+            (br#"{"title":"expected-offset","detail":{"expected-offset":9}}"#, None),
+            (br#"{"nested":{"expected-offset":9},"expected-offset":4}"#, Some(4)),
+            (br#"["expected-offset", 5]"#, None),
+            (br#"{"expected-offset":1.5}"#, None),
+            (br#"{"expected-offset":2e3}"#, None),
+            (br#"{"expected-offset":-1}"#, None),
+            (br#"{"expected-offset":99999999999999999999999}"#, None),
+            (br#"{"expected-offset":"#, None),
+            (br#"{"expected-offset"#, None),
+            (br#"}}{"expected-offset":1}"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                problem_expected_offset(body),
+                *expected,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }
