@@ -81,7 +81,9 @@
 mod append;
 mod bucket;
 mod budget;
+mod cache;
 mod concat;
+mod layout;
 mod options;
 mod plan;
 mod read;

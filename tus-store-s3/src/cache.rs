@@ -1,0 +1,164 @@
+//! The states of open uploads, kept in process between requests, and the
+//! bytes of their tails.
+//!
+//! A cached state is used only while one listing of `{prefix}{id}.` shows
+//! exactly the objects (keys, sizes, ETags) it was recovered from or that
+//! this store wrote since: any other writer's change is seen, and the state
+//! is recovered again. A tail's bytes are kept so that cutting the next
+//! part needs no read back; each holds a lease on the store's buffer
+//! budget, and at most `tail_slots` are kept (the least recently used go).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::BytesMut;
+use tus_core::upload::UploadId;
+
+use crate::budget::Lease;
+use crate::layout::{Fingerprint, Segment};
+use crate::state::{Loaded, Progress, State};
+
+/// The most upload states kept.
+const MAX_STATES: usize = 4096;
+
+/// The bytes of an upload's tail, from the end of its committed parts.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    pub(crate) bytes: BytesMut,
+    pub(crate) lease: Lease,
+    /// The segments (key, ETag) the bytes are: valid only while they are
+    /// the upload's tail.
+    pub(crate) segments: Vec<(String, String)>,
+}
+
+impl Tail {
+    pub(crate) fn new(bytes: BytesMut, lease: Lease, segments: &[Segment]) -> Self {
+        Self {
+            bytes,
+            lease,
+            segments: segments.iter().map(|s| (s.key.clone(), s.etag.clone())).collect(),
+        }
+    }
+
+    /// Whether these are the bytes of `segments`.
+    pub(crate) fn holds(&self, segments: &[Segment]) -> bool {
+        self.bytes.len() as u64 == segments.iter().map(|s| s.len).sum::<u64>()
+            && self.segments.len() == segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(segments)
+                .all(|((key, etag), segment)| *key == segment.key && *etag == segment.etag)
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    loaded: Loaded,
+    tail: Option<Tail>,
+    used: u64,
+}
+
+/// Upload states by id (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Cache {
+    entries: Mutex<Entries>,
+    tail_slots: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<UploadId, Entry>,
+    clock: u64,
+}
+
+impl Cache {
+    pub(crate) fn new(tail_slots: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            tail_slots,
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Every critical section leaves the map consistent.
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state cached for `id`, if a listing with `fingerprint` confirms it.
+    pub(crate) fn confirmed(&self, id: &UploadId, fingerprint: &Fingerprint) -> Option<State> {
+        let mut entries = self.entries();
+        entries.clock += 1;
+        let clock = entries.clock;
+        let entry = entries.map.get_mut(id)?;
+        if entry.loaded.fingerprint != *fingerprint {
+            return None;
+        }
+        entry.used = clock;
+        Some(entry.loaded.state.clone())
+    }
+
+    /// Keeps `loaded` for `id`, and its tail's bytes if it still is the tail.
+    pub(crate) fn keep(&self, id: &UploadId, loaded: Loaded) {
+        let mut entries = self.entries();
+        entries.clock += 1;
+        let clock = entries.clock;
+        if !entries.map.contains_key(id) && entries.map.len() >= MAX_STATES {
+            let oldest = entries.map.iter().min_by_key(|(_, e)| e.used).map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                entries.map.remove(&oldest);
+            }
+        }
+        let tail = entries.map.remove(id).and_then(|entry| entry.tail);
+        let tail = match (&loaded.state.progress, tail) {
+            (Progress::Open { segments, .. }, Some(tail)) if tail.holds(segments) => Some(tail),
+            _ => None,
+        };
+        entries.map.insert(
+            id.clone(),
+            Entry {
+                loaded,
+                tail,
+                used: clock,
+            },
+        );
+    }
+
+    /// Takes the tail bytes cached for `id`, if they are `state`'s tail.
+    pub(crate) fn take_tail(&self, id: &UploadId, state: &State) -> Option<Tail> {
+        let tail = self.entries().map.get_mut(id)?.tail.take()?;
+        match &state.progress {
+            Progress::Open { segments, .. } if tail.holds(segments) => Some(tail),
+            _ => None,
+        }
+    }
+
+    /// Keeps `tail` for `id` (whose state is cached), dropping the least
+    /// recently used tail when all slots are taken.
+    pub(crate) fn keep_tail(&self, id: &UploadId, tail: Tail) {
+        if self.tail_slots == 0 {
+            return;
+        }
+        let mut entries = self.entries();
+        let held = entries.map.values().filter(|entry| entry.tail.is_some()).count();
+        if held >= self.tail_slots {
+            let oldest = entries
+                .map
+                .iter()
+                .filter(|(other, entry)| entry.tail.is_some() && *other != id)
+                .min_by_key(|(_, entry)| entry.used)
+                .map(|(other, _)| other.clone());
+            if let Some(entry) = oldest.and_then(|oldest| entries.map.get_mut(&oldest)) {
+                entry.tail = None;
+            }
+        }
+        if let Some(entry) = entries.map.get_mut(id) {
+            entry.tail = Some(tail);
+        }
+    }
+
+    /// Forgets `id` (after a failed write: its state is unknown).
+    pub(crate) fn forget(&self, id: &UploadId) {
+        self.entries().map.remove(id);
+    }
+}
