@@ -16,7 +16,7 @@ use crate::S3Timeouts;
 use crate::layout::Listed;
 use crate::state::Keys;
 
-/// The tag on the info object and incomplete part of an unfinished upload,
+/// The tag on the info object, segments and markers of an unfinished upload,
 /// for a lifecycle rule that expires abandoned uploads.
 pub(crate) const UNFINISHED_TAG: &str = "tus-upload=unfinished";
 /// The tag that replaces it on the info object once the upload is complete.

@@ -97,7 +97,7 @@ impl S3StoreBuilder {
         self
     }
 
-    /// Tags the info object and incomplete part of unfinished uploads
+    /// Tags the info object, segments and markers of unfinished uploads
     /// `tus-upload=unfinished` (and the info object `tus-upload=complete`
     /// once done), so a bucket lifecycle rule can expire abandoned uploads.
     /// Default off: not every S3-compatible server implements object tagging.
@@ -467,15 +467,15 @@ impl Drop for WriterGuard {
 }
 
 impl Store for S3Store {
-    /// Creates the multipart upload, claims the id with a conditional PUT
-    /// of the info object, then writes the empty incomplete part. A
-    /// zero-byte upload is completed at once.
+    /// Creates the multipart upload and claims the id with a conditional
+    /// PUT of the info object. A zero-byte upload is completed at once.
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         Box::pin(self.create_upload(upload))
     }
 
-    /// Reads the info object, the incomplete part's size, part count and
-    /// commit time, and lists the committed parts.
+    /// Lists the upload's objects; the state cached from the last request
+    /// is used if the listing shows nothing changed, else it is recovered
+    /// (record, ListParts, the time of the last write).
     fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>> {
         Box::pin(async move { Ok(self.load(id).await?.state.info(id)) })
     }
@@ -515,7 +515,7 @@ impl Store for S3Store {
 
 impl Terminate for S3Store {
     /// Deletes the info object (the upload is gone from then on), aborts the
-    /// multipart upload and deletes the incomplete part, the data object and
+    /// multipart upload and deletes the segments, markers, the data object and
     /// the waiting-finals markers.
     fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.remove(id))
