@@ -37,6 +37,7 @@ use crate::bucket::{Bucket, PartRef, S3Error};
 use crate::budget::{Budget, Lease};
 use crate::cache::Tail;
 use crate::layout::{Fingerprint, Segment};
+use crate::record::Record;
 use crate::state::{Keys, Loaded, Progress, State, StateError, UPDATED_KEY};
 
 /// The bytes an append consumes; an error means the client went away.
@@ -73,9 +74,75 @@ pub(crate) struct Outcome {
     pub(crate) offset: u64,
     pub(crate) loaded: Loaded,
     pub(crate) tail: Option<Tail>,
+    /// The part this append filled, still to be committed in the background
+    /// (its bytes are already in segments).
+    pub(crate) compaction: Option<Compaction>,
+}
+
+/// A part an append filled and answered before committing: its upload
+/// finishes, its marker is written and the segments it replaces deleted
+/// after the append answered, since those segments hold its bytes too.
+#[derive(Debug)]
+pub(crate) struct Compaction {
+    bucket: Bucket,
+    keys: Keys,
+    now: SystemTime,
+    record: Record,
+    /// The committed parts before it.
+    parts: Vec<PartRef>,
+    /// The part's upload, in flight or done.
+    uploads: JoinSet<Result<PartRef, S3Error>>,
+    joined: Option<PartRef>,
+    fingerprint: Fingerprint,
+    /// The segments after the part, and their bytes.
+    after: Vec<Segment>,
+    tail: Option<Filling>,
+}
+
+impl Compaction {
+    /// Commits the part: the state and listing afterwards, and the tail's bytes.
+    pub(crate) async fn run(mut self) -> Result<(Loaded, Option<Tail>), StoreError> {
+        let part = match self.joined.take() {
+            Some(part) => part,
+            None => match self.uploads.join_next().await {
+                Some(Ok(Ok(part))) => part,
+                Some(Ok(Err(error))) => return Err(error.into()),
+                Some(Err(error)) => return Err(StoreError::backend(error)),
+                None => return Err(StoreError::backend(StateError::Part(self.parts.len() as u64 + 1))),
+            },
+        };
+        self.parts.push(part);
+        let count = self.parts.len() as u64;
+        let key = self.keys.marker(count);
+        let etag = self.bucket.put(&key, Bytes::new(), &updated(self.now)).await?;
+        self.fingerprint.written(&key, 0, &etag);
+        let consumed = self.fingerprint.consumed(&self.keys.stem, count, self.record.part_size);
+        if !consumed.is_empty() {
+            self.bucket.delete_many(&consumed).await?;
+            self.fingerprint.deleted(&consumed);
+        }
+        let tail = self
+            .tail
+            .map(|buffer| Tail::new(buffer.bytes, buffer.lease, &self.after));
+        let state = State::open(self.record, self.parts, self.after, Some(self.now));
+        let loaded = Loaded {
+            state,
+            fingerprint: self.fingerprint,
+        };
+        Ok((loaded, tail))
+    }
+}
+
+/// The metadata of a commit at `now`: its time.
+fn updated(now: SystemTime) -> Vec<(&'static str, String)> {
+    timestamp::format(now)
+        .map(|updated| (UPDATED_KEY, updated))
+        .into_iter()
+        .collect()
 }
 
 /// A buffer being filled, with its lease on the budget.
+#[derive(Debug)]
 struct Filling {
     bytes: BytesMut,
     lease: Lease,
@@ -120,6 +187,7 @@ impl Pipeline<'_> {
                     offset: current,
                     loaded,
                     tail: None,
+                    compaction: None,
                 });
             }
         };
@@ -127,6 +195,18 @@ impl Pipeline<'_> {
         // before anything is written.
         self.delete(&leftovers, &mut fingerprint).await?;
         let part_size = usize::try_from(record.part_size).map_err(StoreError::backend)?;
+        let mut segments = segments;
+        let mut tail = tail;
+        // Segments holding a whole part: an append answered before its
+        // part was committed, then stopped. Committed first.
+        for _ in 0..segments.len() {
+            if segments.iter().map(|s| s.len).sum::<u64>() < record.part_size {
+                break;
+            }
+            tail = None;
+            self.compact(&record, &mut done, &mut segments, &mut fingerprint)
+                .await?;
+        }
         let committed = done.len();
         let mut checkpointed = committed;
         // The part being filled is `unread` bytes of segments still in S3,
@@ -146,6 +226,8 @@ impl Pipeline<'_> {
         let max_number = i32::try_from(crate::plan::MAX_PARTS).unwrap_or(i32::MAX);
         let mut received = 0u64;
         let mut failed_body = false;
+        // The bytes of the last part cut, for a segment of them.
+        let mut last_cut: Option<Bytes> = None;
         while let Some(item) = data.next().await {
             let mut chunk = match item {
                 Ok(chunk) => chunk,
@@ -177,13 +259,9 @@ impl Pipeline<'_> {
                     )));
                 }
                 if let Some(full) = filling.take() {
-                    self.spawn_part(
-                        &mut uploads,
-                        &record.multipart_upload,
-                        next_number,
-                        full.bytes.freeze(),
-                        full.lease,
-                    );
+                    let bytes = full.bytes.freeze();
+                    last_cut = Some(bytes.clone());
+                    self.spawn_part(&mut uploads, &record.multipart_upload, next_number, bytes, full.lease);
                     next_number += 1;
                 }
                 while uploads.len() >= self.in_flight {
@@ -194,13 +272,70 @@ impl Pipeline<'_> {
                 }
             }
         }
+        let keep = match mode {
+            Mode::Keep => true,
+            Mode::Staged(verdict) => !failed_body && verdict(),
+        };
+        let new_offset = offset + received;
+        let cut = usize::try_from(next_number - 1).unwrap_or(0).saturating_sub(committed);
+        if keep
+            && cut == 1
+            && checkpointed == committed
+            && received < record.part_size
+            && record.upload.size.known() != Some(new_offset)
+            && let Some(part) = last_cut
+        {
+            // A short append that filled a part: its bytes go to segments
+            // now, the part is committed after the answer.
+            done.sort_by_key(|part| part.number);
+            let joined = (done.len() > committed).then(|| done.pop()).flatten();
+            let part_start = committed as u64 * record.part_size;
+            let boundary = part_start + record.part_size;
+            let skip = usize::try_from(offset - part_start).map_err(StoreError::backend)?;
+            let before = part.slice(skip.min(part.len())..);
+            let after = filling
+                .as_ref()
+                .map(|buffer| Bytes::copy_from_slice(&buffer.bytes))
+                .filter(|bytes| !bytes.is_empty());
+            let (first, second) = futures::join!(self.put_segment(offset, before), async {
+                match after {
+                    Some(bytes) => self.put_segment(boundary, bytes).await.map(Some),
+                    None => Ok(None),
+                }
+            });
+            let (first, second) = (first?, second?);
+            let mut answered = segments;
+            for segment in std::iter::once(&first).chain(&second) {
+                fingerprint.written(&segment.key, segment.len, &segment.etag);
+            }
+            answered.push(first);
+            let after: Vec<Segment> = second.into_iter().collect();
+            answered.extend(after.iter().cloned());
+            let state = State::open(record.clone(), done.clone(), answered, Some(self.now));
+            let compaction = Compaction {
+                bucket: self.bucket.clone(),
+                keys: self.keys.clone(),
+                now: self.now,
+                record,
+                parts: done,
+                uploads,
+                joined,
+                fingerprint: fingerprint.clone(),
+                after,
+                tail: filling,
+            };
+            return Ok(Outcome {
+                offset: new_offset,
+                loaded: Loaded { state, fingerprint },
+                tail: None,
+                compaction: Some(compaction),
+            });
+        }
         while !uploads.is_empty() {
             self.join_one(&mut uploads, &mut done).await?;
         }
         done.sort_by_key(|part| part.number);
-        if let Mode::Staged(verdict) = mode
-            && (failed_body || !verdict())
-        {
+        if !keep {
             // Nothing committed: the parts uploaded are past the committed
             // count and will be overwritten.
             done.truncate(checkpointed);
@@ -210,9 +345,9 @@ impl Pipeline<'_> {
                 offset,
                 loaded,
                 tail: None,
+                compaction: None,
             });
         }
-        let new_offset = offset + received;
         if record.upload.size.known() == Some(new_offset) {
             // The last part: the tail, read back if it is not in memory.
             let mut last = match filling.take() {
@@ -254,6 +389,7 @@ impl Pipeline<'_> {
                 offset: new_offset,
                 loaded,
                 tail: None,
+                compaction: None,
             });
         }
         let parts = done.len() as u64;
@@ -280,18 +416,10 @@ impl Pipeline<'_> {
             Ok::<_, S3Error>(Some((key, etag)))
         };
         let written = async {
-            let Some(bytes) = segment else {
-                return Ok(None);
-            };
-            let key = self.keys.segment(segment_start);
-            let len = bytes.len() as u64;
-            let etag = self.bucket.put(&key, bytes, &self.updated()).await?;
-            Ok::<_, S3Error>(Some(Segment {
-                key,
-                start: segment_start,
-                len,
-                etag,
-            }))
+            match segment {
+                Some(bytes) => self.put_segment(segment_start, bytes).await.map(Some),
+                None => Ok(None),
+            }
         };
         let (marker, written) = futures::join!(marker, written);
         if let Some((key, etag)) = marker? {
@@ -326,15 +454,55 @@ impl Pipeline<'_> {
             offset: new_offset,
             loaded: Loaded { state, fingerprint },
             tail,
+            compaction: None,
         })
+    }
+
+    /// Writes `bytes` as the segment that starts at `start`.
+    async fn put_segment(&self, start: u64, bytes: Bytes) -> Result<Segment, S3Error> {
+        let key = self.keys.segment(start);
+        let len = bytes.len() as u64;
+        let etag = self.bucket.put(&key, bytes, &self.updated()).await?;
+        Ok(Segment { key, start, len, etag })
+    }
+
+    /// Commits the next part from the segments that hold it (read back):
+    /// UploadPart, its marker, and the segments deleted.
+    async fn compact(
+        &self,
+        record: &Record,
+        done: &mut Vec<PartRef>,
+        segments: &mut Vec<Segment>,
+        fingerprint: &mut Fingerprint,
+    ) -> Result<(), StoreError> {
+        let boundary = (done.len() as u64 + 1) * record.part_size;
+        let (below, rest): (Vec<Segment>, Vec<Segment>) =
+            segments.drain(..).partition(|segment| segment.end() <= boundary);
+        let part_size = usize::try_from(record.part_size).map_err(StoreError::backend)?;
+        if below.iter().map(|s| s.len).sum::<u64>() != record.part_size {
+            return Err(StoreError::backend(StateError::Segment(self.keys.stem.clone())));
+        }
+        let mut buffer = self.lease(part_size).await?;
+        self.read_back(&below, part_size, &mut buffer).await?;
+        let number = i32::try_from(done.len() + 1).map_err(StoreError::backend)?;
+        let part = self
+            .bucket
+            .upload_part(&self.keys.data, &record.multipart_upload, number, buffer.bytes.freeze())
+            .await?;
+        done.push(part);
+        let count = done.len() as u64;
+        let key = self.keys.marker(count);
+        let etag = self.bucket.put(&key, Bytes::new(), &self.updated()).await?;
+        fingerprint.written(&key, 0, &etag);
+        let consumed = fingerprint.consumed(&self.keys.stem, count, record.part_size);
+        self.delete(&consumed, fingerprint).await?;
+        *segments = rest;
+        Ok(())
     }
 
     /// The metadata of a commit: the time of this write.
     fn updated(&self) -> Vec<(&'static str, String)> {
-        timestamp::format(self.now)
-            .map(|updated| (UPDATED_KEY, updated))
-            .into_iter()
-            .collect()
+        updated(self.now)
     }
 
     /// Deletes `keys` (if any) and records it.

@@ -7,11 +7,19 @@
 //! is recovered again. A tail's bytes are kept so that cutting the next
 //! part needs no read back; each holds a lease on the store's buffer
 //! budget, and at most `tail_slots` are kept (the least recently used go).
+//!
+//! Two shortcuts spare listings. A confirmation by `info()` is used by the
+//! writer that the server opens right after it, under the same lock
+//! ([`Cache::reuse`], within [`REUSE`]). And while this process commits a
+//! part in the background, the state it answered with is the upload's
+//! state ([`Cache::compacting`]); the next write waits for the part.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use futures::future::{BoxFuture, Shared};
 use tus_core::upload::UploadId;
 
 use crate::budget::Lease;
@@ -20,6 +28,12 @@ use crate::state::{Loaded, Progress, State};
 
 /// The most upload states kept.
 const MAX_STATES: usize = 4096;
+/// How long a listing's confirmation may be used once more, by the writer
+/// the server opens after `info()` under the same lock.
+pub(crate) const REUSE: Duration = Duration::from_secs(1);
+
+/// A part being committed in the background; done when it resolves.
+pub(crate) type Pending = Shared<BoxFuture<'static, ()>>;
 
 /// The bytes of an upload's tail, from the end of its committed parts.
 #[derive(Debug)]
@@ -57,6 +71,9 @@ struct Entry {
     loaded: Loaded,
     tail: Option<Tail>,
     used: u64,
+    /// When a listing last confirmed the state, if not used since.
+    confirmed: Option<Instant>,
+    compaction: Option<Pending>,
 }
 
 /// Upload states by id (see the module docs).
@@ -95,11 +112,50 @@ impl Cache {
             return None;
         }
         entry.used = clock;
+        entry.confirmed = Some(Instant::now());
         Some(entry.loaded.state.clone())
     }
 
-    /// Keeps `loaded` for `id`, and its tail's bytes if it still is the tail.
-    pub(crate) fn keep(&self, id: &UploadId, loaded: Loaded) {
+    /// The state confirmed by a listing less than [`REUSE`] ago, once.
+    pub(crate) fn reuse(&self, id: &UploadId) -> Option<Loaded> {
+        let mut entries = self.entries();
+        let entry = entries.map.get_mut(id)?;
+        let confirmed = entry.confirmed.take()?;
+        (confirmed.elapsed() < REUSE).then(|| entry.loaded.clone())
+    }
+
+    /// The state this process answered with while it commits a part in
+    /// the background.
+    pub(crate) fn compacting(&self, id: &UploadId) -> Option<Loaded> {
+        let mut entries = self.entries();
+        let entry = entries.map.get_mut(id)?;
+        if entry.compaction.as_ref()?.peek().is_some() {
+            return None;
+        }
+        entry.confirmed = Some(Instant::now());
+        Some(entry.loaded.clone())
+    }
+
+    /// The part being committed in the background for `id`, if any.
+    pub(crate) fn pending(&self, id: &UploadId) -> Option<Pending> {
+        self.entries().map.get(id)?.compaction.clone()
+    }
+
+    /// Records the background commit of `id`'s part.
+    pub(crate) fn set_pending(&self, id: &UploadId, pending: Pending) {
+        if let Some(entry) = self.entries().map.get_mut(id) {
+            entry.compaction = Some(pending);
+        }
+    }
+
+    /// The cached state of `id`, whatever a listing would say.
+    pub(crate) fn current(&self, id: &UploadId) -> Option<Loaded> {
+        Some(self.entries().map.get(id)?.loaded.clone())
+    }
+
+    /// Keeps `loaded` for `id` (`confirmed`: just read from a listing), and
+    /// its tail's bytes if it still is the tail.
+    pub(crate) fn keep(&self, id: &UploadId, loaded: Loaded, confirmed: bool) {
         let mut entries = self.entries();
         entries.clock += 1;
         let clock = entries.clock;
@@ -120,6 +176,8 @@ impl Cache {
                 loaded,
                 tail,
                 used: clock,
+                confirmed: confirmed.then(Instant::now),
+                compaction: None,
             },
         );
     }

@@ -34,7 +34,7 @@ use tus_core::store::record::timestamp;
 use tus_core::upload::{UploadId, UploadInfo};
 
 use crate::bucket::{Bucket, PartRef, S3Error};
-use crate::layout::{self, Fingerprint, Listed, Scan, Segment, TailError};
+use crate::layout::{self, Fingerprint, Listed, Scan, Segment};
 use crate::record::Record;
 
 /// The user metadata key of an old-layout incomplete part that holds the
@@ -117,8 +117,6 @@ pub(crate) enum StateError {
     Orphan,
     #[error("upload info is invalid")]
     Record(#[source] tus_core::store::record::RecordError),
-    #[error(transparent)]
-    Tail(#[from] TailError),
 }
 
 impl State {
@@ -222,8 +220,7 @@ pub(crate) async fn recover(bucket: &Bucket, keys: &Keys, listing: &[Listed]) ->
     };
     let count = usize::try_from(committed).map_err(StoreError::backend)?;
     let parts = committed_parts(listed, count, record.part_size)?;
-    let (segments, stale) = layout::tail(scan.segments, committed, record.part_size)
-        .map_err(|e| StoreError::backend(StateError::from(e)))?;
+    let (segments, stale) = layout::tail(scan.segments, committed, record.part_size);
     leftovers.extend(stale.into_iter().map(|segment| segment.key));
     // The last write carries the writer's injected time; objects written
     // without it fall back to the server's clock.

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
@@ -15,7 +16,7 @@ use tus_core::store::{
 };
 use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadSize};
 
-use crate::append::{Data, Mode, Pipeline};
+use crate::append::{Compaction, Data, Mode, Pipeline};
 use crate::bucket::{Bucket, S3Error};
 use crate::budget::{Budget, BufferStats};
 use crate::cache::Cache;
@@ -185,6 +186,9 @@ impl S3Store {
     /// The upload's state: the cached one if one listing of its objects
     /// confirms it, else recovered from the bucket (and cached).
     pub(crate) async fn load(&self, id: &UploadId) -> Result<Loaded, StoreError> {
+        if let Some(loaded) = self.inner.cache.compacting(id) {
+            return Ok(loaded);
+        }
         let keys = self.keys(id);
         let listing = self.inner.bucket.list_objects(&keys.stem).await?;
         let fingerprint = crate::layout::Fingerprint::new(&listing);
@@ -195,8 +199,40 @@ impl S3Store {
             Some(state) => Loaded { state, fingerprint },
             None => state::load(&self.inner.bucket, &keys).await?,
         };
-        self.inner.cache.keep(id, loaded.clone());
+        self.inner.cache.keep(id, loaded.clone(), true);
         Ok(loaded)
+    }
+
+    /// Waits for the part of `id` being committed in the background, if any.
+    async fn settle(&self, id: &UploadId) {
+        if let Some(pending) = self.inner.cache.pending(id) {
+            pending.await;
+        }
+    }
+
+    /// Commits an append's part in the background, and caches the state
+    /// after; if it fails, the state is recovered from the bucket next time.
+    fn compact_later(&self, id: &UploadId, compaction: Compaction) {
+        let (store, upload) = (self.clone(), id.clone());
+        let task = tokio::spawn(async move {
+            match compaction.run().await {
+                Ok((loaded, tail)) => {
+                    store.inner.cache.keep(&upload, loaded, false);
+                    if let Some(tail) = tail {
+                        store.inner.cache.keep_tail(&upload, tail);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(id = %upload, %error, "committing a part after the answer failed");
+                    store.inner.cache.forget(&upload);
+                }
+            }
+        });
+        let pending = async move {
+            // A panic in the task is a failed commit: the state is recovered.
+            let _ = task.await;
+        };
+        self.inner.cache.set_pending(id, pending.boxed().shared());
     }
 
     /// Completes an upload whose bytes all arrived with an empty append.
@@ -225,6 +261,18 @@ impl S3Store {
         now: SystemTime,
     ) -> Result<u64, StoreError> {
         let keys = self.keys(id);
+        let loaded = match self.inner.cache.pending(id) {
+            Some(pending) => {
+                // The state answered before the part was committed is
+                // replaced by the one after (or recovered, if that failed).
+                pending.await;
+                match self.inner.cache.current(id) {
+                    Some(current) if current.state.offset() == loaded.state.offset() => current,
+                    _ => self.load(id).await?,
+                }
+            }
+            None => loaded,
+        };
         let tail = self.inner.cache.take_tail(id, &loaded.state);
         match self
             .pipeline(&keys, now)
@@ -238,9 +286,12 @@ impl S3Store {
                 Ok(outcome.offset)
             }
             Ok(outcome) => {
-                self.inner.cache.keep(id, outcome.loaded);
+                self.inner.cache.keep(id, outcome.loaded, false);
                 if let Some(tail) = outcome.tail {
                     self.inner.cache.keep_tail(id, tail);
+                }
+                if let Some(compaction) = outcome.compaction {
+                    self.compact_later(id, compaction);
                 }
                 Ok(outcome.offset)
             }
@@ -309,7 +360,10 @@ impl S3Store {
         now: SystemTime,
     ) -> Result<Writer, StoreError> {
         let guard = self.lock(id)?;
-        let loaded = self.load(id).await?;
+        let loaded = match self.inner.cache.reuse(id) {
+            Some(loaded) => loaded,
+            None => self.load(id).await?,
+        };
         let current = loaded.state.offset();
         if offset != current {
             return Err(StoreError::OffsetMismatch { current });
@@ -366,6 +420,7 @@ impl S3Store {
 
     async fn declare(&self, id: &UploadId, length: u64) -> Result<(), StoreError> {
         let _guard = self.lock(id)?;
+        self.settle(id).await;
         let mut loaded = self.load(id).await?;
         loaded.state.record.upload.declare_length(length)?;
         if length > plan::deferred_limit(loaded.state.record.part_size) {
@@ -376,7 +431,7 @@ impl S3Store {
         let size = json.len() as u64;
         let etag = self.inner.bucket.put(&keys.info, Bytes::from(json), &[]).await?;
         loaded.fingerprint.written(&keys.info, size, &etag);
-        self.inner.cache.keep(id, loaded.clone());
+        self.inner.cache.keep(id, loaded.clone(), false);
         if loaded.state.offset() == length {
             self.complete(id, loaded).await?;
         }
@@ -384,6 +439,7 @@ impl S3Store {
     }
 
     async fn remove(&self, id: &UploadId) -> Result<(), StoreError> {
+        self.settle(id).await;
         let keys = self.keys(id);
         let bucket = &self.inner.bucket;
         let (info, _) = bucket.get_small(&keys.info).await?;

@@ -179,6 +179,25 @@ async fn crash_after_segments_before_compaction() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn crash_after_the_answer_before_the_background_commit() {
+    // A short append filled part 1 and was answered once its bytes were
+    // segments (split at the part boundary); the process stopped before
+    // the part's marker. The next append commits the part first.
+    recovers(
+        "crash-background",
+        8 * MIB,
+        (PART + MIB / 2) as u64,
+        |crashed, data| async move {
+            for start in (0..PART).step_by(MIB) {
+                crashed.segment(start, &data[start..start + MIB]).await;
+            }
+            crashed.segment(PART, &data[PART..PART + MIB / 2]).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn crash_after_the_part_before_its_marker() {
     // Part 1 was uploaded and the next segment written (they run side by
     // side), but the marker never landed: the part is not committed, and
