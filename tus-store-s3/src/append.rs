@@ -523,7 +523,17 @@ impl Pipeline<'_> {
         buffer.bytes.copy_within(0..fresh, unread);
         let mut at = 0usize;
         for segment in segments {
-            let (bytes, _) = self.bucket.get_small(&segment.key).await?;
+            let (bytes, _) = match self.bucket.get_small(&segment.key).await {
+                Ok(found) => found,
+                // Another server committed the part and deleted its
+                // segments meanwhile: the client retries on the new state.
+                Err(S3Error::Missing) => {
+                    return Err(StoreError::Unavailable(Box::new(StateError::Segment(
+                        segment.key.clone(),
+                    ))));
+                }
+                Err(other) => return Err(other.into()),
+            };
             let end = at + bytes.len();
             if bytes.len() as u64 != segment.len || end > unread {
                 return Err(StoreError::backend(StateError::Segment(segment.key.clone())));

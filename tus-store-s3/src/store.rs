@@ -195,6 +195,7 @@ impl S3Store {
         if let Some(state) = self.inner.cache.confirmed(id, &fingerprint) {
             return Ok(Loaded { state, fingerprint });
         }
+        tracing::debug!(%id, "recovering the state from the bucket");
         let loaded = match state::recover(&self.inner.bucket, &keys, &listing).await? {
             Some(state) => Loaded { state, fingerprint },
             None => state::load(&self.inner.bucket, &keys).await?,
