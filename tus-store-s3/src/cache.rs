@@ -12,7 +12,8 @@
 //! writer that the server opens right after it, under the same lock
 //! ([`Cache::reuse`], within [`REUSE`]). And while this process commits a
 //! part in the background, the state it answered with is the upload's
-//! state ([`Cache::compacting`]); the next write waits for the part.
+//! state for `info()` ([`Cache::compacting`]); the next write waits for the
+//! part, then lists.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -146,11 +147,6 @@ impl Cache {
         if let Some(entry) = self.entries().map.get_mut(id) {
             entry.compaction = Some(pending);
         }
-    }
-
-    /// The cached state of `id`, whatever a listing would say.
-    pub(crate) fn current(&self, id: &UploadId) -> Option<Loaded> {
-        Some(self.entries().map.get(id)?.loaded.clone())
     }
 
     /// Keeps `loaded` for `id` (`confirmed`: just read from a listing), and

@@ -264,13 +264,17 @@ impl S3Store {
         let keys = self.keys(id);
         let loaded = match self.inner.cache.pending(id) {
             Some(pending) => {
-                // The state answered before the part was committed is
-                // replaced by the one after (or recovered, if that failed).
+                // The state answered before the part was committed was not
+                // confirmed by a listing: once the part is, list again
+                // (recovering the state if the commit failed).
                 pending.await;
-                match self.inner.cache.current(id) {
-                    Some(current) if current.state.offset() == loaded.state.offset() => current,
-                    _ => self.load(id).await?,
+                let current = self.load(id).await?;
+                if current.state.offset() != loaded.state.offset() {
+                    return Err(StoreError::OffsetMismatch {
+                        current: current.state.offset(),
+                    });
                 }
+                current
             }
             None => loaded,
         };
