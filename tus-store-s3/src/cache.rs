@@ -216,3 +216,92 @@ impl Cache {
         self.entries().map.remove(id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use tus_core::upload::{NewUpload, UploadKind, UploadSize};
+
+    use super::*;
+    use crate::budget::Budget;
+    use crate::layout::Listed;
+    use crate::record::Record;
+
+    fn loaded(id: &UploadId, segments: Vec<Segment>, etag: &str) -> Loaded {
+        let upload = NewUpload {
+            id: id.clone(),
+            size: UploadSize::Deferred,
+            metadata: tus_core::headers::Metadata::new(),
+            kind: UploadKind::Single,
+            created_at: SystemTime::UNIX_EPOCH,
+        };
+        let listing = [Listed {
+            key: format!("{id}.info"),
+            size: 1,
+            etag: etag.to_owned(),
+            modified: None,
+        }];
+        Loaded {
+            state: State::open(Record::new(&upload, "m".to_owned(), 10), Vec::new(), segments, None),
+            fingerprint: Fingerprint::new(&listing),
+        }
+    }
+
+    fn segment(len: u64) -> Segment {
+        Segment {
+            key: "s".to_owned(),
+            start: 0,
+            len,
+            etag: "e".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_state_is_used_only_while_its_listing_is_unchanged() {
+        let cache = Cache::new(1);
+        let id = UploadId::parse("a").expect("id");
+        let state = loaded(&id, Vec::new(), "e1");
+        cache.keep(&id, state.clone(), false);
+        assert!(cache.confirmed(&id, &state.fingerprint).is_some());
+        assert!(
+            cache
+                .confirmed(&id, &loaded(&id, Vec::new(), "e2").fingerprint)
+                .is_none()
+        );
+        assert!(cache.reuse(&id).is_some(), "the writer after info() reuses its listing");
+        assert!(cache.reuse(&id).is_none(), "once");
+        cache.forget(&id);
+        assert!(cache.confirmed(&id, &state.fingerprint).is_none());
+    }
+
+    #[tokio::test]
+    async fn tails_are_leased_and_the_least_recently_used_goes() {
+        let budget = Budget::new(4);
+        let cache = Cache::new(1);
+        let (a, b) = (UploadId::parse("a").expect("id"), UploadId::parse("b").expect("id"));
+        for id in [&a, &b] {
+            cache.keep(id, loaded(id, vec![segment(3)], "e"), false);
+        }
+        let tail = |budget: &Arc<Budget>| {
+            let budget = Arc::clone(budget);
+            async move {
+                let (lease, mut bytes) = budget.lease(10).await.expect("lease");
+                bytes.extend_from_slice(b"abc");
+                Tail::new(bytes, lease, &[segment(3)])
+            }
+        };
+        cache.keep_tail(&a, tail(&budget).await);
+        assert_eq!(budget.stats().in_use, 10);
+        cache.keep_tail(&b, tail(&budget).await);
+        assert_eq!(budget.stats().in_use, 10, "one slot: a's tail was dropped");
+        let state_b = loaded(&b, vec![segment(3)], "e").state;
+        assert!(cache.take_tail(&a, &state_b).is_none());
+        let taken = cache.take_tail(&b, &state_b).expect("b's tail");
+        assert!(taken.holds(&[segment(3)]));
+        assert!(!taken.holds(&[segment(4)]), "other segments: not this tail");
+        drop(taken);
+        assert_eq!(budget.stats().in_use, 0);
+    }
+}
