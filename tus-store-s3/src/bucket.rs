@@ -505,9 +505,22 @@ impl Bucket {
         Ok(())
     }
 
+    /// The upload's objects: its data object (once complete) and every
+    /// object directly under `{prefix}{id}.` (not below a further `/`), with
+    /// size and ETag, all pages. The data object is listed too so that a
+    /// completion changes the listing even after its segments and markers
+    /// are gone (the listing would otherwise look as it did before the
+    /// first byte).
+    pub(crate) async fn list_upload(&self, keys: &Keys) -> Result<Vec<Listed>, S3Error> {
+        let mut listed = self.list_objects(&keys.data).await?;
+        // Keys of other uploads whose ids start with this one's.
+        listed.retain(|object| object.key == keys.data || object.key.starts_with(&keys.stem));
+        Ok(listed)
+    }
+
     /// Every object directly under `stem` (not below a further `/`), with
     /// size and ETag, all pages.
-    pub(crate) async fn list_objects(&self, stem: &str) -> Result<Vec<Listed>, S3Error> {
+    async fn list_objects(&self, stem: &str) -> Result<Vec<Listed>, S3Error> {
         let mut listed = Vec::new();
         let mut token: Option<String> = None;
         // A part's worth of 1-byte segments is 5,000 pages at most; the

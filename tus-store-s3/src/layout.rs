@@ -198,11 +198,12 @@ impl Fingerprint {
             .collect()
     }
 
-    /// Every key but the record's: what a completed upload no longer needs.
+    /// Every key under `stem` but the record's: what a completed upload no
+    /// longer needs.
     pub(crate) fn all_but_info(&self, stem: &str) -> Vec<String> {
         self.0
             .keys()
-            .filter(|key| key.strip_prefix(stem).map(entry) != Some(Entry::Info))
+            .filter(|key| key.strip_prefix(stem).is_some_and(|name| entry(name) != Entry::Info))
             .cloned()
             .collect()
     }

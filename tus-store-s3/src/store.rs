@@ -190,7 +190,7 @@ impl S3Store {
             return Ok(loaded);
         }
         let keys = self.keys(id);
-        let listing = self.inner.bucket.list_objects(&keys.stem).await?;
+        let listing = self.inner.bucket.list_upload(&keys).await?;
         let fingerprint = crate::layout::Fingerprint::new(&listing);
         if let Some(state) = self.inner.cache.confirmed(id, &fingerprint) {
             return Ok(Loaded { state, fingerprint });

@@ -347,3 +347,26 @@ async fn many_small_uploads_stay_within_the_budget() {
         assert_eq!(sizes, [MIN_PART_SIZE, (LEN - PART) as u64], "{name}");
     }
 }
+
+/// After a completion the upload's segments and markers are gone: its
+/// listing would look as before the first byte but for the data object,
+/// which a second instance's cached state must not miss (found by the
+/// scale-out harness).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_by_another_instance_is_seen() {
+    let Some(env) = support::s3_env("a_completion_by_another_instance_is_seen").await else {
+        return;
+    };
+    let prefix = support::fresh_prefix("completion-seen");
+    let (one, two) = (env.builder(&prefix).build(), env.builder(&prefix).build());
+    let data = Arc::new(pattern(3 * MIB, 9));
+    let upload = id("done");
+    one.create(new_upload("done", UploadSize::Known(data.len() as u64)))
+        .await
+        .expect("create");
+    assert_eq!(two.info(&upload).await.expect("info").offset, 0, "cached at 0");
+    patches(&one, &upload, &data, 0, data.len(), 3 * MIB).await;
+    let info = two.info(&upload).await.expect("info after completion");
+    assert!(info.is_complete(), "{info:?}");
+    assert_eq!(sha(&read_all(&two, &upload, data.len() as u64).await), sha(&data));
+}
