@@ -261,7 +261,7 @@ pub(crate) async fn recover(bucket: &Bucket, keys: &Keys, listing: &[Listed]) ->
 /// a few rounds when a migration or a concurrent change intervenes.
 pub(crate) async fn load(bucket: &Bucket, keys: &Keys) -> Result<Loaded, StoreError> {
     for _ in 0..3 {
-        let listing = bucket.list_upload(&keys).await?;
+        let listing = bucket.list_upload(keys).await?;
         if let Some(state) = recover(bucket, keys, &listing).await? {
             return Ok(Loaded {
                 state,
