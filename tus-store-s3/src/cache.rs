@@ -1,7 +1,8 @@
 //! The states of open uploads, kept in process between requests, and the
 //! bytes of their tails.
 //!
-//! A cached state is used only while one listing of `{prefix}{id}.` shows
+//! A cached state is used only while one listing of `{prefix}{id}` (the
+//! data object and everything under `{prefix}{id}.`) shows
 //! exactly the objects (keys, sizes, ETags) it was recovered from or that
 //! this store wrote since: any other writer's change is seen, and the state
 //! is recovered again. A tail's bytes are kept so that cutting the next

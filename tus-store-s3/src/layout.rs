@@ -1,6 +1,6 @@
-//! The objects of one open upload, read from one listing of
-//! `{prefix}{id}.`, and the pure rules that recover its committed state
-//! from them (no S3 call here).
+//! The objects of one open upload, read from one listing of `{prefix}{id}`
+//! (the data object and `{prefix}{id}.*`), and the pure rules that recover
+//! its committed state from them (no S3 call here).
 //!
 //! | name after `{prefix}{id}.` | what it is |
 //! |---|---|

@@ -41,14 +41,17 @@
 //!
 //! ## What a PATCH costs
 //!
-//! A PATCH shorter than what is left of the current part is one
-//! ListObjectsV2 of `{prefix}{id}.` (it confirms the state cached from the
-//! last request; the server's `info` before the write costs one more) and
-//! one PutObject of its bytes. The PATCH that fills a part also uploads it
-//! (UploadPart, from the tail's bytes kept in memory), writes its marker
-//! and deletes the segments it replaces (one DeleteObjects). A large PATCH
-//! streams: its parts upload while it arrives, at most `parts_in_flight`
-//! at once, and the rest becomes a segment. Only when the listing shows a
+//! A PATCH is one ListObjectsV2 of `{prefix}{id}` (its data object and
+//! the objects under `{prefix}{id}.`), made by the server's `info()` before
+//! the write, which confirms the state cached from the last request (the
+//! writer opened right after reuses it), and one PutObject of its bytes as
+//! a segment. A short PATCH that fills a part writes its bytes as two
+//! segments split at the part boundary and is answered; the part's upload
+//! (from the tail's bytes kept in memory), its marker and one DeleteObjects
+//! of the segments it replaces finish in the background, and the next write
+//! waits for them. A large PATCH streams: its parts upload while it
+//! arrives, at most `parts_in_flight` at once, are committed before the
+//! answer, and the rest becomes a segment. Only when the listing shows a
 //! change (a restart, another server instance) is the state recovered
 //! again: GetObject of the record, ListParts, and a HEAD for the time.
 //!
