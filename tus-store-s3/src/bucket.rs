@@ -8,14 +8,15 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, Tag, Tagging};
 use bytes::Bytes;
 use tus_core::store::{BoxError, StoreError};
 
 use crate::S3Timeouts;
+use crate::layout::Listed;
 use crate::state::Keys;
 
-/// The tag on the info object and incomplete part of an unfinished upload,
+/// The tag on the info object, segments and markers of an unfinished upload,
 /// for a lifecycle rule that expires abandoned uploads.
 pub(crate) const UNFINISHED_TAG: &str = "tus-upload=unfinished";
 /// The tag that replaces it on the info object once the upload is complete.
@@ -121,12 +122,21 @@ fn time(value: Option<&DateTime>) -> Option<SystemTime> {
     value.and_then(|time| SystemTime::try_from(*time).ok())
 }
 
+/// An ETag without its quotes, as PutObject and ListObjectsV2 both give it.
+fn etag(value: Option<&str>) -> String {
+    value.unwrap_or_default().trim_matches('"').to_owned()
+}
+
 fn len(value: Option<i64>) -> u64 {
     value.and_then(|len| u64::try_from(len).ok()).unwrap_or(0)
 }
 
 impl Bucket {
-    pub(crate) async fn put(&self, key: &str, body: Bytes, metadata: &[(&str, String)]) -> Result<(), S3Error> {
+    /// Writes `body` to `key` with user `metadata`; returns the new ETag.
+    /// The body goes unsigned (`UNSIGNED-PAYLOAD`): the SDK's CRC32 checksum
+    /// header, which is signed, still lets S3 reject a corrupted body, and
+    /// neither side hashes every byte with SHA-256.
+    pub(crate) async fn put(&self, key: &str, body: Bytes, metadata: &[(&str, String)]) -> Result<String, S3Error> {
         let size = body.len() as u64;
         let mut request = self
             .client
@@ -140,13 +150,14 @@ impl Bucket {
         if self.lifecycle_tags {
             request = request.tagging(UNFINISHED_TAG);
         }
-        request
+        let output = request
             .customize()
             .config_override(self.timeouts.transfer_override(size))
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| classify("PutObject", e))?;
-        Ok(())
+        Ok(etag(output.e_tag()))
     }
 
     /// Writes `body` to `key` only if no object is there (`If-None-Match: *`):
@@ -259,6 +270,7 @@ impl Bucket {
             .body(ByteStream::from(body))
             .customize()
             .config_override(self.timeouts.transfer_override(size))
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| classify("UploadPart", e))?;
@@ -364,16 +376,24 @@ impl Bucket {
     }
 
     /// Completes the upload: CompleteMultipartUpload with `parts`, then
-    /// deletes the incomplete part and retags the info object as complete.
-    pub(crate) async fn finish(&self, keys: &Keys, upload: &str, parts: &[PartRef]) -> Result<(), S3Error> {
+    /// deletes the objects that held its tail (`leftovers`: segments,
+    /// commit markers, an old-layout incomplete part) and retags the info
+    /// object as complete.
+    pub(crate) async fn finish(
+        &self,
+        keys: &Keys,
+        upload: &str,
+        parts: &[PartRef],
+        leftovers: &[String],
+    ) -> Result<(), S3Error> {
         self.complete(&keys.data, upload, parts).await?;
-        self.delete(&keys.tail).await?;
+        self.delete_many(leftovers).await?;
         self.tag_complete(&keys.info).await
     }
 
     /// Completes an upload of zero bytes: one empty part, or, where the
     /// server refuses that, an empty object in place of the multipart upload.
-    pub(crate) async fn finish_empty(&self, keys: &Keys, upload: &str) -> Result<(), S3Error> {
+    pub(crate) async fn finish_empty(&self, keys: &Keys, upload: &str, leftovers: &[String]) -> Result<(), S3Error> {
         let completed = match self.upload_part(&keys.data, upload, 1, Bytes::new()).await {
             Ok(part) => self.complete(&keys.data, upload, &[part]).await,
             Err(error) => Err(error),
@@ -390,7 +410,7 @@ impl Bucket {
                 .await
                 .map_err(|e| classify("PutObject", e))?;
         }
-        self.delete(&keys.tail).await?;
+        self.delete_many(leftovers).await?;
         self.tag_complete(&keys.info).await
     }
 
@@ -440,6 +460,98 @@ impl Bucket {
                 other => Err(other),
             },
         }
+    }
+
+    /// Deletes `keys` with DeleteObjects (1,000 a request); absent keys are
+    /// not an error.
+    pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<(), S3Error> {
+        for batch in keys.chunks(1000) {
+            let objects = batch
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| S3Error::Failed {
+                    operation: "DeleteObjects",
+                    source: Box::new(e),
+                })?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| S3Error::Failed {
+                    operation: "DeleteObjects",
+                    source: Box::new(e),
+                })?;
+            let output = self
+                .client
+                .delete_objects()
+                .bucket(&self.name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| classify("DeleteObjects", e))?;
+            if let Some(error) = output.errors().iter().find(|e| e.code() != Some("NoSuchKey")) {
+                return Err(S3Error::Failed {
+                    operation: "DeleteObjects",
+                    source: format!(
+                        "{}: {}",
+                        error.key().unwrap_or_default(),
+                        error.message().unwrap_or_default()
+                    )
+                    .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The upload's objects: its data object (once complete) and every
+    /// object directly under `{prefix}{id}.` (not below a further `/`), with
+    /// size and ETag, all pages. The data object is listed too so that a
+    /// completion changes the listing even after its segments and markers
+    /// are gone (the listing would otherwise look as it did before the
+    /// first byte).
+    pub(crate) async fn list_upload(&self, keys: &Keys) -> Result<Vec<Listed>, S3Error> {
+        let mut listed = self.list_objects(&keys.data).await?;
+        // Keys of other uploads whose ids start with this one's.
+        listed.retain(|object| object.key == keys.data || object.key.starts_with(&keys.stem));
+        Ok(listed)
+    }
+
+    /// Every object directly under `stem` (not below a further `/`), with
+    /// size and ETag, all pages.
+    async fn list_objects(&self, stem: &str) -> Result<Vec<Listed>, S3Error> {
+        let mut listed = Vec::new();
+        let mut token: Option<String> = None;
+        // A part's worth of 1-byte segments is 5,000 pages at most; the
+        // bound only stops a server that never ends its listing.
+        for _ in 0..100_000 {
+            let output = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.name)
+                .prefix(stem)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify("ListObjectsV2", e))?;
+            for object in output.contents() {
+                if let Some(key) = object.key() {
+                    listed.push(Listed {
+                        key: key.to_owned(),
+                        size: len(object.size()),
+                        etag: etag(object.e_tag()),
+                        modified: time(object.last_modified()),
+                    });
+                }
+            }
+            match (output.is_truncated(), output.next_continuation_token()) {
+                (Some(true), Some(next)) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(listed)
     }
 
     /// One page of keys under `prefix`, and the token of the next page.

@@ -67,10 +67,11 @@ pub(crate) async fn concatenate(
     now: SystemTime,
 ) -> Result<u64, StoreError> {
     let _guard = store.lock(id)?;
-    let state = store.load(id).await?;
+    let loaded = store.load(id).await?;
+    let state = &loaded.state;
     let mut sources = Vec::with_capacity(partials.len());
     for partial in partials {
-        match store.load_settled(partial).await?.progress {
+        match store.load_settled(partial).await?.state.progress {
             Progress::Complete { len, .. } => sources.push((store.keys(partial).data, len)),
             Progress::Open { .. } => {
                 return Err(StoreError::backend(format!("partial upload {partial} is not complete")));
@@ -108,7 +109,8 @@ pub(crate) async fn concatenate(
             .collect();
         let mut parts: Vec<_> = futures::stream::iter(copies).buffer_unordered(4).try_collect().await?;
         parts.sort_by_key(|part| part.number);
-        bucket.finish(&keys, &upload, &parts).await?;
+        bucket.finish(&keys, &upload, &parts, &[]).await?;
+        store.forget(id);
         return Ok(total);
     }
     let bucket = store.raw_bucket().clone();
@@ -121,8 +123,7 @@ pub(crate) async fn concatenate(
         .try_flatten()
         .boxed();
     let offset = store
-        .pipeline(&keys, now)
-        .append(id, state, 0, data, Mode::Staged(Box::new(|| true)))
+        .append(id, loaded, 0, data, Mode::Staged(Box::new(|| true)), now)
         .await?;
     if offset != total {
         return Err(StoreError::backend(format!("reading the partials of {id} failed")));

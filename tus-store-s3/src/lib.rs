@@ -29,40 +29,75 @@
 //! |---|---|
 //! | `{prefix}{id}` | the multipart upload; once complete, the upload's bytes |
 //! | `{prefix}{id}.info` | size, metadata (byte-exact), concatenation role, creation time, multipart upload id, part size (JSON) |
-//! | `{prefix}{id}.part` | the "incomplete part": bytes after the last full part, the number of committed parts and the time of the last commit |
+//! | `{prefix}{id}.parts.{n}` | empty commit marker: parts `1..=n` are committed (the highest counts) |
+//! | `{prefix}{id}.seg.{start}` | a segment: the bytes one append wrote after the committed parts, from offset `start` (20 digits); written once, never rewritten |
 //! | `{prefix}{id}.finals/{final}` | for a partial upload: an empty marker per final upload waiting for it |
 //!
 //! Backend bookkeeping lives in these objects only; none of it appears in
-//! the user's `Upload-Metadata`.
+//! the user's `Upload-Metadata`. Uploads written by earlier versions (an
+//! incomplete part `{prefix}{id}.part` rewritten by every append) are read
+//! and continued: the old part count becomes a marker, the old bytes a
+//! segment, removed at the next part.
+//!
+//! ## What a PATCH costs
+//!
+//! A PATCH is one ListObjectsV2 of `{prefix}{id}` (its data object and
+//! the objects under `{prefix}{id}.`), made by the server's `info()` before
+//! the write, which confirms the state cached from the last request (the
+//! writer opened right after reuses it), and one PutObject of its bytes as
+//! a segment. A short PATCH that fills a part writes its bytes as two
+//! segments split at the part boundary and is answered; the part's upload
+//! (from the tail's bytes kept in memory), its marker and one DeleteObjects
+//! of the segments it replaces finish in the background, and the next write
+//! waits for them. A large PATCH streams: its parts upload while it
+//! arrives, at most `parts_in_flight` at once, are committed before the
+//! answer, and the rest becomes a segment. Only when the listing shows a
+//! change (a restart, another server instance) is the state recovered
+//! again: GetObject of the record, ListParts, and a HEAD for the time.
 //!
 //! ## Guarantees
 //! - **Any chunk size.** Parts are cut from the byte stream, not from
 //!   requests: every part but the last has exactly the planned size
 //!   ([`part_size`], at least 5 MiB, at most 10,000 parts). A shorter tail
-//!   waits in the incomplete part, so a client sending 64 KiB chunks works.
+//!   waits in segments, so a client sending 64 KiB chunks works.
 //! - **Unique ids.** The info object is written with `If-None-Match: *`
 //!   after a HEAD, so an existing upload is never overwritten
 //!   (`AlreadyExists`); the condition makes it atomic on servers that honour
 //!   it (AWS, MinIO, R2; Garage 2.5 ignores it).
-//! - **Durable offsets.** A commit returns only after its bytes are in S3,
-//!   as uploaded parts or in the incomplete part, and the commit record (the
-//!   incomplete part's part count) is written in one PUT. After a restart
-//!   the offset is recovered from ListParts (paginated) plus the incomplete
-//!   part. Parts past the committed count, from an append that failed, are
-//!   ignored and later overwritten.
+//! - **Durable offsets.** A commit returns only after its bytes are in S3:
+//!   its segment written, and any part it filled uploaded with its marker.
+//!   After a restart the offset is `P x part size` (`P` the highest marker,
+//!   its parts checked with ListParts) plus the segments that follow each
+//!   other from there. A segment that does not follow (its append failed
+//!   before its part's marker landed) or lies below (its part committed,
+//!   the delete did not happen) is a leftover, deleted before the next
+//!   write; parts past the marker are ignored and later overwritten.
+//! - **Another instance's writes are seen.** Each use of a cached state is
+//!   confirmed by one listing of the upload's objects (keys, sizes, ETags);
+//!   any difference recovers the state from the bucket.
 //! - **Keep what arrived.** When the client goes away, the bytes received
 //!   are committed. During a long body the part count is checkpointed as
 //!   parts finish, so a crash loses at most the parts in flight.
 //! - **Bounded memory.** The body is cut into parts as it arrives; part
 //!   uploads overlap with receiving, at most `parts_in_flight` per append,
 //!   and every part buffer is leased from one pool of `max_buffered_parts`
-//!   buffers, so memory is about part size x buffers, whatever the upload
-//!   size ([`S3Store::buffer_stats`] reports the peak).
-//! - **All-or-nothing writes** (checksums) upload parts the same way but
-//!   commit only when the server commits the writer; an abort or a crash
-//!   leaves the parts uncommitted, to be overwritten.
-//! - **Injected time.** Each commit records the writer's `now` in the
-//!   incomplete part's metadata, so expiry follows the server's clock.
+//!   buffers. Up to half of them keep the tails of open uploads between
+//!   requests (the least recently used give theirs up; the next part is
+//!   then read back from the segments), so memory is about part size x
+//!   buffers, whatever the upload size ([`S3Store::buffer_stats`] reports
+//!   the peak).
+//! - **All-or-nothing writes** (checksums) write their segment only when
+//!   the server commits the writer, and their parts' marker with it; an
+//!   abort or a crash leaves nothing committed (parts uploaded are
+//!   overwritten later).
+//! - **Bounded calls.** Every call has a timeout ([`S3Timeouts`]): a stuck
+//!   S3 server fails the append as unavailable instead of holding the
+//!   upload's lock.
+//! - **Unsigned bodies.** PutObject and UploadPart bodies are sent as
+//!   `UNSIGNED-PAYLOAD`; the SDK's CRC32 checksum header (signed) still
+//!   lets S3 reject a corrupted body.
+//! - **Injected time.** Each segment and marker records the writer's
+//!   `now` in its metadata, so expiry follows the server's clock.
 //! - **Completion** with CompleteMultipartUpload when the offset reaches the
 //!   size (a zero-byte upload gets one empty part). **Termination** deletes
 //!   the info object, aborts the multipart upload and deletes the rest.
@@ -81,7 +116,9 @@
 mod append;
 mod bucket;
 mod budget;
+mod cache;
 mod concat;
+mod layout;
 mod options;
 mod plan;
 mod read;

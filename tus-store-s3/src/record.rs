@@ -14,10 +14,10 @@
 //! }
 //! ```
 //!
-//! The offset is absent: it is recovered from the multipart upload's parts
-//! and the incomplete part (see [`crate::state`]). The multipart upload's id
-//! and the part size are bookkeeping of this store; they never reach the
-//! user's metadata.
+//! The offset is absent: it is recovered from the multipart upload's parts,
+//! its commit markers and segments (see [`crate::state`]). The multipart
+//! upload's id and the part size are bookkeeping of this store; they never
+//! reach the user's metadata.
 
 use std::time::SystemTime;
 

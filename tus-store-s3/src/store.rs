@@ -7,21 +7,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
-use tus_core::store::record::timestamp;
 use tus_core::store::{
     Concatenate, DataStream, DeferLength, Durability, Listing, Store, StoreError, Terminate, Writer,
 };
 use tus_core::upload::{NewUpload, UploadId, UploadInfo, UploadSize};
 
-use crate::append::{Mode, Pipeline};
+use crate::append::{Compaction, Data, Mode, Pipeline};
 use crate::bucket::{Bucket, S3Error};
 use crate::budget::{Budget, BufferStats};
+use crate::cache::Cache;
 use crate::plan::{self, DEFAULT_PART_SIZE, PartSizeError};
 use crate::record::Record;
-use crate::state::{self, Keys, PARTS_KEY, Progress, State, UPDATED_KEY};
+use crate::state::{self, Keys, Loaded, Progress};
 use crate::writer::S3Writer;
 use crate::{S3Timeouts, concat, read};
 
@@ -46,6 +47,8 @@ struct Inner {
     part_size: u64,
     parts_in_flight: usize,
     budget: Arc<Budget>,
+    /// The states of open uploads, confirmed by one listing per use.
+    cache: Cache,
     /// Uploads an append, declaration or concatenation runs on in this process.
     writers: Mutex<HashSet<UploadId>>,
 }
@@ -95,7 +98,7 @@ impl S3StoreBuilder {
         self
     }
 
-    /// Tags the info object and incomplete part of unfinished uploads
+    /// Tags the info object, segments and markers of unfinished uploads
     /// `tus-upload=unfinished` (and the info object `tus-upload=complete`
     /// once done), so a bucket lifecycle rule can expire abandoned uploads.
     /// Default off: not every S3-compatible server implements object tagging.
@@ -128,6 +131,9 @@ impl S3StoreBuilder {
                 part_size: self.part_size,
                 parts_in_flight: self.parts_in_flight,
                 budget: Budget::new(self.max_buffered_parts),
+                // Half the buffers may hold tails between appends; the rest
+                // stay free for the parts being cut.
+                cache: Cache::new(self.max_buffered_parts / 2),
                 writers: Mutex::default(),
             }),
         }
@@ -177,29 +183,145 @@ impl S3Store {
         format!("{}{partial}.finals/", self.inner.prefix)
     }
 
-    pub(crate) async fn load(&self, id: &UploadId) -> Result<State, StoreError> {
-        state::load(&self.inner.bucket, &self.keys(id)).await
+    /// The upload's state: the cached one if one listing of its objects
+    /// confirms it, else recovered from the bucket (and cached).
+    pub(crate) async fn load(&self, id: &UploadId) -> Result<Loaded, StoreError> {
+        if let Some(loaded) = self.inner.cache.compacting(id) {
+            return Ok(loaded);
+        }
+        let keys = self.keys(id);
+        let listing = self.inner.bucket.list_upload(&keys).await?;
+        let fingerprint = crate::layout::Fingerprint::new(&listing);
+        if let Some(state) = self.inner.cache.confirmed(id, &fingerprint) {
+            return Ok(Loaded { state, fingerprint });
+        }
+        tracing::debug!(%id, "recovering the state from the bucket");
+        let loaded = match state::recover(&self.inner.bucket, &keys, &listing).await? {
+            Some(state) => Loaded { state, fingerprint },
+            None => state::load(&self.inner.bucket, &keys).await?,
+        };
+        self.inner.cache.keep(id, loaded.clone(), true);
+        Ok(loaded)
+    }
+
+    /// Waits for the part of `id` being committed in the background, if any.
+    async fn settle(&self, id: &UploadId) {
+        if let Some(pending) = self.inner.cache.pending(id) {
+            pending.await;
+        }
+    }
+
+    /// Commits an append's part in the background, and caches the state
+    /// after; if it fails, the state is recovered from the bucket next time.
+    fn compact_later(&self, id: &UploadId, compaction: Compaction) {
+        let (store, upload) = (self.clone(), id.clone());
+        let task = tokio::spawn(async move {
+            match compaction.run().await {
+                Ok((loaded, tail)) => {
+                    store.inner.cache.keep(&upload, loaded, false);
+                    if let Some(tail) = tail {
+                        store.inner.cache.keep_tail(&upload, tail);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(id = %upload, %error, "committing a part after the answer failed");
+                    store.inner.cache.forget(&upload);
+                }
+            }
+        });
+        let pending = async move {
+            // A panic in the task is a failed commit: the state is recovered.
+            let _ = task.await;
+        };
+        self.inner.cache.set_pending(id, pending.boxed().shared());
+    }
+
+    /// Completes an upload whose bytes all arrived with an empty append.
+    async fn complete(&self, id: &UploadId, loaded: Loaded) -> Result<u64, StoreError> {
+        let offset = loaded.state.offset();
+        let empty = stream::empty().boxed();
+        self.append(id, loaded, offset, empty, Mode::Keep, SystemTime::now())
+            .await
+    }
+
+    /// Forgets the cached state of `id` (after a write outside [`append`](Self::append)).
+    pub(crate) fn forget(&self, id: &UploadId) {
+        self.inner.cache.forget(id);
+    }
+
+    /// Runs an append on `loaded` (under the writer guard), starting from
+    /// the cached tail bytes, and caches what it leaves; a failed append
+    /// forgets the upload's cached state.
+    pub(crate) async fn append(
+        &self,
+        id: &UploadId,
+        loaded: Loaded,
+        offset: u64,
+        data: Data,
+        mode: Mode,
+        now: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let keys = self.keys(id);
+        let loaded = match self.inner.cache.pending(id) {
+            Some(pending) => {
+                // The state answered before the part was committed was not
+                // confirmed by a listing: once the part is, list again
+                // (recovering the state if the commit failed).
+                pending.await;
+                let current = self.load(id).await?;
+                if current.state.offset() != loaded.state.offset() {
+                    return Err(StoreError::OffsetMismatch {
+                        current: current.state.offset(),
+                    });
+                }
+                current
+            }
+            None => loaded,
+        };
+        let tail = self.inner.cache.take_tail(id, &loaded.state);
+        match self
+            .pipeline(&keys, now)
+            .append(id, loaded, tail, offset, data, mode)
+            .await
+        {
+            // A complete upload's time is its data object's: the next
+            // load reads it, as after a restart.
+            Ok(outcome) if matches!(outcome.loaded.state.progress, Progress::Complete { .. }) => {
+                self.inner.cache.forget(id);
+                Ok(outcome.offset)
+            }
+            Ok(outcome) => {
+                self.inner.cache.keep(id, outcome.loaded, false);
+                if let Some(tail) = outcome.tail {
+                    self.inner.cache.keep_tail(id, tail);
+                }
+                if let Some(compaction) = outcome.compaction {
+                    self.compact_later(id, compaction);
+                }
+                Ok(outcome.offset)
+            }
+            Err(error) => {
+                self.inner.cache.forget(id);
+                Err(error)
+            }
+        }
     }
 
     /// [`load`](Self::load), finishing an upload whose bytes all arrived but
     /// whose multipart upload was not completed (a crash between the last
     /// commit, or the length's declaration, and CompleteMultipartUpload).
-    pub(crate) async fn load_settled(&self, id: &UploadId) -> Result<State, StoreError> {
-        let state = self.load(id).await?;
-        if !state.awaits_completion() {
-            return Ok(state);
+    pub(crate) async fn load_settled(&self, id: &UploadId) -> Result<Loaded, StoreError> {
+        let loaded = self.load(id).await?;
+        if !loaded.state.awaits_completion() {
+            return Ok(loaded);
         }
         let _guard = self.lock(id)?;
-        let state = self.load(id).await?;
-        if !state.awaits_completion() {
-            return Ok(state);
+        let loaded = self.load(id).await?;
+        if !loaded.state.awaits_completion() {
+            return Ok(loaded);
         }
-        let keys = self.keys(id);
-        let offset = state.offset();
-        tracing::info!(%id, offset, "completing an upload left unfinished by a crash");
-        self.pipeline(&keys, SystemTime::now())
-            .append(id, state, offset, stream::empty().boxed(), Mode::Keep)
-            .await?;
+        tracing::info!(%id, offset = loaded.state.offset(), "completing an upload left unfinished by a crash");
+        self.complete(id, loaded).await?;
         self.load(id).await
     }
 
@@ -243,8 +365,11 @@ impl S3Store {
         now: SystemTime,
     ) -> Result<Writer, StoreError> {
         let guard = self.lock(id)?;
-        let state = self.load(id).await?;
-        let current = state.offset();
+        let loaded = match self.inner.cache.reuse(id) {
+            Some(loaded) => loaded,
+            None => self.load(id).await?,
+        };
+        let current = loaded.state.offset();
         if offset != current {
             return Err(StoreError::OffsetMismatch { current });
         }
@@ -259,11 +384,7 @@ impl S3Store {
         let (store, id) = (self.clone(), id.clone());
         let task = tokio::spawn(async move {
             let _guard = guard;
-            let keys = store.keys(&id);
-            store
-                .pipeline(&keys, now)
-                .append(&id, state, offset, receiver.boxed(), mode)
-                .await
+            store.append(&id, loaded, offset, receiver.boxed(), mode, now).await
         });
         let writer: Writer = Box::pin(S3Writer::new(sender, task, keep));
         Ok(writer)
@@ -271,7 +392,7 @@ impl S3Store {
 
     /// Creates the multipart upload, then claims the id with a conditional
     /// PUT of the info object (`AlreadyExists` if it is taken; the multipart
-    /// upload is aborted then), then writes the empty incomplete part.
+    /// upload is aborted then).
     ///
     /// The conditional PUT (`If-None-Match: *`) is atomic on servers that
     /// honour it (AWS S3, MinIO, R2). Garage 2.5 ignores the condition, so a
@@ -296,50 +417,47 @@ impl S3Store {
             }
             return Err(error.into());
         }
-        let mut metadata = vec![(PARTS_KEY, "0".to_owned())];
-        if let Some(created) = timestamp::format(upload.created_at) {
-            metadata.push((UPDATED_KEY, created));
-        }
-        bucket.put(&keys.tail, Bytes::new(), &metadata).await?;
         if upload.size == UploadSize::Known(0) {
-            bucket.finish_empty(&keys, &record.multipart_upload).await?;
+            bucket.finish_empty(&keys, &record.multipart_upload, &[]).await?;
         }
         Ok(UploadInfo::new(upload))
     }
 
     async fn declare(&self, id: &UploadId, length: u64) -> Result<(), StoreError> {
         let _guard = self.lock(id)?;
-        let mut state = self.load(id).await?;
-        state.record.upload.declare_length(length)?;
-        if length > plan::deferred_limit(state.record.part_size) {
+        self.settle(id).await;
+        let mut loaded = self.load(id).await?;
+        loaded.state.record.upload.declare_length(length)?;
+        if length > plan::deferred_limit(loaded.state.record.part_size) {
             return Err(StoreError::backend(PartSizeError::TooLarge(length)));
         }
-        let json = state.record.to_json().map_err(StoreError::backend)?;
+        let json = loaded.state.record.to_json().map_err(StoreError::backend)?;
         let keys = self.keys(id);
-        self.inner.bucket.put(&keys.info, Bytes::from(json), &[]).await?;
-        if state.offset() == length {
-            // Reached: an empty append completes the multipart upload.
-            let offset = state.offset();
-            self.pipeline(&keys, SystemTime::now())
-                .append(id, state, offset, stream::empty().boxed(), Mode::Keep)
-                .await?;
+        let size = json.len() as u64;
+        let etag = self.inner.bucket.put(&keys.info, Bytes::from(json), &[]).await?;
+        loaded.fingerprint.written(&keys.info, size, &etag);
+        self.inner.cache.keep(id, loaded.clone(), false);
+        if loaded.state.offset() == length {
+            self.complete(id, loaded).await?;
         }
         Ok(())
     }
 
     async fn remove(&self, id: &UploadId) -> Result<(), StoreError> {
+        self.settle(id).await;
         let keys = self.keys(id);
         let bucket = &self.inner.bucket;
         let (info, _) = bucket.get_small(&keys.info).await?;
         let record = Record::from_json(&info).map_err(StoreError::backend)?;
         // From here on the upload does not exist.
+        self.inner.cache.forget(id);
         bucket.delete(&keys.info).await?;
         bucket.abort(&keys.data, &record.multipart_upload).await?;
-        bucket.delete(&keys.tail).await?;
+        // Segments, commit markers, an old-layout incomplete part, and the
+        // markers of finals waiting for this partial.
+        bucket.delete_many(&self.keys_under(&keys.stem).await?).await?;
         bucket.delete(&keys.data).await?;
-        for marker in self.keys_under(&self.finals_prefix(id)).await? {
-            bucket.delete(&marker).await?;
-        }
+        self.inner.cache.forget(id);
         Ok(())
     }
 
@@ -360,7 +478,7 @@ impl S3Store {
     }
 
     async fn read_range(&self, id: &UploadId, range: Range<u64>) -> Result<DataStream, StoreError> {
-        let state = self.load_settled(id).await?;
+        let state = self.load_settled(id).await?.state;
         if range.start > range.end || range.end > state.offset() {
             return Err(StoreError::backend(format!(
                 "range {range:?} outside stored data of {} bytes",
@@ -410,17 +528,17 @@ impl Drop for WriterGuard {
 }
 
 impl Store for S3Store {
-    /// Creates the multipart upload, claims the id with a conditional PUT
-    /// of the info object, then writes the empty incomplete part. A
-    /// zero-byte upload is completed at once.
+    /// Creates the multipart upload and claims the id with a conditional
+    /// PUT of the info object. A zero-byte upload is completed at once.
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         Box::pin(self.create_upload(upload))
     }
 
-    /// Reads the info object, the incomplete part's size, part count and
-    /// commit time, and lists the committed parts.
+    /// Lists the upload's objects; the state cached from the last request
+    /// is used if the listing shows nothing changed, else it is recovered
+    /// (record, ListParts, the time of the last write).
     fn info<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<UploadInfo, StoreError>> {
-        Box::pin(async move { Ok(self.load(id).await?.info(id)) })
+        Box::pin(async move { Ok(self.load(id).await?.state.info(id)) })
     }
 
     fn writer<'a>(
@@ -458,7 +576,7 @@ impl Store for S3Store {
 
 impl Terminate for S3Store {
     /// Deletes the info object (the upload is gone from then on), aborts the
-    /// multipart upload and deletes the incomplete part, the data object and
+    /// multipart upload and deletes the segments, markers, the data object and
     /// the waiting-finals markers.
     fn terminate<'a>(&'a self, id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.remove(id))
@@ -490,7 +608,8 @@ impl Concatenate for S3Store {
     fn watch<'a>(&'a self, partial: &'a UploadId, final_id: &'a UploadId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let key = format!("{}{final_id}", self.finals_prefix(partial));
-            Ok(self.inner.bucket.put(&key, Bytes::new(), &[]).await?)
+            self.inner.bucket.put(&key, Bytes::new(), &[]).await?;
+            Ok(())
         })
     }
 

@@ -10,34 +10,13 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
+use support::{id, new_upload, pattern};
 use tus_conformance::support::{Body, append, append_verified, concatenate, declare, terminate};
-use tus_core::headers::Metadata;
 use tus_core::store::{Store, StoreError};
-use tus_core::upload::{NewUpload, UploadId, UploadKind, UploadSize};
+use tus_core::upload::{UploadId, UploadKind, UploadSize};
 use tus_store_s3::{MIN_PART_SIZE, S3Store};
 
 const MIB: usize = 1024 * 1024;
-
-fn id(text: &str) -> UploadId {
-    UploadId::parse(text).expect("id")
-}
-
-fn new_upload(text: &str, size: UploadSize) -> NewUpload {
-    NewUpload {
-        id: id(text),
-        size,
-        metadata: Metadata::new(),
-        kind: UploadKind::Single,
-        created_at: std::time::SystemTime::now(),
-    }
-}
-
-/// `len` deterministic bytes that do not repeat with any part size.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i.wrapping_mul(31).wrapping_add(i / 7919) % 251) as u8 ^ seed)
-        .collect()
-}
 
 /// `data` as a body of `chunk`-byte chunks, produced lazily.
 fn body(data: Arc<Vec<u8>>, range: std::ops::Range<usize>, chunk: usize) -> Body {

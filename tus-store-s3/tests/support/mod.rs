@@ -37,6 +37,29 @@ pub async fn s3_env(test: &str) -> Option<S3Env> {
     Some(S3Env { options, client })
 }
 
+/// The id `text`.
+pub fn id(text: &str) -> tus_core::upload::UploadId {
+    tus_core::upload::UploadId::parse(text).expect("id")
+}
+
+/// A single upload `text` of `size`, created now.
+pub fn new_upload(text: &str, size: tus_core::upload::UploadSize) -> tus_core::upload::NewUpload {
+    tus_core::upload::NewUpload {
+        id: id(text),
+        size,
+        metadata: tus_core::headers::Metadata::new(),
+        kind: tus_core::upload::UploadKind::Single,
+        created_at: std::time::SystemTime::now(),
+    }
+}
+
+/// `len` deterministic bytes that do not repeat with any part size.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(i / 7919) % 251) as u8 ^ seed)
+        .collect()
+}
+
 /// A key prefix no other test (or earlier run) uses.
 pub fn fresh_prefix(test: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
