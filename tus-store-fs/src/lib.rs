@@ -72,6 +72,7 @@ mod read;
 mod sidecar;
 mod staged;
 mod store;
+mod writeback;
 mod writer;
 
 pub use locker::{DEFAULT_POLL_INTERVAL, FileLocker};

@@ -8,7 +8,8 @@
 //!   poll_ready: batch full ─▶ write it (blocking) while the next batch fills
 //!   poll_flush: write the batch (called whenever the body has no chunk ready,
 //!               so a slow client's bytes reach the file at once)
-//!   commit: write the rest ─▶ fsync ─▶ mtime = now ─▶ [copy {id}.stage onto {id}.bin] ─▶ new offset
+//!   after each write with sync: start the disk writeback of that batch (writeback)
+//!   commit: (blocking, one call) write the rest ─▶ fsync ─▶ mtime = now ─▶ [copy {id}.stage onto {id}.bin] ─▶ new offset
 //!   abort / drop: [delete {id}.stage] ─▶ unlock
 //! ```
 //!
@@ -29,7 +30,7 @@ use futures::{FutureExt as _, Sink};
 use tus_core::store::{Durability, StoreError, UploadWriter};
 
 use crate::append::Batch;
-use crate::{blocking, staged};
+use crate::{blocking, staged, writeback};
 
 /// The open files of a write: the locked data file, and the stage file
 /// an all-or-nothing write goes to.
@@ -68,6 +69,9 @@ pub(crate) struct FsWriter {
     spare: Batch,
     /// Bytes sent to this writer.
     written: u64,
+    /// Bytes handed to blocking writes (the target file's next position,
+    /// less `offset` for the data file).
+    handed: u64,
     offset: u64,
     durability: Durability,
     sync: bool,
@@ -89,6 +93,7 @@ impl FsWriter {
             batch: Batch::default(),
             spare: Batch::default(),
             written: 0,
+            handed: 0,
             offset,
             durability,
             sync,
@@ -103,9 +108,17 @@ impl FsWriter {
             return;
         };
         let mut batch = std::mem::replace(&mut self.batch, std::mem::take(&mut self.spare));
+        let (start, len) = (self.offset + self.handed, batch.len() as u64);
+        self.handed += len;
+        // Only the data file is flushed by the commit; a stage file is
+        // copied onto it first.
+        let write_back = self.sync && files.stage.is_none();
         self.state = State::Writing(
             blocking::run(move || {
                 batch.write_to(files.target()).map_err(StoreError::io)?;
+                if write_back {
+                    writeback::start(&files.data, start, len);
+                }
                 Ok((files, batch))
             })
             .boxed(),
@@ -146,11 +159,12 @@ impl FsWriter {
         }
     }
 
-    /// Waits for the files, after every write sent so far.
-    async fn files(&mut self) -> Result<Files, StoreError> {
-        std::future::poll_fn(|cx| self.poll_write_all(cx)).await?;
+    /// Waits for the write in flight and returns the files with the chunks
+    /// not yet written, so the commit writes them in its own blocking call.
+    async fn files(&mut self) -> Result<(Files, Batch), StoreError> {
+        std::future::poll_fn(|cx| self.poll_write(cx)).await?;
         match std::mem::replace(&mut self.state, State::Failed) {
-            State::Idle(files) => Ok(files),
+            State::Idle(files) => Ok((files, std::mem::take(&mut self.batch))),
             State::Writing(_) | State::Failed => Err(failed()),
         }
     }
@@ -214,7 +228,7 @@ impl UploadWriter for FsWriter {
     fn commit(self: Pin<Box<Self>>) -> BoxFuture<'static, Result<u64, StoreError>> {
         let mut this = Pin::into_inner(self);
         Box::pin(async move {
-            let files = match this.files().await {
+            let (mut files, mut rest) = match this.files().await {
                 Ok(files) => files,
                 Err(error) => {
                     discard_stage(this.durability, this.stage_path.clone()).await;
@@ -223,7 +237,17 @@ impl UploadWriter for FsWriter {
             };
             let (offset, sync, now, written, stage_path) =
                 (this.offset, this.sync, this.now, this.written, this.stage_path.clone());
-            blocking::run(move || finish(files, offset, sync, now, written, &stage_path)).await
+            // One blocking call writes the last batch and ends the write.
+            blocking::run(move || {
+                if let Err(error) = rest.write_to(files.target()) {
+                    if files.stage.is_some() {
+                        staged::discard(&stage_path);
+                    }
+                    return Err(StoreError::io(error));
+                }
+                finish(files, offset, sync, now, written, &stage_path)
+            })
+            .await
         })
     }
 
