@@ -153,7 +153,7 @@ impl Store for FileStore {
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         let (data, info, sync) = (self.data_path(&upload.id), self.info_path(&upload.id), self.syncs());
         Box::pin(blocking::run(move || {
-            let (info, _file) = create_files(upload, &data, &info, OpenOptions::new().write(true), sync)?;
+            let (info, _file) = create_files(upload, &data, &info, OpenOptions::new().write(true), sync, true)?;
             Ok(info)
         }))
     }
@@ -161,7 +161,9 @@ impl Store for FileStore {
     /// Creates the upload as [`FileStore::create`] does, but opens
     /// `{id}.bin` for appending and locks it before its sidecar is written,
     /// and keeps it open for the writer: one trip to the blocking pool, no
-    /// second open, lock or checks. An all-or-nothing writer is opened
+    /// second open, lock or checks. The writer's commit (or abort) stamps
+    /// the creation time on the data file, even without bytes; until then
+    /// (and if the writer is dropped) its modification time is the clock's. An all-or-nothing writer is opened
     /// afterwards, as by [`FileStore::writer`].
     fn create_with_writer(
         &self,
@@ -177,7 +179,8 @@ impl Store for FileStore {
                 return Ok((info, writer));
             }
             let (info, file) = blocking::run(move || {
-                let (info, file) = create_files(upload, &data, &info, OpenOptions::new().append(true), sync)?;
+                // The writer's commit stamps the creation time instead.
+                let (info, file) = create_files(upload, &data, &info, OpenOptions::new().append(true), sync, false)?;
                 // Locked before the sidecar made the upload visible, so only
                 // a writer opening the file in between can hold the lock.
                 Ok((info, append::lock(&file).map(|()| file)))
@@ -185,7 +188,7 @@ impl Store for FileStore {
             .await?;
             let writer = file.map(|data| -> Writer {
                 let files = Files { data, stage: None };
-                Box::pin(FsWriter::new(files, 0, durability, sync, now, stage_path))
+                Box::pin(FsWriter::new(files, 0, durability, sync, now, stage_path).fresh())
             });
             Ok((info, writer))
         })
@@ -390,7 +393,8 @@ fn list(dir: &Path) -> Result<Vec<UploadId>, StoreError> {
 }
 
 /// Creates `{id}.bin` with `options` (failing with `AlreadyExists` if it
-/// exists), sets its modification time to the creation time, then writes
+/// exists), with `stamp` sets its modification time to the creation time,
+/// then writes
 /// `{id}.info` atomically (removing the data file again if that fails).
 /// Returns the upload and the open data file. Blocking.
 fn create_files(
@@ -399,6 +403,7 @@ fn create_files(
     info: &Path,
     options: &OpenOptions,
     sync: bool,
+    stamp: bool,
 ) -> Result<(UploadInfo, fs::File), StoreError> {
     let json = sidecar::to_json(&UploadRecord::new(&upload)).map_err(StoreError::backend)?;
     let file = match options.clone().create_new(true).open(data) {
@@ -408,7 +413,7 @@ fn create_files(
     };
     // `updated_at` is the data file's modification time: the creation
     // time until data is written.
-    if let Err(error) = file.set_modified(upload.created_at) {
+    if stamp && let Err(error) = file.set_modified(upload.created_at) {
         tracing::debug!(path = %data.display(), %error, "could not set the data file's modification time");
     }
     if let Err(error) = sidecar::save(info, &json, sync) {

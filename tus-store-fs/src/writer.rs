@@ -69,6 +69,9 @@ pub(crate) struct FsWriter {
     spare: Batch,
     /// Bytes sent to this writer.
     written: u64,
+    /// Whether the data file is new and not yet stamped with `now`, which a
+    /// commit then does even without bytes.
+    fresh: bool,
     /// Bytes handed to blocking writes (the target file's next position,
     /// less `offset` for the data file).
     handed: u64,
@@ -94,12 +97,25 @@ impl FsWriter {
             spare: Batch::default(),
             written: 0,
             handed: 0,
+            fresh: false,
             offset,
             durability,
             sync,
             now,
             stage_path,
         }
+    }
+
+    /// The writer of a data file just created: its modification time (the
+    /// upload's `updated_at`) is stamped by the commit even if no byte comes.
+    pub(crate) fn fresh(mut self) -> Self {
+        self.fresh = true;
+        self
+    }
+
+    /// Whether the commit stamps the data file with `now`.
+    fn stamps(&self) -> bool {
+        self.written > 0 || self.fresh
     }
 
     /// Hands the batch to a blocking write (the files go with it).
@@ -235,8 +251,8 @@ impl UploadWriter for FsWriter {
                     return Err(error);
                 }
             };
-            let (offset, sync, now, written, stage_path) =
-                (this.offset, this.sync, this.now, this.written, this.stage_path.clone());
+            let (offset, sync, now, stamp, stage_path) =
+                (this.offset, this.sync, this.now, this.stamps(), this.stage_path.clone());
             // One blocking call writes the last batch and ends the write.
             blocking::run(move || {
                 if let Err(error) = rest.write_to(files.target()) {
@@ -245,7 +261,7 @@ impl UploadWriter for FsWriter {
                     }
                     return Err(StoreError::io(error));
                 }
-                finish(files, offset, sync, now, written, &stage_path)
+                finish(files, offset, sync, now, stamp, &stage_path)
             })
             .await
         })
@@ -257,12 +273,12 @@ impl UploadWriter for FsWriter {
             let files = this.settle().await;
             let stage_path = this.stage_path.clone();
             let keeps_prefix = this.durability == Durability::KeepPrefix;
-            let (offset, sync, now, written) = (this.offset, this.sync, this.now, this.written);
+            let (offset, sync, now, stamp) = (this.offset, this.sync, this.now, this.stamps());
             blocking::run(move || {
                 if keeps_prefix {
                     // The bytes already written stay: make them durable like a commit.
                     return match files {
-                        Some(files) => finish(files, offset, sync, now, written, &stage_path),
+                        Some(files) => finish(files, offset, sync, now, stamp, &stage_path),
                         None => Err(failed()),
                     };
                 }
@@ -309,14 +325,15 @@ async fn discard_stage(durability: Durability, stage_path: PathBuf) {
 
 /// Ends a write whose chunks are all in its files: an all-or-nothing write
 /// is copied onto the data file; then the data file is flushed (with
-/// `sync`) and, if bytes were written, stamped with `now`. Returns the new
+/// `sync`) and, with `stamp` (bytes were written, or the file is new),
+/// stamped with `now`. Returns the new
 /// offset. Blocking.
 fn finish(
     mut files: Files,
     offset: u64,
     sync: bool,
     now: SystemTime,
-    written: u64,
+    stamp: bool,
     stage_path: &std::path::Path,
 ) -> Result<u64, StoreError> {
     let length = match files.stage.as_mut() {
@@ -332,9 +349,7 @@ fn finish(
             files.data.metadata().map_err(StoreError::io)?.len()
         }
     };
-    if written > 0
-        && let Err(error) = files.data.set_modified(now)
-    {
+    if stamp && let Err(error) = files.data.set_modified(now) {
         tracing::debug!(%error, "could not set the data file's modification time");
     }
     Ok(length)
