@@ -635,6 +635,75 @@ pub async fn dropped_writer_is_an_abort(store: &dyn Store) {
     assert!(store.info(&id).await.expect("info").updated_at >= before.updated_at);
 }
 
+/// `create_with_writer` creates the upload and holds it like a writer:
+/// another append is `Busy` until the commit, which keeps the bytes; the
+/// upload then takes appends at its new offset (a PATCH after a creation
+/// with upload); an existing id is `AlreadyExists`; a writer that wrote
+/// nothing leaves the upload empty, last changed when created; an
+/// all-or-nothing one keeps its bytes only on commit.
+pub async fn create_with_writer_then_append(store: &dyn Store) {
+    let upload = new_upload("conf-create-writing", UploadSize::Known(12));
+    let (info, writer) = store
+        .create_with_writer(upload.clone(), Durability::KeepPrefix)
+        .await
+        .expect("create with a writer");
+    let mut writer = writer.expect("the writer of a new upload");
+    assert_eq!((info.offset, info.size), (0, UploadSize::Known(12)));
+    let busy = append(store, &info.id, 0, body(&[b"x"])).await;
+    assert!(
+        matches!(busy, Err(StoreError::Busy)),
+        "an append while the creation's writer is open must be Busy, got {busy:?}"
+    );
+    writer.send(Bytes::from_static(b"hello ")).await.expect("send");
+    assert_eq!(writer.commit().await.expect("commit"), 6);
+    let after = store.info(&info.id).await.expect("info");
+    assert_eq!((after.offset, after.created_at), (6, created_at()));
+    assert_eq!(
+        append(store, &info.id, 6, body(&[b"world!"])).await.expect("append"),
+        12
+    );
+    assert_data(store, &info.id, b"hello world!").await;
+
+    let refused = store.create_with_writer(upload, Durability::KeepPrefix).await;
+    assert!(
+        matches!(refused, Err(StoreError::AlreadyExists)),
+        "an existing id is AlreadyExists, got {:?}",
+        refused.map(|(info, _)| info)
+    );
+    assert_data(store, &info.id, b"hello world!").await;
+
+    let (empty, writer) = store
+        .create_with_writer(
+            new_upload("conf-create-writing-empty", UploadSize::Known(3)),
+            Durability::KeepPrefix,
+        )
+        .await
+        .expect("create with a writer");
+    assert_eq!(writer.expect("writer").commit().await.expect("commit"), 0);
+    let empty = store.info(&empty.id).await.expect("info");
+    assert_eq!((empty.offset, empty.updated_at), (0, created_at()));
+    assert_eq!(append(store, &empty.id, 0, body(&[b"abc"])).await.expect("append"), 3);
+
+    let (staged, writer) = store
+        .create_with_writer(
+            new_upload("conf-create-writing-staged", UploadSize::Known(3)),
+            Durability::AllOrNothing,
+        )
+        .await
+        .expect("create with a writer");
+    let mut writer = writer.expect("writer");
+    writer.send(Bytes::from_static(b"XYZ")).await.expect("send");
+    assert_eq!(writer.abort().await.expect("abort"), 0);
+    assert_eq!(store.info(&staged.id).await.expect("info").offset, 0);
+    let mut writer = store
+        .writer(&staged.id, 0, Durability::AllOrNothing, written_at())
+        .await
+        .expect("writer");
+    writer.send(Bytes::from_static(b"abc")).await.expect("send");
+    assert_eq!(writer.commit().await.expect("commit"), 3);
+    assert_data(store, &staged.id, b"abc").await;
+}
+
 /// Yields to the executor a few times (the suite is runtime-agnostic, so
 /// it cannot sleep).
 async fn pause() {

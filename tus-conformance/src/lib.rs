@@ -75,6 +75,7 @@ where
     cases::list_returns_live_uploads(store).await;
     cases::updated_at_is_the_injected_time(store).await;
     cases::dropped_writer_is_an_abort(store).await;
+    cases::create_with_writer_then_append(store).await;
     cases::reopen_preserves_uploads(&mut open).await;
     cases::concat_references_survive_reopen(&mut open).await;
     cases::waiting_finals_are_found(&mut open).await;

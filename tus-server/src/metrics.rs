@@ -210,6 +210,14 @@ impl MeteredStore {
         Self { store, metrics }
     }
 
+    /// `inner` with its writes and commit timed.
+    fn metered(&self, inner: Writer) -> Writer {
+        Box::pin(MeteredWriter {
+            inner,
+            metrics: Arc::clone(&self.metrics),
+        })
+    }
+
     async fn timed<T>(&self, operation: usize, call: impl Future<Output = T>) -> T {
         let started = Instant::now();
         let result = call.await;
@@ -227,6 +235,18 @@ impl Store for MeteredStore {
         Box::pin(self.timed(1, self.store.info(id)))
     }
 
+    fn create_with_writer(
+        &self,
+        upload: NewUpload,
+        durability: Durability,
+    ) -> BoxFuture<'_, Result<(UploadInfo, Result<Writer, StoreError>), StoreError>> {
+        Box::pin(async move {
+            // Timed as a creation: one call of the store.
+            let (info, writer) = self.timed(0, self.store.create_with_writer(upload, durability)).await?;
+            Ok((info, writer.map(|inner| self.metered(inner))))
+        })
+    }
+
     fn writer<'a>(
         &'a self,
         id: &'a UploadId,
@@ -236,11 +256,7 @@ impl Store for MeteredStore {
     ) -> BoxFuture<'a, Result<Writer, StoreError>> {
         Box::pin(async move {
             let inner = self.timed(2, self.store.writer(id, offset, durability, now)).await?;
-            let writer: Writer = Box::pin(MeteredWriter {
-                inner,
-                metrics: Arc::clone(&self.metrics),
-            });
-            Ok(writer)
+            Ok(self.metered(inner))
         })
     }
 

@@ -5,7 +5,8 @@
 //!   PATCH: try lock ─(held)─▶ stale offset? 409, the holder keeps going
 //!                 └▶ lock (steal) ─▶ info ─▶ plan_append ─▶ writer ─▶ pump ─▶ settle ─▶ commit | abort
 //!          ─▶ declare length ─▶ unlock ─▶ after_write: finish hooks, waiting finals ─▶ 204
-//!   POST:  plan_creation ─▶ pre_create ─▶ store.create ─▶ post_create ─▶ (body: writer ─▶ pump ─▶ …) ─▶ 201
+//!   POST:  plan_creation ─▶ pre_create ─▶ store.create (with a body: create_with_writer) ─▶ post_create
+//!          ─▶ (body: pump ─▶ …) ─▶ 201
 //! ```
 
 use http_body::Body as _;
@@ -79,12 +80,22 @@ pub(crate) async fn create(
         kind,
         created_at: call.now,
     };
-    let info = shared.store.create(upload).await?;
+    // With a body to write, the store creates the upload and opens its
+    // writer in one call (one trip to a filesystem store's blocking pool).
+    let body_limit = body_limit.filter(|_| writes(verify.as_ref(), request.content_length, &body));
+    let (info, opened) = match body_limit {
+        Some(_) => {
+            let durability = body_end::durability(verify.as_ref());
+            let (info, writer) = shared.store.create_with_writer(upload, durability).await?;
+            (info, Some(writer))
+        }
+        None => (shared.store.create(upload).await?, None),
+    };
     let location = config.location.location(call.parts, &config.base_path, &info.id);
     tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
     shared.lifecycle.created(&call.cx, &info).await;
-    let written = match body_limit {
-        Some(limit) => {
+    let written = match (body_limit, opened) {
+        (Some(limit), Some(opened)) => {
             let target = Target {
                 id: &info.id,
                 offset: 0,
@@ -95,9 +106,9 @@ pub(crate) async fn create(
                 release: None,
                 progress: None,
             };
-            write(shared, call, target, body).await
+            write_opened(shared, call, target, body, opened).await
         }
-        None => Ok(0),
+        _ => Ok(0),
     };
     let (offset, error) = match written {
         Ok(offset) => (offset, None),
@@ -220,21 +231,39 @@ pub(crate) async fn write(
     shared: &Shared,
     call: &Call<'_>,
     target: Target<'_>,
+    body: RequestBody,
+) -> Result<u64, Failed> {
+    if !writes(target.verify, target.content_length, &body) {
+        return Ok(target.offset);
+    }
+    let durability = body_end::durability(target.verify);
+    let opened = shared
+        .store
+        .writer(target.id, target.offset, durability, call.now)
+        .await;
+    write_opened(shared, call, target, body, opened).await
+}
+
+/// Whether a request with this body writes anything: a body announced or
+/// found empty does not, unless a checksum must still be verified.
+fn writes(verify: Option<&Verification>, content_length: Option<u64>, body: &RequestBody) -> bool {
+    verify.is_some() || !(content_length == Some(0) || body.is_end_stream())
+}
+
+/// [`write`] with the writer already opened (or not, when `opened` failed).
+async fn write_opened(
+    shared: &Shared,
+    call: &Call<'_>,
+    target: Target<'_>,
     mut body: RequestBody,
+    opened: Result<Writer, StoreError>,
 ) -> Result<u64, Failed> {
     let unchanged = |error: TusError| Failed {
         offset: target.offset,
         error,
     };
-    if target.verify.is_none() && (target.content_length == Some(0) || body.is_end_stream()) {
-        return Ok(target.offset);
-    }
     let durability = body_end::durability(target.verify);
-    let mut writer: Writer = shared
-        .store
-        .writer(target.id, target.offset, durability, call.now)
-        .await
-        .map_err(|error| unchanged(mismatch(error, target.offset)))?;
+    let mut writer: Writer = opened.map_err(|error| unchanged(mismatch(error, target.offset)))?;
     let stops = Stops {
         release: target.release.clone(),
         shutdown: Some(shared.shutdown.signal()),

@@ -103,6 +103,11 @@ impl Batch {
         self.chunks.is_empty()
     }
 
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Forgets the written chunks, keeping the allocation.
     pub(crate) fn clear(&mut self) {
         self.chunks.clear();

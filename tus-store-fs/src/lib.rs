@@ -39,7 +39,14 @@
 //!   that the offset is the file's length before writing a byte.
 //! - **Streaming.** Chunks are written in bounded batches with one vectored
 //!   write each, while the next batch fills; whenever the body has nothing
-//!   ready the batch is written at once. Reads stream in 256 KiB chunks.
+//!   ready the batch is written at once, and the commit writes the last
+//!   batch and flushes in one blocking call. With `fsync` on Linux, each
+//!   batch's writeback to disk starts as soon as it is written, so the
+//!   commit's flush waits for little more than the last batch. Reads
+//!   stream in 256 KiB chunks.
+//! - **Creation with a body.** `create_with_writer` creates `{id}.bin`,
+//!   locks it, writes the sidecar and hands the open file to the writer in
+//!   one blocking call.
 //! - **All-or-nothing writes** (checksums). Under the same lock the body is
 //!   written to `{id}.stage`; only on commit is it copied onto `{id}.bin` by
 //!   the kernel (`copy_file_range` on Linux). The data file is untouched
@@ -72,6 +79,7 @@ mod read;
 mod sidecar;
 mod staged;
 mod store;
+mod writeback;
 mod writer;
 
 pub use locker::{DEFAULT_POLL_INTERVAL, FileLocker};

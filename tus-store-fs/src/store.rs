@@ -153,26 +153,45 @@ impl Store for FileStore {
     fn create(&self, upload: NewUpload) -> BoxFuture<'_, Result<UploadInfo, StoreError>> {
         let (data, info, sync) = (self.data_path(&upload.id), self.info_path(&upload.id), self.syncs());
         Box::pin(blocking::run(move || {
-            let json = sidecar::to_json(&UploadRecord::new(&upload)).map_err(StoreError::backend)?;
-            let file = match OpenOptions::new().write(true).create_new(true).open(&data) {
-                Ok(file) => file,
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists),
-                Err(error) => return Err(StoreError::io(error)),
-            };
-            // `updated_at` is the data file's modification time: the creation
-            // time until data is written.
-            if let Err(error) = file.set_modified(upload.created_at) {
-                tracing::debug!(path = %data.display(), %error, "could not set the data file's modification time");
-            }
-            drop(file);
-            if let Err(error) = sidecar::save(&info, &json, sync) {
-                if let Err(cleanup) = fs::remove_file(&data) {
-                    tracing::warn!(path = %data.display(), %cleanup, "could not remove data file of a failed create");
-                }
-                return Err(error);
-            }
-            Ok(UploadInfo::new(upload))
+            let (info, _file) = create_files(upload, &data, &info, OpenOptions::new().write(true), sync, true)?;
+            Ok(info)
         }))
+    }
+
+    /// Creates the upload as [`FileStore::create`] does, but opens
+    /// `{id}.bin` for appending and locks it before its sidecar is written,
+    /// and keeps it open for the writer: one trip to the blocking pool, no
+    /// second open, lock or checks. The writer's commit (or abort) stamps
+    /// the creation time on the data file, even without bytes; until then
+    /// (and if the writer is dropped) its modification time is the clock's. An all-or-nothing writer is opened
+    /// afterwards, as by [`FileStore::writer`].
+    fn create_with_writer(
+        &self,
+        upload: NewUpload,
+        durability: Durability,
+    ) -> BoxFuture<'_, Result<(UploadInfo, Result<Writer, StoreError>), StoreError>> {
+        let (data, info, sync) = (self.data_path(&upload.id), self.info_path(&upload.id), self.syncs());
+        let (stage_path, now) = (self.stage_path(&upload.id), upload.created_at);
+        Box::pin(async move {
+            if durability == Durability::AllOrNothing {
+                let info = self.create(upload).await?;
+                let writer = self.writer(&info.id, 0, durability, now).await;
+                return Ok((info, writer));
+            }
+            let (info, file) = blocking::run(move || {
+                // The writer's commit stamps the creation time instead.
+                let (info, file) = create_files(upload, &data, &info, OpenOptions::new().append(true), sync, false)?;
+                // Locked before the sidecar made the upload visible, so only
+                // a writer opening the file in between can hold the lock.
+                Ok((info, append::lock(&file).map(|()| file)))
+            })
+            .await?;
+            let writer = file.map(|data| -> Writer {
+                let files = Files { data, stage: None };
+                Box::pin(FsWriter::new(files, 0, durability, sync, now, stage_path).fresh())
+            });
+            Ok((info, writer))
+        })
     }
 
     /// Parses `{id}.info` and takes the offset from the length of `{id}.bin`
@@ -371,6 +390,40 @@ fn list(dir: &Path) -> Result<Vec<UploadId>, StoreError> {
         }
     }
     Ok(ids)
+}
+
+/// Creates `{id}.bin` with `options` (failing with `AlreadyExists` if it
+/// exists), with `stamp` sets its modification time to the creation time,
+/// then writes
+/// `{id}.info` atomically (removing the data file again if that fails).
+/// Returns the upload and the open data file. Blocking.
+fn create_files(
+    upload: NewUpload,
+    data: &Path,
+    info: &Path,
+    options: &OpenOptions,
+    sync: bool,
+    stamp: bool,
+) -> Result<(UploadInfo, fs::File), StoreError> {
+    let json = sidecar::to_json(&UploadRecord::new(&upload)).map_err(StoreError::backend)?;
+    let file = match options.clone().create_new(true).open(data) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists),
+        Err(error) => return Err(StoreError::io(error)),
+    };
+    // `updated_at` is the data file's modification time: the creation
+    // time until data is written.
+    if stamp && let Err(error) = file.set_modified(upload.created_at) {
+        tracing::debug!(path = %data.display(), %error, "could not set the data file's modification time");
+    }
+    if let Err(error) = sidecar::save(info, &json, sync) {
+        drop(file);
+        if let Err(cleanup) = fs::remove_file(data) {
+            tracing::warn!(path = %data.display(), %cleanup, "could not remove data file of a failed create");
+        }
+        return Err(error);
+    }
+    Ok((UploadInfo::new(upload), file))
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //!   poll_ready: batch full ─▶ write it (blocking) while the next batch fills
 //!   poll_flush: write the batch (called whenever the body has no chunk ready,
 //!               so a slow client's bytes reach the file at once)
-//!   commit: write the rest ─▶ fsync ─▶ mtime = now ─▶ [copy {id}.stage onto {id}.bin] ─▶ new offset
+//!   after each write with sync: start the disk writeback of that batch (writeback)
+//!   commit: (blocking, one call) write the rest ─▶ fsync ─▶ mtime = now ─▶ [copy {id}.stage onto {id}.bin] ─▶ new offset
 //!   abort / drop: [delete {id}.stage] ─▶ unlock
 //! ```
 //!
@@ -29,7 +30,7 @@ use futures::{FutureExt as _, Sink};
 use tus_core::store::{Durability, StoreError, UploadWriter};
 
 use crate::append::Batch;
-use crate::{blocking, staged};
+use crate::{blocking, staged, writeback};
 
 /// The open files of a write: the locked data file, and the stage file
 /// an all-or-nothing write goes to.
@@ -68,6 +69,12 @@ pub(crate) struct FsWriter {
     spare: Batch,
     /// Bytes sent to this writer.
     written: u64,
+    /// Whether the data file is new and not yet stamped with `now`, which a
+    /// commit then does even without bytes.
+    fresh: bool,
+    /// Bytes handed to blocking writes (the target file's next position,
+    /// less `offset` for the data file).
+    handed: u64,
     offset: u64,
     durability: Durability,
     sync: bool,
@@ -89,6 +96,8 @@ impl FsWriter {
             batch: Batch::default(),
             spare: Batch::default(),
             written: 0,
+            handed: 0,
+            fresh: false,
             offset,
             durability,
             sync,
@@ -97,15 +106,35 @@ impl FsWriter {
         }
     }
 
+    /// The writer of a data file just created: its modification time (the
+    /// upload's `updated_at`) is stamped by the commit even if no byte comes.
+    pub(crate) fn fresh(mut self) -> Self {
+        self.fresh = true;
+        self
+    }
+
+    /// Whether the commit stamps the data file with `now`.
+    fn stamps(&self) -> bool {
+        self.written > 0 || self.fresh
+    }
+
     /// Hands the batch to a blocking write (the files go with it).
     fn start_write(&mut self) {
         let State::Idle(mut files) = std::mem::replace(&mut self.state, State::Failed) else {
             return;
         };
         let mut batch = std::mem::replace(&mut self.batch, std::mem::take(&mut self.spare));
+        let (start, len) = (self.offset + self.handed, batch.len() as u64);
+        self.handed += len;
+        // Only the data file is flushed by the commit; a stage file is
+        // copied onto it first.
+        let write_back = self.sync && files.stage.is_none();
         self.state = State::Writing(
             blocking::run(move || {
                 batch.write_to(files.target()).map_err(StoreError::io)?;
+                if write_back {
+                    writeback::start(&files.data, start, len);
+                }
                 Ok((files, batch))
             })
             .boxed(),
@@ -146,11 +175,12 @@ impl FsWriter {
         }
     }
 
-    /// Waits for the files, after every write sent so far.
-    async fn files(&mut self) -> Result<Files, StoreError> {
-        std::future::poll_fn(|cx| self.poll_write_all(cx)).await?;
+    /// Waits for the write in flight and returns the files with the chunks
+    /// not yet written, so the commit writes them in its own blocking call.
+    async fn files(&mut self) -> Result<(Files, Batch), StoreError> {
+        std::future::poll_fn(|cx| self.poll_write(cx)).await?;
         match std::mem::replace(&mut self.state, State::Failed) {
-            State::Idle(files) => Ok(files),
+            State::Idle(files) => Ok((files, std::mem::take(&mut self.batch))),
             State::Writing(_) | State::Failed => Err(failed()),
         }
     }
@@ -214,16 +244,26 @@ impl UploadWriter for FsWriter {
     fn commit(self: Pin<Box<Self>>) -> BoxFuture<'static, Result<u64, StoreError>> {
         let mut this = Pin::into_inner(self);
         Box::pin(async move {
-            let files = match this.files().await {
+            let (mut files, mut rest) = match this.files().await {
                 Ok(files) => files,
                 Err(error) => {
                     discard_stage(this.durability, this.stage_path.clone()).await;
                     return Err(error);
                 }
             };
-            let (offset, sync, now, written, stage_path) =
-                (this.offset, this.sync, this.now, this.written, this.stage_path.clone());
-            blocking::run(move || finish(files, offset, sync, now, written, &stage_path)).await
+            let (offset, sync, now, stamp, stage_path) =
+                (this.offset, this.sync, this.now, this.stamps(), this.stage_path.clone());
+            // One blocking call writes the last batch and ends the write.
+            blocking::run(move || {
+                if let Err(error) = rest.write_to(files.target()) {
+                    if files.stage.is_some() {
+                        staged::discard(&stage_path);
+                    }
+                    return Err(StoreError::io(error));
+                }
+                finish(files, offset, sync, now, stamp, &stage_path)
+            })
+            .await
         })
     }
 
@@ -233,12 +273,12 @@ impl UploadWriter for FsWriter {
             let files = this.settle().await;
             let stage_path = this.stage_path.clone();
             let keeps_prefix = this.durability == Durability::KeepPrefix;
-            let (offset, sync, now, written) = (this.offset, this.sync, this.now, this.written);
+            let (offset, sync, now, stamp) = (this.offset, this.sync, this.now, this.stamps());
             blocking::run(move || {
                 if keeps_prefix {
                     // The bytes already written stay: make them durable like a commit.
                     return match files {
-                        Some(files) => finish(files, offset, sync, now, written, &stage_path),
+                        Some(files) => finish(files, offset, sync, now, stamp, &stage_path),
                         None => Err(failed()),
                     };
                 }
@@ -285,14 +325,15 @@ async fn discard_stage(durability: Durability, stage_path: PathBuf) {
 
 /// Ends a write whose chunks are all in its files: an all-or-nothing write
 /// is copied onto the data file; then the data file is flushed (with
-/// `sync`) and, if bytes were written, stamped with `now`. Returns the new
+/// `sync`) and, with `stamp` (bytes were written, or the file is new),
+/// stamped with `now`. Returns the new
 /// offset. Blocking.
 fn finish(
     mut files: Files,
     offset: u64,
     sync: bool,
     now: SystemTime,
-    written: u64,
+    stamp: bool,
     stage_path: &std::path::Path,
 ) -> Result<u64, StoreError> {
     let length = match files.stage.as_mut() {
@@ -308,9 +349,7 @@ fn finish(
             files.data.metadata().map_err(StoreError::io)?.len()
         }
     };
-    if written > 0
-        && let Err(error) = files.data.set_modified(now)
-    {
+    if stamp && let Err(error) = files.data.set_modified(now) {
         tracing::debug!(%error, "could not set the data file's modification time");
     }
     Ok(length)

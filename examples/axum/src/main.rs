@@ -8,6 +8,7 @@
 //!          [--trust-forwarded | --public-url URL | --relative-location]
 //!          [--locker memory|file|redis] [--redis-url URL] [--lock-timeout SECS]
 //!          [--body-idle-timeout SECS] [--header-read-timeout SECS] [--max-header-bytes BYTES]
+//!          [--read-buffer-bytes BYTES]
 //!          [--max-connections N] [--shutdown-timeout SECS] [--log-rate-limit N]
 //!          [--s3-bucket NAME [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
 //!          [--demo] [--cors-origin ORIGIN]... [--cors-allow-header NAME]...
@@ -91,6 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limits = serve::Limits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout),
         max_header_bytes: args.max_header_bytes,
+        read_buffer_bytes: args.read_buffer_bytes,
         max_connections: args.max_connections,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
     };
@@ -128,7 +130,8 @@ async fn authenticate(State(tokens): State<Arc<Tokens>>, mut request: Request, n
 
 /// Answers `431` to a request whose head (request line and header lines,
 /// counted as sent) is larger than `--max-header-bytes`. hyper's own limit
-/// is on its read buffer, which one large write can pass.
+/// (`max_header_size`, see [`serve`]) counts the bytes as received, which
+/// the same headers can fall under (`name:value` without the space).
 async fn limit_head(State(limit): State<usize>, request: Request, next: Next) -> Response {
     let headers = request
         .headers()

@@ -4,7 +4,8 @@
 //! | limit | where | default (flag) |
 //! |---|---|---|
 //! | time to send a request header | hyper `header_read_timeout`: the connection is closed | 10 s (`--header-read-timeout`) |
-//! | size of a request head | counted exactly by [`limit_head`](crate::limit_head) (`431`); hyper's `max_buf_size` (the same, at least 8 KiB) bounds its buffer | 64 KiB (`--max-header-bytes`) |
+//! | size of a request head | hyper's `max_header_size` (the head's bytes as received: `431` and the connection closed) and [`limit_head`](crate::limit_head) (the head as [`request_head_bytes`](tus_example_common::limits::request_head_bytes) counts it: `431` with a reason) | 64 KiB (`--max-header-bytes`) |
+//! | read buffer of a connection | hyper's `max_buf_size`: the buffer grows from 8 KiB to this while a body arrives fast (bodies arrive in frames of at most this size) and shrinks when reads get small; worst case one full buffer per connection, plus the frames the store has not written yet | 1 MiB (`--read-buffer-bytes`, at least `--max-header-bytes`) |
 //! | connections open at once | this accept loop: at the limit the least recently active idle connection (no request in flight) is closed to make room ([`slots`](crate::slots)); if none is idle, new ones wait in the kernel's backlog | 1024 (`--max-connections`) |
 //! | shutdown | stop accepting, let each connection finish its request, then exit | 10 s (`--shutdown-timeout`) |
 //!
@@ -34,16 +35,19 @@ use crate::slots::{Slot, Slots};
 
 use super::interim;
 
-/// The smallest header buffer hyper accepts.
-const MIN_HEADER_BYTES: usize = 8192;
+/// The smallest read buffer hyper accepts.
+const MIN_READ_BUFFER_BYTES: usize = 8192;
 
 /// The connection-level limits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     /// Time a client has to send a whole request header.
     pub(crate) header_read_timeout: Duration,
-    /// Largest request header (raised to 8 KiB if below).
+    /// Largest request header.
     pub(crate) max_header_bytes: usize,
+    /// Largest read buffer of a connection (raised to `max_header_bytes`
+    /// and to 8 KiB if below).
+    pub(crate) read_buffer_bytes: usize,
     /// Most connections served at once.
     pub(crate) max_connections: usize,
     /// How long connections may take to finish once `stop` completed.
@@ -64,7 +68,11 @@ pub(crate) async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+        // The head limit is hyper's count of the head's bytes, not the
+        // buffer's size: a body then arrives in frames as large as the
+        // buffer (64 KiB frames cost ~130 syscalls a MiB, 1 MiB ones ~15).
+        .max_header_size(limits.max_header_bytes)
+        .max_buf_size(read_buffer_bytes(limits));
     let (close, closing) = futures::channel::oneshot::channel::<()>();
     let closing = closing.map(|_| ()).shared();
     let mut connections = JoinSet::new();
@@ -149,6 +157,15 @@ pub(crate) async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// hyper's `max_buf_size` for `limits`: the read buffer must hold a whole
+/// head of the largest size allowed, and hyper refuses less than 8 KiB.
+fn read_buffer_bytes(limits: Limits) -> usize {
+    limits
+        .read_buffer_bytes
+        .max(limits.max_header_bytes)
+        .max(MIN_READ_BUFFER_BYTES)
 }
 
 /// `app` as a hyper service that marks a request in flight on `slot` from

@@ -202,6 +202,57 @@ async fn an_oversized_request_header_gets_431() {
     assert!(response.starts_with("HTTP/1.1 431"), "{response:?}");
 }
 
+/// A creation-with-upload whose head is `head_bytes` long (an `X-Pad`
+/// header fills it), with `body` right behind it.
+fn creation_with_upload(head_bytes: usize, body: &[u8]) -> Vec<u8> {
+    let start = format!(
+        "POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {0}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {0}\r\nConnection: close\r\nX-Pad: ",
+        body.len()
+    );
+    let fill = head_bytes - start.len() - "\r\n\r\n".len();
+    let mut request = format!("{start}{}\r\n\r\n", "a".repeat(fill)).into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// The head limit counts the head, not the read buffer (1 MiB by default,
+/// far above the limit): a head of exactly the limit with a 3 MiB body
+/// behind it in the same writes is served and stored, one byte more is 431.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_limit_is_exact_with_a_read_buffer_larger_than_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(BINARY, dir.path(), &["--max-header-bytes", "8192"]).await;
+    let body: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    stream
+        .write_all(&creation_with_upload(8192, &body))
+        .await
+        .expect("write");
+    let response = read_response(&mut stream, "\r\n\r\n", Duration::from_secs(10)).await;
+    assert!(response.starts_with("HTTP/1.1 201"), "{response:?}");
+    assert!(
+        response.to_ascii_lowercase().contains("upload-offset: 3145728\r\n"),
+        "{response:?}"
+    );
+    let location = response
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("Location: ")
+                .or_else(|| line.strip_prefix("location: "))
+        })
+        .expect("location");
+    let id = location.rsplit('/').next().expect("id");
+    assert_eq!(std::fs::read(dir.path().join(format!("{id}.bin"))).expect("data"), body);
+
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    // The server may stop reading before all of it arrives.
+    let _ = stream.write_all(&creation_with_upload(8193, &body)).await;
+    let response = read_response(&mut stream, "431", Duration::from_secs(10)).await;
+    assert!(response.starts_with("HTTP/1.1 431"), "{response:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_interrupts_bodies_in_flight_and_exits_within_the_bound() {
     let dir = tempfile::tempdir().expect("tempdir");

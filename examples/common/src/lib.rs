@@ -106,6 +106,15 @@ pub struct Args {
     /// limit, above which it closes the connection.)
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_header_bytes: usize,
+    /// Largest read buffer of a connection, in bytes (tus-axum only: hyper
+    /// grows each connection's buffer from 8 KiB up to this while a body
+    /// arrives fast, and shrinks it again when reads get small). Request
+    /// bodies arrive in frames of at most this size: 1 MiB makes a fast
+    /// PATCH cost about 15 syscalls a MiB instead of 130 with 64 KiB. Worst
+    /// case, every one of `--max-connections` connections holds one such
+    /// buffer (1 GiB with the defaults). Raised to `--max-header-bytes` if below.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub read_buffer_bytes: usize,
     /// Most connections open at once, in all. tus-axum: at the limit, the
     /// least recently active idle connection is closed to make room for a
     /// new one; tus-actix: more wait to be accepted.

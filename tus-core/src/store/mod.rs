@@ -81,6 +81,27 @@ pub trait Store: Send + Sync + 'static {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Writer, StoreError>>;
 
+    /// Creates an upload, like [`Store::create`], and opens a writer at
+    /// offset 0 on it, like [`Store::writer`] (a creation with a body).
+    ///
+    /// The outer error is the creation's: the upload does not exist. Once
+    /// it exists, opening the writer can still fail (the inner error); the
+    /// upload then stays, empty. A store may do both in one step (the
+    /// filesystem store opens and locks the data file once, on one trip to
+    /// its blocking pool); the default calls the two in turn.
+    fn create_with_writer(
+        &self,
+        upload: NewUpload,
+        durability: Durability,
+    ) -> BoxFuture<'_, Result<(UploadInfo, Result<Writer, StoreError>), StoreError>> {
+        Box::pin(async move {
+            let now = upload.created_at;
+            let info = self.create(upload).await?;
+            let writer = self.writer(&info.id, 0, durability, now).await;
+            Ok((info, writer))
+        })
+    }
+
     /// Streams the bytes in `range` of a complete upload. The range lies
     /// within the upload's offset.
     fn read<'a>(&'a self, id: &'a UploadId, range: Range<u64>) -> BoxFuture<'a, Result<DataStream, StoreError>>;
