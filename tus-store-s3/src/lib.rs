@@ -53,7 +53,10 @@
 //! arrives, at most `parts_in_flight` at once, are committed before the
 //! answer, and the rest becomes a segment. Only when the listing shows a
 //! change (a restart, another server instance) is the state recovered
-//! again: GetObject of the record, ListParts, and a HEAD for the time.
+//! again: GetObject of the record, ListParts, and a HEAD for the time. A
+//! store built as the [sole writer](S3StoreBuilder::sole_writer) of its
+//! prefix skips the listing while it has the state cached: a small PATCH
+//! is then one PutObject.
 //!
 //! ## Guarantees
 //! - **Any chunk size.** Parts are cut from the byte stream, not from
@@ -74,7 +77,9 @@
 //!   write; parts past the marker are ignored and later overwritten.
 //! - **Another instance's writes are seen.** Each use of a cached state is
 //!   confirmed by one listing of the upload's objects (keys, sizes, ETags);
-//!   any difference recovers the state from the bucket.
+//!   any difference recovers the state from the bucket. (Not with
+//!   [`sole_writer`](S3StoreBuilder::sole_writer), which declares that no
+//!   other instance writes.)
 //! - **Keep what arrived.** When the client goes away, the bytes received
 //!   are committed. During a long body the part count is checkpointed as
 //!   parts finish, so a crash loses at most the parts in flight.

@@ -35,3 +35,16 @@ async fn s3_store_passes_the_suite_with_one_part_in_flight() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_store_passes_the_suite_as_the_sole_writer() {
+    let Some(env) = support::s3_env("s3_store_passes_the_suite_as_the_sole_writer").await else {
+        return;
+    };
+    let prefix = support::fresh_prefix("conformance-sole");
+    tus_conformance::run_store_suite(|| {
+        let store = env.builder(&prefix).part_size(MIN_PART_SIZE).sole_writer(true).build();
+        async move { store }
+    })
+    .await;
+}

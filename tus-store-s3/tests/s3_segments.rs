@@ -370,3 +370,36 @@ async fn a_completion_by_another_instance_is_seen() {
     assert!(info.is_complete(), "{info:?}");
     assert_eq!(sha(&read_all(&two, &upload, data.len() as u64).await), sha(&data));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sole_writer_trusts_its_cached_state() {
+    let Some(env) = support::s3_env("a_sole_writer_trusts_its_cached_state").await else {
+        return;
+    };
+    let prefix = support::fresh_prefix("sole-writer");
+    let sole = env.builder(&prefix).part_size(MIN_PART_SIZE).sole_writer(true).build();
+    const LEN: usize = 12 * MIB;
+    let data = Arc::new(pattern(LEN, 11));
+    let upload = id("sole");
+    sole.create(new_upload("sole", UploadSize::Known(LEN as u64)))
+        .await
+        .expect("create");
+    // Small appends across a part boundary, each answered from the cache.
+    patches(&sole, &upload, &data, 0, 6 * MIB, 512 * 1024).await;
+    assert_eq!(sole.info(&upload).await.expect("info").offset, 6 * MIB as u64);
+    // Another writer, which a sole writer's deployment rules out, is not
+    // seen: the state is used as cached, without a listing.
+    let other = env.builder(&prefix).part_size(MIN_PART_SIZE).build();
+    patches(&other, &upload, &data, 6 * MIB, 7 * MIB, MIB).await;
+    assert_eq!(
+        sole.info(&upload).await.expect("info").offset,
+        6 * MIB as u64,
+        "the sole writer did not list"
+    );
+    // After a restart the state is recovered from the bucket.
+    let restarted = env.builder(&prefix).part_size(MIN_PART_SIZE).sole_writer(true).build();
+    assert_eq!(restarted.info(&upload).await.expect("info").offset, 7 * MIB as u64);
+    patches(&restarted, &upload, &data, 7 * MIB, LEN, MIB).await;
+    assert!(restarted.info(&upload).await.expect("info").is_complete());
+    assert_eq!(sha(&read_all(&restarted, &upload, LEN as u64).await), sha(&data));
+}

@@ -288,9 +288,13 @@ pub async fn build_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::err
     options.endpoint.clone_from(&args.s3_endpoint);
     options.region.clone_from(&args.s3_region);
     options.path_style = args.s3_endpoint.is_some();
+    // With the in-process locker this process is the only writer of the
+    // uploads (several instances need `--locker redis`), so the store may
+    // use its cached upload states without a listing per request.
     let store = S3Store::builder(options.client().await, bucket)
         .prefix(&args.s3_prefix)
         .timeouts(options.timeouts)
+        .sole_writer(args.locker == LockerKind::Memory)
         .build();
     Ok(Arc::new(store))
 }
