@@ -84,18 +84,18 @@ pub(crate) async fn create(
     // writer in one call (one trip to a filesystem store's blocking pool).
     let body_limit = body_limit.filter(|_| writes(verify.as_ref(), request.content_length, &body));
     let (info, opened) = match body_limit {
-        Some(_) => {
+        Some(limit) => {
             let durability = body_end::durability(verify.as_ref());
             let (info, writer) = shared.store.create_with_writer(upload, durability).await?;
-            (info, Some(writer))
+            (info, Some((limit, writer)))
         }
         None => (shared.store.create(upload).await?, None),
     };
     let location = config.location.location(call.parts, &config.base_path, &info.id);
     tracing::info!(id = %info.id, location = ?location, size = ?info.size, "upload created");
     shared.lifecycle.created(&call.cx, &info).await;
-    let written = match (body_limit, opened) {
-        (Some(limit), Some(opened)) => {
+    let written = match opened {
+        Some((limit, opened)) => {
             let target = Target {
                 id: &info.id,
                 offset: 0,
@@ -108,7 +108,7 @@ pub(crate) async fn create(
             };
             write_opened(shared, call, target, body, opened).await
         }
-        _ => Ok(0),
+        None => Ok(0),
     };
     let (offset, error) = match written {
         Ok(offset) => (offset, None),

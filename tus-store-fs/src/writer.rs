@@ -72,9 +72,6 @@ pub(crate) struct FsWriter {
     /// Whether the data file is new and not yet stamped with `now`, which a
     /// commit then does even without bytes.
     fresh: bool,
-    /// Bytes handed to blocking writes (the target file's next position,
-    /// less `offset` for the data file).
-    handed: u64,
     offset: u64,
     durability: Durability,
     sync: bool,
@@ -96,7 +93,6 @@ impl FsWriter {
             batch: Batch::default(),
             spare: Batch::default(),
             written: 0,
-            handed: 0,
             fresh: false,
             offset,
             durability,
@@ -124,8 +120,9 @@ impl FsWriter {
             return;
         };
         let mut batch = std::mem::replace(&mut self.batch, std::mem::take(&mut self.spare));
-        let (start, len) = (self.offset + self.handed, batch.len() as u64);
-        self.handed += len;
+        // Every byte sent before this batch was handed to an earlier write.
+        let len = batch.len() as u64;
+        let start = self.offset + self.written - len;
         // Only the data file is flushed by the commit; a stage file is
         // copied onto it first.
         let write_back = self.sync && files.stage.is_none();
