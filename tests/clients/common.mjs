@@ -86,7 +86,8 @@ export async function settledOffset(url, {tries = 20, pauseMs = 300} = {}) {
 
 // Start a tus upload of `file` and resolve when it finishes or `abortAt` bytes
 // have been reported by onProgress (then the upload is aborted).
-// Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}]}.
+// Resolves {url, aborted, chunks: [chunk sizes], requests: [{method, offset}],
+// responses: [{method, status, offset}], retries: [{status, body, cause}]}.
 // `protocol` is tus-js-client's: 'tus-v1' (default) or 'ietf-draft-05'.
 export function runUpload({
   file,
@@ -103,6 +104,8 @@ export function runUpload({
   return new Promise((resolve, reject) => {
     const chunks = []
     const requests = []
+    const responses = []
+    const retries = []
     let aborted = false
     let lastLogged = -1
     // Parallel uploads need an input tus-js-client can slice: read the file into a Buffer.
@@ -133,6 +136,27 @@ export function runUpload({
           concat: concat === undefined || concat === null ? null : String(concat),
         })
       },
+      onAfterResponse(req, res) {
+        // Where the server says each response left the upload: the creation
+        // POST's Upload-Offset shows whether it carried data.
+        const off = res.getHeader('Upload-Offset')
+        responses.push({
+          method: req.getMethod(),
+          status: res.getStatus(),
+          offset: off === undefined || off === null ? null : Number(off),
+        })
+      },
+      onShouldRetry(err, attempt) {
+        // tus-js-client's own rule (retry unless a 4xx other than 409/423),
+        // with the reason logged: a retry on loopback is a finding.
+        const status = err.originalResponse ? err.originalResponse.getStatus() : 0
+        const body = err.originalResponse ? String(err.originalResponse.getBody() ?? '').slice(0, 200) : ''
+        const cause = err.causingError ? String(err.causingError.message ?? err.causingError) : ''
+        const retry = !(status >= 400 && status < 500) || status === 409 || status === 423
+        retries.push({status, body, cause})
+        log(`retry ${attempt + 1}: ${retry ? 'retrying' : 'giving up'} after status ${status} ${JSON.stringify(body)} ${cause}`)
+        return retry
+      },
       onProgress(sent, total) {
         const pct = Math.floor((sent / total) * 10)
         if (pct !== lastLogged) {
@@ -144,7 +168,7 @@ export function runUpload({
           const url = upload.url
           upload
             .abort(false)
-            .then(() => resolve({url, aborted: true, sentAtAbort: sent, chunks, requests}))
+            .then(() => resolve({url, aborted: true, sentAtAbort: sent, chunks, requests, responses, retries}))
             .catch(reject)
         }
       },
@@ -153,7 +177,7 @@ export function runUpload({
       },
       onSuccess() {
         if (aborted) return
-        resolve({url: upload.url, aborted: false, chunks, requests})
+        resolve({url: upload.url, aborted: false, chunks, requests, responses, retries})
       },
       onError(err) {
         if (aborted) return

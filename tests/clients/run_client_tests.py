@@ -268,6 +268,13 @@ def run_client(cmd) -> str:
     if not lines:
         raise CaseFailure(f"{Path(str(cmd[1])).name} printed no upload URL")
     diag(f"{Path(str(cmd[1])).name} {' '.join(str(c) for c in cmd[4:])} took {dt:.1f} s; " + "; ".join(summary[-3:]))
+    # On loopback nothing should make a client retry: a retry means the
+    # server failed a request, even when the upload then succeeds.
+    retries = [line for line in summary if line.startswith("retry ")]
+    if retries:
+        for line in retries:
+            diag(line)
+        raise CaseFailure(f"{Path(str(cmd[1])).name} retried {len(retries)} time(s): {retries[0]}")
     return lines[-1].strip()
 
 

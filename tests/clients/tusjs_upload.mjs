@@ -47,12 +47,15 @@ try {
   const res = await runUpload({
     file, size, chunkSize, endpoint, uploadUrl, abortAt, parallel, protocol, dataDuringCreation, retryDelays,
   })
-  if (dataDuringCreation && res.requests.filter((r) => r.method === 'PATCH').length >= Math.ceil(size / chunkSize)) {
-    fail('uploadDataDuringCreation: the POST carried no data')
+  if (dataDuringCreation) {
+    // The first POST's answer must show data taken with it.
+    const post = res.responses.find((r) => r.method === 'POST')
+    if (!post || !(post.offset > 0)) fail(`uploadDataDuringCreation: the POST carried no data (answer: ${JSON.stringify(post)})`)
+    log(`creation POST answered ${post.status} at offset ${post.offset}`)
   }
   const counts = {}
   for (const r of res.requests) counts[r.method] = (counts[r.method] ?? 0) + 1
-  log(`requests: ${Object.entries(counts).map(([m, n]) => `${m}=${n}`).join(' ')}`)
+  log(`requests: ${Object.entries(counts).map(([m, n]) => `${m}=${n}`).join(' ')}; retries: ${res.retries.length}`)
   if (!res.url) fail('upload finished without an upload URL')
   if (parallel > 1) {
     const posts = res.requests.filter((r) => r.method === 'POST')

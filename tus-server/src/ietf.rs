@@ -95,12 +95,7 @@ fn request_id(request: &IetfRequest) -> Option<&UploadId> {
 /// The draft's answer to `error`, logged and counted.
 fn error_reply(shared: &Shared, call: &Call<'_>, version: InteropVersion, error: &IetfError) -> Reply {
     let parts = call.parts;
-    if error.status().is_server_error() && !error.is_transient() {
-        let source = std::error::Error::source(error).map(ToString::to_string);
-        tracing::error!(method = %parts.method, path = parts.uri.path(), code = error.code(), ?source, "draft request failed");
-    } else {
-        tracing::debug!(method = %parts.method, path = parts.uri.path(), code = error.code(), "draft request refused");
-    }
+    crate::shared::log_failure(parts, error, error.status(), error.is_transient(), error.code());
     shared.lifecycle.error_code(error.code());
     let limit = decide::limits(version, &shared.policy, None, call.now);
     response::error(version, error, Some(&limit))

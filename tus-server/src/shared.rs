@@ -86,10 +86,40 @@ impl Shared {
 }
 
 fn log_error(parts: &Parts, error: &TusError) {
-    if error.status().is_server_error() && !error.is_transient() {
-        let source = std::error::Error::source(error).map(ToString::to_string);
-        tracing::error!(method = %parts.method, path = parts.uri.path(), code = error.code(), ?source, "request failed");
-    } else {
-        tracing::debug!(method = %parts.method, path = parts.uri.path(), code = error.code(), "request refused");
+    log_failure(parts, error, error.status(), error.is_transient(), error.code());
+}
+
+/// Logs a refused or failed request: a server error with its whole cause
+/// chain (an error, or a warning when it is transient, such as a storage
+/// outage), anything else at debug.
+pub(crate) fn log_failure(
+    parts: &Parts,
+    error: &dyn std::error::Error,
+    status: http::StatusCode,
+    transient: bool,
+    code: &str,
+) {
+    let (method, path) = (&parts.method, parts.uri.path());
+    if !status.is_server_error() {
+        tracing::debug!(%method, path, code, "request refused");
+        return;
     }
+    let causes = cause_chain(error);
+    if transient {
+        tracing::warn!(%method, path, code, causes, "request failed for now");
+    } else {
+        tracing::error!(%method, path, code, causes, "request failed");
+    }
+}
+
+/// The causes of `error`, outermost first, joined by ": ".
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut causes = Vec::new();
+    let mut next = error.source();
+    // Bounded: a cycle in a source chain would otherwise loop forever.
+    while let Some(cause) = next.filter(|_| causes.len() < 16) {
+        causes.push(cause.to_string());
+        next = cause.source();
+    }
+    causes.join(": ")
 }

@@ -66,8 +66,8 @@ pub(crate) async fn concatenate(
     partials: &[UploadId],
     now: SystemTime,
 ) -> Result<u64, StoreError> {
-    let _guard = store.lock(id)?;
-    let loaded = store.load(id).await?;
+    let guard = store.lock(id)?;
+    let loaded = store.load_to_write(id, &guard).await?;
     let state = &loaded.state;
     let mut sources = Vec::with_capacity(partials.len());
     for partial in partials {

@@ -233,6 +233,16 @@ impl S3Store {
         Ok(loaded)
     }
 
+    /// The state to write `id` from, under its writer guard: waits for a
+    /// part this process commits in the background first. Under the guard
+    /// no other commit can start, so the state loaded after is the one the
+    /// write starts from; loaded before, it could be the state answered
+    /// before that commit, whose segments the commit deletes.
+    pub(crate) async fn load_to_write(&self, id: &UploadId, _guard: &WriterGuard) -> Result<Loaded, StoreError> {
+        self.settle(id).await;
+        self.load(id).await
+    }
+
     /// Waits for the part of `id` being committed in the background, if any.
     async fn settle(&self, id: &UploadId) {
         if let Some(pending) = self.inner.cache.pending(id) {
@@ -344,8 +354,8 @@ impl S3Store {
         if !loaded.state.awaits_completion() {
             return Ok(loaded);
         }
-        let _guard = self.lock(id)?;
-        let loaded = self.load(id).await?;
+        let guard = self.lock(id)?;
+        let loaded = self.load_to_write(id, &guard).await?;
         if !loaded.state.awaits_completion() {
             return Ok(loaded);
         }
@@ -394,6 +404,9 @@ impl S3Store {
         now: SystemTime,
     ) -> Result<Writer, StoreError> {
         let guard = self.lock(id)?;
+        // As load_to_write, but the writer the server opens right after
+        // `info()` may use that call's listing.
+        self.settle(id).await;
         let loaded = match self.inner.cache.reuse(id) {
             Some(loaded) => loaded,
             None => self.load(id).await?,
@@ -453,9 +466,8 @@ impl S3Store {
     }
 
     async fn declare(&self, id: &UploadId, length: u64) -> Result<(), StoreError> {
-        let _guard = self.lock(id)?;
-        self.settle(id).await;
-        let mut loaded = self.load(id).await?;
+        let guard = self.lock(id)?;
+        let mut loaded = self.load_to_write(id, &guard).await?;
         loaded.state.record.upload.declare_length(length)?;
         if length > plan::deferred_limit(loaded.state.record.part_size) {
             return Err(StoreError::backend(PartSizeError::TooLarge(length)));
