@@ -298,12 +298,7 @@ async fn write_opened(
     let pumped = match pumped {
         Ok(pumped) => pumped,
         Err(error) => {
-            // The writer stopped taking bytes; when its own end fails too,
-            // that failure is the cause (the send error only says it stopped).
-            let (offset, error) = match writer.abort().await {
-                Ok(offset) => (offset, error),
-                Err(cause) => (target.offset, cause),
-            };
+            let offset = writer.abort().await.unwrap_or(target.offset);
             return Err(Failed {
                 offset,
                 error: mismatch(error, target.offset),
