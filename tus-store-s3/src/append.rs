@@ -56,6 +56,10 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) in_flight: usize,
     /// The injected time of this write, recorded with every commit.
     pub(crate) now: SystemTime,
+    /// Whether a short append that fills a part may be answered before the
+    /// part is committed (only a sole writer: another process's writer
+    /// could start on the segments the commit is about to delete).
+    pub(crate) answer_early: bool,
 }
 
 /// How the append keeps its bytes.
@@ -279,6 +283,7 @@ impl Pipeline<'_> {
         let new_offset = offset + received;
         let cut = usize::try_from(next_number - 1).unwrap_or(0).saturating_sub(committed);
         if keep
+            && self.answer_early
             && cut == 1
             && checkpointed == committed
             && received < record.part_size

@@ -45,11 +45,15 @@
 //! the objects under `{prefix}{id}.`), made by the server's `info()` before
 //! the write, which confirms the state cached from the last request (the
 //! writer opened right after reuses it), and one PutObject of its bytes as
-//! a segment. A short PATCH that fills a part writes its bytes as two
-//! segments split at the part boundary and is answered; the part's upload
-//! (from the tail's bytes kept in memory), its marker and one DeleteObjects
-//! of the segments it replaces finish in the background, and the next write
-//! waits for them. A large PATCH streams: its parts upload while it
+//! a segment. A short PATCH that fills a part uploads the part (from the
+//! tail's bytes kept in memory) and its marker, and deletes the segments it
+//! replaces with one DeleteObjects, before it is answered. A store that is
+//! the [sole writer](S3StoreBuilder::sole_writer) of its prefix answers
+//! sooner: it writes the PATCH's bytes as two segments split at the part
+//! boundary, answers, and commits the part in the background; its next
+//! write to the upload waits for that commit. (With several instances
+//! another one's write could start from the segments the commit deletes.)
+//! A large PATCH streams: its parts upload while it
 //! arrives, at most `parts_in_flight` at once, are committed before the
 //! answer, and the rest becomes a segment. Only when the listing shows a
 //! change (a restart, another server instance) is the state recovered

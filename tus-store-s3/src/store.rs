@@ -128,7 +128,9 @@ impl S3StoreBuilder {
     /// before every use (one ListObjectsV2 per PATCH: about a fifth of a
     /// 1 MiB PATCH's time on Garage, a third of a 256 KiB one's). A failed
     /// write, completion or termination still drops the cached state, so
-    /// the next use recovers it from the bucket.
+    /// the next use recovers it from the bucket. A short PATCH that fills a
+    /// part is also answered before the part is committed (the part
+    /// uploads in the background; its bytes are already in segments).
     ///
     /// Leave it off when several servers write the same uploads (with a
     /// shared locker such as `tus-lock-redis`): another instance's writes
@@ -391,6 +393,7 @@ impl S3Store {
             keys,
             in_flight: self.inner.parts_in_flight,
             now,
+            answer_early: self.inner.sole_writer,
         }
     }
 

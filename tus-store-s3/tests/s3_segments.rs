@@ -277,6 +277,52 @@ async fn a_second_instance_sees_the_first_ones_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_shared_store_answers_a_filled_part_only_once_it_is_committed() {
+    let Some(env) = support::s3_env("a_shared_store_answers_a_filled_part_only_once_it_is_committed").await else {
+        return;
+    };
+    // Not a sole writer: another instance may write the upload as soon as
+    // this one answers, so nothing of this append may still be under way.
+    let prefix = support::fresh_prefix("shared-commit");
+    let store = env.builder(&prefix).part_size(MIN_PART_SIZE).build();
+    const LEN: usize = 8 * MIB;
+    let data = Arc::new(pattern(LEN, 13));
+    let upload = id("shared-commit");
+    store
+        .create(new_upload("shared-commit", UploadSize::Known(LEN as u64)))
+        .await
+        .expect("create");
+    patches(&store, &upload, &data, 0, PART - MIB / 2, MIB).await;
+    // One short append across the part boundary.
+    let end = PART + MIB / 2;
+    let new = append(
+        &store,
+        &upload,
+        (PART - MIB / 2) as u64,
+        body(&data, PART - MIB / 2..end),
+    )
+    .await;
+    assert_eq!(new.expect("append"), end as u64);
+    let keys = env.keys(&prefix).await;
+    let stem = format!("{prefix}shared-commit");
+    assert!(
+        keys.contains(&format!("{stem}.parts.1")),
+        "part 1's marker is written before the answer: {keys:?}"
+    );
+    let segments: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.starts_with(&format!("{stem}.seg.")))
+        .collect();
+    assert_eq!(
+        segments,
+        [&format!("{stem}.seg.{PART:020}")],
+        "only the bytes after the part are a segment"
+    );
+    patches(&store, &upload, &data, end, LEN, MIB).await;
+    assert_eq!(sha(&read_all(&store, &upload, LEN as u64).await), sha(&data));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_small_append_writes_nothing() {
     let Some(env) = support::s3_env("a_rejected_small_append_writes_nothing").await else {
         return;
