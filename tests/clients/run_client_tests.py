@@ -229,6 +229,23 @@ class Server:
         except OSError:
             return ""
 
+    def log_size(self) -> int:
+        """Where the server log ends now (a case's log starts there)."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, start: int, n: int = 40) -> str:
+        """The last `n` lines the server logged since `start` (one case's
+        lines, not the end of the run's log)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                return tail(f.read().decode(errors="replace"), n)
+        except OSError:
+            return ""
+
 
 # ---------------------------------------------------------------- clients
 
@@ -445,6 +462,7 @@ def main() -> int:
             endpoint = server.endpoint
 
         for name, kind, chunk in cases:
+            case_log = server.log_size() if server is not None else 0
             try:
                 if server is not None:
                     server.check_alive()
@@ -493,15 +511,17 @@ def main() -> int:
                 verify_upload(url, sha)
                 report(name, None)
             except CaseFailure as e:
-                if server is not None and server.proc is not None and server.proc.poll() is not None:
-                    diag(server.log_tail())
+                if server is not None:
+                    # This case's own server lines (the run's last lines
+                    # belong to later cases and once misled a diagnosis).
+                    diag(f"server log during this case:\n{server.log_since(case_log)}")
                 report(name, str(e))
             except (OSError, http.client.HTTPException, ValueError) as e:
                 report(name, f"{type(e).__name__}: {e}")
     finally:
         if server is not None:
             if server.endpoint is not None and not all(results):
-                diag("server log tail:")
+                diag("server log tail (the last case's; each failed case printed its own above):")
                 diag(server.log_tail())
             server.stop()
         if args.keep:
