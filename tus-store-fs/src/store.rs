@@ -163,8 +163,9 @@ impl Store for FileStore {
     /// and keeps it open for the writer: one trip to the blocking pool, no
     /// second open, lock or checks. The writer's commit (or abort) stamps
     /// the creation time on the data file, even without bytes; until then
-    /// (and if the writer is dropped) its modification time is the clock's. An all-or-nothing writer is opened
-    /// afterwards, as by [`FileStore::writer`].
+    /// (and if the writer is dropped) its modification time is the clock's.
+    /// An all-or-nothing writer is opened afterwards, as by
+    /// [`FileStore::writer`].
     fn create_with_writer(
         &self,
         upload: NewUpload,
@@ -394,9 +395,8 @@ fn list(dir: &Path) -> Result<Vec<UploadId>, StoreError> {
 
 /// Creates `{id}.bin` with `options` (failing with `AlreadyExists` if it
 /// exists), with `stamp` sets its modification time to the creation time,
-/// then writes
-/// `{id}.info` atomically (removing the data file again if that fails).
-/// Returns the upload and the open data file. Blocking.
+/// then writes `{id}.info` atomically (removing the data file again if
+/// that fails). Returns the upload and the open data file. Blocking.
 fn create_files(
     upload: NewUpload,
     data: &Path,

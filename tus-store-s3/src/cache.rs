@@ -93,6 +93,17 @@ struct Entries {
     clock: u64,
 }
 
+impl Entries {
+    /// The entry of `id`, marked as the most recently used.
+    fn used(&mut self, id: &UploadId) -> Option<&mut Entry> {
+        self.clock += 1;
+        let clock = self.clock;
+        let entry = self.map.get_mut(id)?;
+        entry.used = clock;
+        Some(entry)
+    }
+}
+
 impl Cache {
     pub(crate) fn new(tail_slots: usize) -> Self {
         Self {
@@ -109,13 +120,10 @@ impl Cache {
     /// The state cached for `id`, if a listing with `fingerprint` confirms it.
     pub(crate) fn confirmed(&self, id: &UploadId, fingerprint: &Fingerprint) -> Option<State> {
         let mut entries = self.entries();
-        entries.clock += 1;
-        let clock = entries.clock;
-        let entry = entries.map.get_mut(id)?;
+        let entry = entries.used(id)?;
         if entry.loaded.fingerprint != *fingerprint {
             return None;
         }
-        entry.used = clock;
         entry.confirmed = Some(Instant::now());
         Some(entry.loaded.state.clone())
     }
@@ -124,12 +132,7 @@ impl Cache {
     /// the only writer of its prefix ([`S3StoreBuilder::sole_writer`](crate::S3StoreBuilder::sole_writer)),
     /// where only this process changes what it cached.
     pub(crate) fn trusted(&self, id: &UploadId) -> Option<Loaded> {
-        let mut entries = self.entries();
-        entries.clock += 1;
-        let clock = entries.clock;
-        let entry = entries.map.get_mut(id)?;
-        entry.used = clock;
-        Some(entry.loaded.clone())
+        Some(self.entries().used(id)?.loaded.clone())
     }
 
     /// The state confirmed by a listing less than [`REUSE`] ago, once.

@@ -53,14 +53,13 @@
 //! boundary, answers, and commits the part in the background; its next
 //! write to the upload waits for that commit. (With several instances
 //! another one's write could start from the segments the commit deletes.)
-//! A large PATCH streams: its parts upload while it
-//! arrives, at most `parts_in_flight` at once, are committed before the
-//! answer, and the rest becomes a segment. Only when the listing shows a
-//! change (a restart, another server instance) is the state recovered
-//! again: GetObject of the record, ListParts, and a HEAD for the time. A
-//! store built as the [sole writer](S3StoreBuilder::sole_writer) of its
-//! prefix skips the listing while it has the state cached: a small PATCH
-//! is then one PutObject.
+//! A large PATCH streams: its parts upload while it arrives, at most
+//! `parts_in_flight` at once, are committed before the answer, and the
+//! rest becomes a segment. Only when the listing shows a change (a
+//! restart, another server instance) is the state recovered again:
+//! GetObject of the record, ListParts, and a HEAD for the time. The sole
+//! writer also skips the listing while it has the state cached: a small
+//! PATCH is then one PutObject.
 //!
 //! ## Guarantees
 //! - **Any chunk size.** Parts are cut from the byte stream, not from

@@ -290,9 +290,11 @@ impl S3Store {
         self.inner.cache.forget(id);
     }
 
-    /// Runs an append on `loaded` (under the writer guard), starting from
-    /// the cached tail bytes, and caches what it leaves; a failed append
-    /// forgets the upload's cached state.
+    /// Runs an append on `loaded`, starting from the cached tail bytes, and
+    /// caches what it leaves; a failed append forgets the upload's cached
+    /// state. Under the writer guard, with `loaded` from
+    /// [`load_to_write`](Self::load_to_write) (or the writer's equivalent):
+    /// no part of this upload is then being committed in the background.
     pub(crate) async fn append(
         &self,
         id: &UploadId,
@@ -303,22 +305,6 @@ impl S3Store {
         now: SystemTime,
     ) -> Result<u64, StoreError> {
         let keys = self.keys(id);
-        let loaded = match self.inner.cache.pending(id) {
-            Some(pending) => {
-                // The state answered before the part was committed was not
-                // confirmed by a listing: once the part is, list again
-                // (recovering the state if the commit failed).
-                pending.await;
-                let current = self.load(id).await?;
-                if current.state.offset() != loaded.state.offset() {
-                    return Err(StoreError::OffsetMismatch {
-                        current: current.state.offset(),
-                    });
-                }
-                current
-            }
-            None => loaded,
-        };
         let tail = self.inner.cache.take_tail(id, &loaded.state);
         match self
             .pipeline(&keys, now)

@@ -247,8 +247,10 @@ async fn the_head_limit_is_exact_with_a_read_buffer_larger_than_it() {
     assert_eq!(std::fs::read(dir.path().join(format!("{id}.bin"))).expect("data"), body);
 
     let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
-    // The server may stop reading before all of it arrives.
-    let _ = stream.write_all(&creation_with_upload(8193, &body)).await;
+    // The server may stop reading before all of it arrives (bounded, in
+    // case it neither reads nor closes).
+    let request = creation_with_upload(8193, &body);
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.write_all(&request)).await;
     let response = read_response(&mut stream, "431", Duration::from_secs(10)).await;
     assert!(response.starts_with("HTTP/1.1 431"), "{response:?}");
 }
