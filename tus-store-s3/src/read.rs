@@ -12,7 +12,11 @@ pub(crate) fn stream(body: ByteStream) -> DataStream {
         let mut body = body?;
         match body.next().await? {
             Ok(chunk) => Some((Ok(chunk), Some(body))),
-            Err(error) => Some((Err(io::Error::other(error)), None)),
+            Err(error) => {
+                // The response is cut short: say why on the server's side.
+                tracing::warn!(%error, "an S3 read stopped mid-body");
+                Some((Err(io::Error::other(error)), None))
+            }
         }
     })
     .boxed()
